@@ -1,0 +1,30 @@
+# Both targets create and reuse .venv; torch is pinned to the local CPU wheel and installed first.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.sharpdim-installed
+
+.PHONY: demo test check lint venv
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e ".[dev,sweep]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# Main job on the embedded defaults.
+demo: $(STAMP)
+	$(VENV)/bin/sharpdim check --profile quick
+
+# Unit tests and theory checks; Hypothesis runs its deterministic `ci` profile.
+test: $(STAMP)
+	OMP_NUM_THREADS=1 HYPOTHESIS_PROFILE=ci $(PY) -m pytest -q -n 2 tests theory_checks
+
+check: $(STAMP)
+	$(VENV)/bin/sharpdim check --profile thorough
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check sharpdim tests theory_checks

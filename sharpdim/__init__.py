@@ -1,0 +1,45 @@
+"""sharpdim: the sharpness dimension of optimizers seen as random dynamical systems.
+
+The public contract (DESIGN.md) is re-exported here; internals stay importable from their
+modules. Heavy layers (torch) load lazily, so ``import sharpdim`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from sharpdim.dimension import kaplan_yorke_dimension, sharpness_dimension
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "lyapunov_spectrum": "sharpdim.dynamics.lyapunov",
+    "LyapunovSpectrum": "sharpdim.dynamics.lyapunov",
+    "rds_sharpness": "sharpdim.dynamics.sharpness",
+    "estimate_sharpness": "sharpdim.estimators",
+    "SharpnessEstimate": "sharpdim.estimators",
+}
+_SUBMODULES = {"systems", "stats", "testing", "dynamics", "curvature", "estimators", "dimension"}
+
+__all__ = [
+    "sharpness_dimension",
+    "kaplan_yorke_dimension",
+    *_LAZY,
+    *sorted(_SUBMODULES),
+]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    if name in _SUBMODULES:
+        module = importlib.import_module(f"sharpdim.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'sharpdim' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,5 @@
+import sys
+
+from sharpdim.cli import main
+
+sys.exit(main())

@@ -1,0 +1,41 @@
+"""The ``sharpdim`` command line: check, bench, estimate, sweep, report, audit.
+
+Each subcommand lives in its own module exposing ``add_parser(subparsers)`` and
+``run(args) -> int`` (the exit status).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+__all__ = ["main", "build_parser"]
+
+_SUBCOMMANDS = ("check", "bench", "estimate", "sweep", "report", "audit")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sharpdim",
+        description="Sharpness dimension of optimizers as random dynamical systems.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in _SUBCOMMANDS:
+        try:
+            module = importlib.import_module(f"sharpdim.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"sharpdim.cli.{name}":
+                raise
+            continue
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Reports (layer 7): Markdown + figures with provenance."""

@@ -1,0 +1,101 @@
+"""pytest plugin that turns recorded checks into the theory-check table.
+
+Loaded by the root ``conftest.py`` (so it also runs on pytest-xdist workers): each test's
+:class:`~sharpdim.testing.checking.CheckRow` records travel on the test report as a
+``user_properties`` entry. :class:`CheckCollector`, registered by ``sharpdim check`` on the
+controlling process, groups them by claim and keeps, per test and claim, the worst case
+(largest error / allowed) and the number of cases seen (a Hypothesis property test records
+one row per generated example). A test that fails without a failing row gets a row of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import astuple, dataclass
+
+import pytest
+
+from sharpdim.testing.checking import CheckRow, collecting_checks
+
+__all__ = ["TableRow", "CheckCollector", "summarize_rows"]
+
+_KEY = "sharpdim_checks"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    with collecting_checks() as rows:
+        yield
+    item.user_properties.append((_KEY, [astuple(r) for r in rows]))
+
+
+@dataclass(frozen=True)
+class TableRow:
+    """One line of the theory-check table."""
+
+    test: str
+    claim: str
+    case: str
+    n_cases: int
+    expected: str
+    measured: str
+    error: float
+    allowed: float
+    tolerance: str
+    passed: bool
+
+
+def summarize_rows(test: str, rows: list[CheckRow]) -> list[TableRow]:
+    """Worst case per claim (a failing row if any), with the number of cases."""
+    by_claim: dict[str, list[CheckRow]] = {}
+    for row in rows:
+        by_claim.setdefault(row.claim, []).append(row)
+    out = []
+    for claim, group in by_claim.items():
+        failed = [r for r in group if not r.passed]
+        worst = failed[-1] if failed else max(group, key=lambda r: r.ratio)
+        out.append(
+            TableRow(test, claim, worst.case, len(group), worst.expected, worst.measured,
+                     worst.error, worst.allowed, worst.tolerance, not failed)
+        )
+    return out
+
+
+class CheckCollector:
+    """Collects table rows on the controlling process; ``on_test(nodeid, passed)`` per test."""
+
+    def __init__(self, on_test: Callable[[str, bool], None] | None = None,
+                 on_total: Callable[[int], None] | None = None) -> None:
+        self.rows: list[TableRow] = []
+        self.failed_tests: list[str] = []
+        self.n_tests = 0
+        self._on_test = on_test
+        self._on_total = on_total
+
+    def pytest_collection_modifyitems(self, items):
+        if self._on_total is not None:
+            self._on_total(len(items))
+
+    def pytest_xdist_node_collection_finished(self, node, ids):
+        if self._on_total is not None:
+            self._on_total(len(ids))
+
+    def pytest_runtest_logreport(self, report):
+        if not (report.when == "call" or (report.when != "call" and report.failed)):
+            return
+        recorded = []
+        for key, value in report.user_properties:
+            if key == _KEY:
+                recorded = [CheckRow(*fields) for fields in value]
+        summary = summarize_rows(report.nodeid, recorded)
+        if report.failed and all(r.passed for r in summary):
+            lines = str(report.longrepr).strip().splitlines() or ["failed"]
+            summary.append(TableRow(report.nodeid, report.nodeid.split("::")[-1],
+                                    f"{report.when} raised", 1, "-", lines[-1][:160],
+                                    float("inf"), 0.0, "-", False))
+        self.rows.extend(summary)
+        self.n_tests += 1
+        if report.failed:
+            self.failed_tests.append(report.nodeid)
+        if self._on_test is not None:
+            self._on_test(report.nodeid, not report.failed)
