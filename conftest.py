@@ -1,8 +1,4 @@
-"""Root pytest configuration: deterministic Hypothesis profile (``ci`` unless told) and the
-check-recording plugin (rows reach ``sharpdim check`` even from xdist workers)."""
-
-from sharpdim.testing.profiles import load_profile
+"""Root pytest configuration: the check-recording plugin, which also loads the deterministic
+Hypothesis profile (``$HYPOTHESIS_PROFILE``, ``ci`` unless told)."""
 
 pytest_plugins = ["sharpdim.testing.pytest_plugin"]
-
-load_profile()

@@ -34,6 +34,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--workers", type=int, default=2,
                    help="pytest-xdist worker processes (0 = run in this process)")
     p.add_argument("-k", dest="keyword", default=None, help="only checks matching this expression")
+    p.add_argument("--battery", type=Path, default=None,
+                   help="folder of checks to run (default: theory_checks/ in the checkout)")
     p.set_defaults(run=run)
 
 
@@ -94,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     from sharpdim.testing.pytest_plugin import CheckCollector
 
     root = repository_root()
-    battery = root / "theory_checks"
+    battery = args.battery or root / "theory_checks"
     if not battery.is_dir():
         print(f"sharpdim check: the battery folder {battery} is missing; run from a source "
               "checkout (pip install -e .)", file=sys.stderr)
@@ -112,7 +114,8 @@ def run(args: argparse.Namespace) -> int:
             bar.write(f"FAIL {nodeid}", file=sys.stderr)
 
     collector = CheckCollector(on_test=on_test, on_total=on_total)
-    pytest_args = [str(battery), "-q", "-p", "no:cacheprovider", "--rootdir", str(root),
+    pytest_args = [str(battery), "-q", "-p", "no:cacheprovider", "-p",
+                   "sharpdim.testing.pytest_plugin", "--rootdir", str(root),
                    "-c", str(root / "pyproject.toml")]
     if args.workers > 0:
         pytest_args += ["-n", str(args.workers)]

@@ -16,10 +16,17 @@ from dataclasses import astuple, dataclass
 import pytest
 
 from sharpdim.testing.checking import CheckRow, collecting_checks
+from sharpdim.testing.profiles import load_profile
 
 __all__ = ["TableRow", "CheckCollector", "summarize_rows"]
 
 _KEY = "sharpdim_checks"
+
+
+def pytest_configure(config):
+    # Loaded here (not only in conftest.py) so batteries outside the checkout and xdist
+    # workers get the same deterministic profile from $HYPOTHESIS_PROFILE.
+    load_profile()
 
 
 @pytest.hookimpl(hookwrapper=True)
