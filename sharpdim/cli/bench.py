@@ -8,6 +8,7 @@ the report, delimited by HTML comments, so running one suite leaves the others i
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import re
 import sys
@@ -18,8 +19,17 @@ from sharpdim.report.provenance import git_commit, package_versions, repository_
 __all__ = ["add_parser", "run", "replace_section"]
 
 SUITES = {
-    "lyapunov": ("sharpdim.bench.lyapunov", "bench_lyapunov", "render_markdown"),
-    "curvature": ("sharpdim.bench.curvature", "bench_curvature", "render_markdown"),
+    "lyapunov": ("sharpdim.bench.lyapunov", "bench_lyapunov", "render_lyapunov_markdown"),
+    "curvature": ("sharpdim.bench.curvature", "bench_curvature", "render_curvature_markdown"),
+}
+
+# --quick: smoke-sized problems (CI-friendly); the committed report uses the defaults.
+QUICK = {
+    "lyapunov": dict(henon_orbits=100, henon_steps=200, linear_dim=20, linear_steps=200,
+                     repeats=1),
+    "curvature": dict(n_examples=512, repeats=1, lanczos_steps=10, slq_steps=10,
+                      slq_runs={"13k": 2, "280k": 2}, slq_repeats=1, exact_sizes=("1k",),
+                      eigh_sizes=("1k",), models=("13k",)),
 }
 
 _HEADER = """# Benchmarks
@@ -50,6 +60,26 @@ def replace_section(text: str, name: str, body: str) -> str:
     return text.rstrip() + "\n\n" + block + "\n"
 
 
+@contextlib.contextmanager
+def _single_threaded():
+    """One BLAS/LAPACK and one torch thread: the ratios compare like with like."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # without it numpy's BLAS keeps its own setting (OMP_NUM_THREADS)
+        limits = contextlib.nullcontext()
+    else:
+        limits = threadpool_limits(1)
+    try:
+        with limits:
+            yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 def run(args: argparse.Namespace) -> int:
     suites = args.suites or list(SUITES)
     unknown = [s for s in suites if s not in SUITES]
@@ -62,7 +92,9 @@ def run(args: argparse.Namespace) -> int:
     for name in suites:
         module_name, bench_name, render_name = SUITES[name]
         module = importlib.import_module(module_name)
-        results = getattr(module, bench_name)(quick=args.quick)
+        kwargs = QUICK[name] if args.quick else {}
+        with _single_threaded():
+            results = getattr(module, bench_name)(**kwargs)
         body = getattr(module, render_name)(results)
         versions = package_versions()
         provenance = (

@@ -1,0 +1,209 @@
+"""Throughput of the QR Lyapunov spectrum relative to its irreducible cost, the bare QRs.
+
+Each workload runs :func:`~sharpdim.dynamics.lyapunov.lyapunov_spectrum` for ``n_steps``
+steps and, interleaved in the same process, ``n_steps`` bare ``np.linalg.qr`` calls on arrays
+of the shape the algorithm factors (``(n_orbits, d, k)``, or ``(d, k)`` for one orbit, the
+call the algorithm makes). The reported ratio is total time ÷ bare-QR time (goal ≤ 1.5×);
+the time spent inside the map's own code (noise sampling, Jacobian, step) is measured by a
+third loop so that the overhead of the algorithm itself can be read off as well.
+
+Workloads: ``sharpdim.systems.henon(1.4, 0.3)`` (d = 2) on an ensemble of 1,000 orbits, and
+the random linear RDS ``sharpdim.systems.gaussian_matrix_product(100, 1/√100)`` (iid N(0, 1/d)
+matrices drawn per step, x ↦ M x) on one orbit, each with and without the ``ln|det J|``
+oracle (one LU per step).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from sharpdim.dynamics.lyapunov import lyapunov_spectrum, noise_generator
+from sharpdim.systems.henon import henon
+from sharpdim.systems.linear_cocycle import gaussian_matrix_product
+
+__all__ = ["BenchResult", "bench_lyapunov", "render_lyapunov_markdown"]
+
+GOAL = 1.5
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    """One benchmarked workload; seconds are minima over ``repeats`` interleaved runs.
+
+    ``ratio = seconds / baseline_seconds``. ``system_seconds`` is the time spent in the map's
+    own code (noise sampling, Jacobian, step), measured by a separate loop in the same run;
+    ``ratio_excluding_system`` subtracts it and so isolates the algorithm's overhead.
+    """
+
+    workload: str
+    baseline: str
+    seconds: float
+    baseline_seconds: float
+    system_seconds: float
+    goal: float
+    repeats: int
+    notes: str
+
+    @property
+    def ratio(self) -> float:
+        return self.seconds / self.baseline_seconds
+
+    @property
+    def ratio_excluding_system(self) -> float:
+        return (self.seconds - self.system_seconds) / self.baseline_seconds
+
+    @property
+    def meets_goal(self) -> bool:
+        return self.ratio <= self.goal
+
+
+def _table(results: Sequence[BenchResult]) -> str:
+    lines = [
+        "| workload | baseline | total s | baseline s | ratio | goal | met | "
+        "system-code s | ratio without system code | notes |",
+        "|---|---|---:|---:|---:|---:|:-:|---:|---:|---|",
+    ]
+    for r in results:
+        cell = {k: getattr(r, k).replace("|", "\\|") for k in ("workload", "baseline", "notes")}
+        lines.append(
+            f"| {cell['workload']} | {cell['baseline']} | {r.seconds:.3f} | "
+            f"{r.baseline_seconds:.3f} | "
+            f"{r.ratio:.2f}× | ≤ {r.goal:g}× | {'yes' if r.meets_goal else 'no'} | "
+            f"{r.system_seconds:.3f} | {r.ratio_excluding_system:.2f}× | {cell['notes']} |"
+        )
+    return "\n".join(lines)
+
+
+def _time(fn: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def _bare_qr_loop(shape: tuple[int, ...], n: int, seed: int) -> Callable[[], None]:
+    a = np.random.default_rng(seed).standard_normal(shape)
+
+    def run() -> None:
+        for _ in range(n):
+            np.linalg.qr(a)
+
+    return run
+
+
+def _system_loop(system: Any, xs: np.ndarray, n: int, seed: int) -> Callable[[], None]:
+    """The map's own calls, as lyapunov_spectrum makes them, without the QR algorithm."""
+    single = xs.shape[0] == 1
+
+    def run() -> None:
+        rng = noise_generator(seed)
+        x = xs[0] if single else xs
+        for _ in range(n):
+            noise = system.sample_noise(rng)
+            if single:
+                system.jacobian(x, noise)
+                x = system.step(x, noise)
+            else:
+                system.jacobian_batch(x, noise)
+                x = system.step_batch(x, noise)
+
+    return run
+
+
+def _bench_one(
+    workload: str, system: Any, x0: np.ndarray, n_steps: int, *, log_det: bool,
+    repeats: int, seed: int,
+) -> BenchResult:
+    xs = x0 if x0.ndim == 2 else x0[None, :]
+    shape = (system.dim, system.dim) if x0.ndim == 1 else (xs.shape[0], system.dim, system.dim)
+    qr_loop = _bare_qr_loop(shape, n_steps, seed)
+    sys_loop = _system_loop(system, xs, n_steps, seed)
+    results: list[Any] = []
+
+    def full() -> None:
+        results.append(lyapunov_spectrum(system, x0, n_steps, rng=seed, log_det=log_det))
+
+    totals, bares, systems = [], [], []
+    for _ in range(repeats):  # interleaved, so drifts in machine load hit all three alike
+        totals.append(_time(full))
+        bares.append(_time(qr_loop))
+        systems.append(_time(sys_loop))
+    spec = results[-1]
+    shown = ", ".join(f"{v:.5f}" for v in spec.exponents[:2])
+    notes = f"Λ₁, Λ₂ = {shown}"
+    if log_det:
+        notes += f"; Σ Λ − mean ln|det J| = {spec.exponents.sum() - spec.log_det_mean:.1e}"
+    return BenchResult(
+        workload=workload + (", with ln|det J| oracle" if log_det else ", no ln|det J| oracle"),
+        baseline=f"{n_steps} × np.linalg.qr on shape {shape}",
+        seconds=min(totals),
+        baseline_seconds=min(bares),
+        system_seconds=min(systems),
+        goal=GOAL,
+        repeats=repeats,
+        notes=notes,
+    )
+
+
+def bench_lyapunov(
+    *,
+    henon_orbits: int = 1000,
+    henon_steps: int = 1000,
+    linear_dim: int = 100,
+    linear_steps: int = 1000,
+    repeats: int = 3,
+    seed: int = 0,
+) -> list[BenchResult]:
+    """Benchmark the QR spectrum on the Hénon ensemble and the d-dimensional linear RDS.
+
+    Returns four results (each workload with and without the log-det oracle); times are the
+    minimum over ``repeats`` interleaved runs. Run with ``OMP_NUM_THREADS=1`` for stable
+    numbers (the baseline and the algorithm then use the same single-threaded LAPACK).
+    """
+    for name, value in (("henon_orbits", henon_orbits), ("henon_steps", henon_steps),
+                        ("linear_dim", linear_dim), ("linear_steps", linear_steps),
+                        ("repeats", repeats)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    hmap = henon(1.4, 0.3)
+    x_henon = np.random.default_rng(seed).uniform(-0.1, 0.1, size=(henon_orbits, 2))
+    # Start the ensemble on the attractor: the benchmark measures steady-state throughput.
+    for _ in range(200):
+        x_henon = hmap.step_batch(x_henon, None)
+    linear = gaussian_matrix_product(linear_dim, 1.0 / np.sqrt(linear_dim))
+    x_linear = np.zeros(linear_dim)  # a fixed point of x ↦ M x: no overflow however long
+    out = []
+    for log_det in (True, False):
+        out.append(_bench_one(
+            f"Hénon (a=1.4, b=0.3), d=2, {henon_orbits} orbits",
+            hmap, x_henon, henon_steps, log_det=log_det, repeats=repeats, seed=seed))
+        out.append(_bench_one(
+            f"Gaussian linear RDS, d={linear_dim}, 1 orbit",
+            linear, x_linear, linear_steps, log_det=log_det, repeats=repeats, seed=seed))
+    return out
+
+
+def render_lyapunov_markdown(results: list[BenchResult]) -> str:
+    """The ``## Lyapunov spectrum`` section of reports/benchmarks.md."""
+    threads = os.environ.get("OMP_NUM_THREADS", "unset")
+    return "\n".join([
+        "## Lyapunov spectrum (QR method)",
+        "",
+        "Total wall time of `lyapunov_spectrum` ÷ the time of the same number of bare "
+        "`np.linalg.qr` calls on the shapes it factors, both measured in this run (minimum "
+        "over interleaved repeats). *System code* is the time spent in the map's own "
+        "`sample_noise`/`jacobian`/`step` calls, measured by a separate loop; the last ratio "
+        "subtracts it and so shows the algorithm's own overhead.",
+        "",
+        _table(results),
+        "",
+        f"numpy {np.__version__}, Python {platform.python_version()}, "
+        f"OMP_NUM_THREADS={threads}, {os.cpu_count()} CPUs visible.",
+        "",
+    ])

@@ -1,0 +1,338 @@
+"""Lyapunov spectra of (random) maps by the QR (Benettin) method.
+
+Push an orthonormal frame ``Q_0`` (``dim × k``) through the one-step Jacobians,
+``J_t Q_{t-1} = Q_t R_t``, and average ``ln|diag R_t|``: the ``i``-th average converges to the
+``i``-th Lyapunov exponent ``Λ_i`` (Oseledets), ordered descending. The first ``transient``
+steps move the state onto its attractor and align the frame; they are not averaged.
+
+Conventions:
+
+* Noise: one ``system.sample_noise(rng)`` per step, passed to both ``jacobian`` and ``step``.
+  An ensemble ``x0`` of shape ``(n_orbits, dim)`` shares that noise (pullback style: all
+  orbits see the same ω), so orbits are *not* independent samples; standard errors therefore
+  come from batch means over time of the ensemble-averaged growth rates, which is valid for
+  correlated orbits and correlated steps alike.
+* Nothing assumes ``jacobian`` is the derivative of ``step`` or that the state stays finite:
+  a non-finite state is recorded (``nonfinite_state_step``) and the run goes on while the
+  Jacobians stay finite. A non-finite Jacobian (or Jacobian-frame product) stops the run:
+  ``DivergenceError`` with the completed steps attached, or, with ``on_divergence="record"``,
+  the spectrum of the completed steps with ``diverged=True``. Exponents are never NaN; a zero
+  singular value gives ``-inf``.
+* Randomness: ``rng`` (``None``, an int seed or a ``np.random.Generator``) is turned into one
+  integer ``seed`` (see :func:`resolve_seed`) recorded in the result; the noise comes from
+  ``np.random.default_rng(seed)`` and the initial frame from an independent child stream, so
+  ``rng=result.seed`` reproduces a run bit for bit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from sharpdim.dynamics.maps import validate_map
+
+__all__ = [
+    "DivergenceError",
+    "LyapunovSpectrum",
+    "lyapunov_spectrum",
+    "resolve_seed",
+    "noise_generator",
+]
+
+_ON_DIVERGENCE = ("raise", "record")
+
+
+class DivergenceError(ArithmeticError):
+    """An iteration left the finite range; ``partial`` holds what was completed (or None)."""
+
+    def __init__(self, message: str, partial: Any = None) -> None:
+        super().__init__(message)
+        self.partial = partial
+
+
+@dataclass(frozen=True)
+class LyapunovSpectrum:
+    """Result of :func:`lyapunov_spectrum`.
+
+    ``exponents`` (``k``, descending, float64) and ``stderr`` (batch-means standard errors;
+    ``inf`` when fewer than two batches were completed, ``0`` for an exponent of ``-inf``).
+    ``log_det_mean`` is the mean of ``ln|det J_t|`` over the same steps and orbits (``None``
+    when not computed); with ``k == dim`` it equals ``exponents.sum()`` up to rounding, an
+    oracle computed by LU, independently of the QR recursion. ``steps_completed`` counts the
+    averaged (post-transient) steps; it is ``< n_steps`` only when ``diverged``.
+    ``nonfinite_state_step`` is the 1-based index (transient included) of the first step
+    whose output state had a non-finite entry in some orbit, ``None`` if it stayed finite.
+    """
+
+    exponents: np.ndarray
+    stderr: np.ndarray
+    log_det_mean: float | None
+    n_steps: int
+    steps_completed: int
+    transient: int
+    n_orbits: int
+    dim: int
+    n_batches: int
+    seed: int
+    diverged: bool
+    nonfinite_state_step: int | None
+
+    @property
+    def k(self) -> int:
+        """Number of exponents computed."""
+        return int(self.exponents.size)
+
+
+def resolve_seed(rng: None | int | np.integer | np.random.Generator) -> int:
+    """Turn ``rng`` into the integer seed a result records.
+
+    ``None`` draws fresh OS entropy; an int is used as is (must be ``>= 0``); a Generator
+    yields one draw ``rng.integers(2**63)`` (so it advances by one call).
+
+    >>> resolve_seed(7), resolve_seed(np.random.default_rng(0)) == resolve_seed(
+    ...     np.random.default_rng(0))
+    (7, True)
+    """
+    if rng is None:
+        return int(np.random.SeedSequence().entropy)
+    if isinstance(rng, np.random.Generator):
+        return int(rng.integers(2**63))
+    if isinstance(rng, bool) or not isinstance(rng, int | np.integer):
+        raise TypeError(
+            f"rng must be None, a non-negative int seed or a numpy Generator, "
+            f"got {type(rng).__name__} {rng!r}"
+        )
+    if rng < 0:
+        raise ValueError(f"rng seed must be >= 0, got {rng}")
+    return int(rng)
+
+
+def noise_generator(seed: int) -> np.random.Generator:
+    """The generator that draws a run's noise: ``np.random.default_rng(seed)``.
+
+    Every dynamics routine that records ``seed`` draws its per-step noise from this stream,
+    so the same seed means the same noise realization ω across routines.
+    """
+    return np.random.default_rng(seed)
+
+
+def _auxiliary_generator(seed: int) -> np.random.Generator:
+    """A stream independent of the noise (initial frames), derived from the same seed."""
+    return np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
+
+
+def _int_arg(name: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def validated_points(x0: Any, dim: int, name: str = "x0") -> tuple[np.ndarray, bool]:
+    """Validate a point ``(dim,)`` or ensemble ``(n, dim)``; return ``(ensemble, single)``."""
+    xs = np.array(x0, dtype=np.float64)
+    single = xs.ndim == 1
+    if single:
+        xs = xs[None, :]
+    if xs.ndim != 2 or xs.shape[1] != dim or xs.shape[0] < 1:
+        raise ValueError(
+            f"{name} must have shape ({dim},) or (n_orbits, {dim}) with n_orbits >= 1 "
+            f"for a map of dim {dim}, got shape {np.shape(x0)}"
+        )
+    if not np.isfinite(xs).all():
+        row = int(np.flatnonzero(~np.isfinite(xs).all(axis=1))[0])
+        raise ValueError(f"{name} must be finite, got a non-finite entry in row {row}: {xs[row]}")
+    return xs, single
+
+
+def _jacobians(system: Any, xs: np.ndarray, noise: Any, single: bool, dim: int) -> np.ndarray:
+    """``(dim, dim)`` for a single orbit (2-D LAPACK calls are cheaper), else ``(n, dim, dim)``."""
+    if single:
+        jac = np.asarray(system.jacobian(xs[0], noise), dtype=np.float64)
+        if jac.size != dim * dim:
+            raise ValueError(
+                f"system.jacobian must return a ({dim}, {dim}) array, got shape {jac.shape}"
+            )
+        return jac.reshape(dim, dim)
+    if hasattr(system, "jacobian_batch"):
+        jac = np.asarray(system.jacobian_batch(xs, noise), dtype=np.float64)
+    else:
+        jac = np.stack([np.asarray(system.jacobian(x, noise), dtype=np.float64) for x in xs])
+    if jac.shape != (xs.shape[0], dim, dim):
+        raise ValueError(
+            f"system Jacobians of an ensemble must have shape {(xs.shape[0], dim, dim)}, "
+            f"got {jac.shape}"
+        )
+    return jac
+
+
+def _advance(system: Any, xs: np.ndarray, noise: Any, single: bool) -> np.ndarray:
+    if single:
+        out = np.asarray(system.step(xs[0], noise), dtype=np.float64).reshape(1, -1)
+    elif hasattr(system, "step_batch"):
+        out = np.asarray(system.step_batch(xs, noise), dtype=np.float64)
+    else:
+        out = np.stack([np.asarray(system.step(x, noise), dtype=np.float64) for x in xs])
+    if out.shape != xs.shape:
+        raise ValueError(f"system.step must keep the state shape {xs.shape[1:]}, got {out.shape}")
+    return out
+
+
+def log_abs_det(jac: np.ndarray) -> np.ndarray:
+    """``ln|det J|`` of stacked square matrices (closed form for 1×1 and 2×2, else LU)."""
+    d = jac.shape[-1]
+    with np.errstate(divide="ignore"):
+        if d == 1:
+            return np.log(np.abs(jac[..., 0, 0]))
+        if d == 2:
+            det = jac[..., 0, 0] * jac[..., 1, 1] - jac[..., 0, 1] * jac[..., 1, 0]
+            return np.log(np.abs(det))
+        return np.linalg.slogdet(jac)[1]
+
+
+def _batch_statistics(
+    block_sums: np.ndarray, block_steps: np.ndarray, n_orbits: int
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Means and batch-means standard errors from per-block sums of ``ln|R_ii|``.
+
+    Block ``b`` of ``L_b`` steps has mean ``m_b``; with ``c = Σ L_b`` steps and ``B`` blocks the
+    long-run variance estimate is ``Σ_b L_b (m_b − m)² / (B − 1)``, so
+    ``stderr = sqrt(Σ_b L_b (m_b − m)² / ((B − 1) c))``, which is ``std(m_b)/sqrt(B)`` for equal
+    blocks.
+    """
+    used = block_steps > 0
+    sums, steps = block_sums[used], block_steps[used].astype(np.float64)
+    n_blocks = int(used.sum())
+    completed = float(steps.sum())
+    mean = sums.sum(axis=0) / (completed * n_orbits)
+    finite = np.isfinite(mean)
+    stderr = np.zeros_like(mean)  # -inf exponents are exact: a zero singular value occurred
+    if n_blocks < 2:
+        stderr[finite] = np.inf
+        return mean, stderr, n_blocks
+    block_means = sums[:, finite] / (steps[:, None] * n_orbits)
+    spread = (steps[:, None] * (block_means - mean[finite]) ** 2).sum(axis=0)
+    stderr[finite] = np.sqrt(spread / ((n_blocks - 1) * completed))
+    return mean, stderr, n_blocks
+
+
+def _checked_counts(
+    n_steps: Any, transient: Any, k: Any, n_batches: Any, dim: int
+) -> tuple[int, int, int, int]:
+    n_steps = _int_arg("n_steps", n_steps, 1)
+    transient = _int_arg("transient", transient, 0)
+    k = dim if k is None else _int_arg("k", k, 1)
+    if k > dim:
+        raise ValueError(f"k must be <= system.dim = {dim}, got {k}")
+    return n_steps, transient, k, _int_arg("n_batches", n_batches, 2)
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    a.setflags(write=False)
+    return a
+
+
+def lyapunov_spectrum(
+    system: Any,
+    x0: Any,
+    n_steps: int,
+    *,
+    transient: int = 0,
+    rng: None | int | np.random.Generator = None,
+    k: int | None = None,
+    n_batches: int = 20,
+    on_divergence: str = "raise",
+    log_det: bool = True,
+) -> LyapunovSpectrum:
+    """Leading ``k`` Lyapunov exponents of ``system`` along the orbit(s) of ``x0``.
+
+    ``Λ_i ≈ (1 / (n_steps·n_orbits)) Σ_t Σ_orbits ln|(R_t)_ii|`` with ``J_t Q_{t−1} = Q_t R_t``
+    (batched QR over the ensemble), after ``transient`` unaveraged steps. ``x0`` is one point
+    ``(dim,)`` or an ensemble ``(n_orbits, dim)`` that shares each step's noise. ``stderr`` is
+    from ``n_batches`` contiguous batch means of the averaged steps. See the module docstring
+    for the noise, seed and divergence conventions; ``log_det=False`` skips the LU oracle.
+
+    >>> from sharpdim.dynamics.maps import as_map
+    >>> A = np.array([[0.5, 3.0], [0.0, 2.0]])  # non-normal: exponents are ln|eigenvalues|
+    >>> spec = lyapunov_spectrum(as_map(lambda x: A @ x, lambda x: A, 2), np.ones(2), 50,
+    ...                          transient=60, rng=0)
+    >>> bool(np.allclose(spec.exponents, np.log([2.0, 0.5]), atol=1e-12))
+    True
+    """
+    dim = validate_map(system)
+    xs, single = validated_points(x0, dim)
+    n_steps, transient, k, n_batches = _checked_counts(n_steps, transient, k, n_batches, dim)
+    if on_divergence not in _ON_DIVERGENCE:
+        raise ValueError(
+            f"on_divergence must be one of {', '.join(_ON_DIVERGENCE)}, got {on_divergence!r}"
+        )
+    seed = resolve_seed(rng)
+    noise_rng = noise_generator(seed)
+    # A random frame (first k columns of one dim×dim Gaussian draw): a fixed frame such as the
+    # identity can sit inside a slow Oseledets subspace (e1 for upper-triangular maps), and
+    # sharing the draw across k makes the top-k frame the prefix of the full one.
+    gauss = _auxiliary_generator(seed).standard_normal((dim, dim))[:, :k]
+    n_orbits = xs.shape[0]
+    frame = np.linalg.qr(gauss)[0]
+    q = frame if single else np.broadcast_to(frame, (n_orbits, dim, k))
+
+    n_blocks = min(n_batches, n_steps)
+    block_sums = np.zeros((n_blocks, k))
+    block_steps = np.zeros(n_blocks, dtype=np.int64)
+    log_det_sum = 0.0
+    nonfinite_state_step: int | None = None
+    failure: str | None = None
+    completed = 0
+    # Warnings are off for the whole loop: states may legitimately overflow (they are only
+    # recorded), and Jacobian products are checked for finiteness explicitly every step.
+    with np.errstate(all="ignore"):
+        for t in range(transient + n_steps):
+            noise = system.sample_noise(noise_rng)
+            jac = _jacobians(system, xs, noise, single, dim)
+            m = jac @ q
+            if not np.isfinite(m).all():
+                bad = "Jacobian" if not np.isfinite(jac).all() else "Jacobian-frame product"
+                failure = (
+                    f"the {bad} became non-finite at step {t + 1} (transient {transient}, "
+                    f"{completed} of {n_steps} averaged steps completed)"
+                )
+                break
+            q, r = np.linalg.qr(m)
+            if t >= transient:
+                logs = np.log(np.abs(np.diagonal(r, axis1=-2, axis2=-1)))
+                b = completed * n_blocks // n_steps
+                block_sums[b] += logs if single else logs.sum(axis=0)
+                block_steps[b] += 1
+                if log_det:
+                    log_det_sum += float(log_abs_det(jac).sum())
+                completed += 1
+            xs = _advance(system, xs, noise, single)
+            if nonfinite_state_step is None and not np.isfinite(xs).all():
+                nonfinite_state_step = t + 1
+
+    partial = None
+    if completed:
+        exponents, stderr, used = _batch_statistics(block_sums, block_steps, n_orbits)
+        partial = LyapunovSpectrum(
+            exponents=_readonly(exponents),
+            stderr=_readonly(stderr),
+            log_det_mean=log_det_sum / (completed * n_orbits) if log_det else None,
+            n_steps=n_steps,
+            steps_completed=completed,
+            transient=transient,
+            n_orbits=n_orbits,
+            dim=dim,
+            n_batches=used,
+            seed=seed,
+            diverged=failure is not None,
+            nonfinite_state_step=nonfinite_state_step,
+        )
+    if failure is None:
+        return partial
+    if on_divergence == "record" and partial is not None:
+        return partial
+    hint = "" if partial is not None else "; no averaged step completed, so nothing to record"
+    raise DivergenceError(f"lyapunov_spectrum diverged: {failure}{hint} (seed {seed})", partial)
