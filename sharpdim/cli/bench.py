@@ -42,7 +42,8 @@ absolute times are shown only for orientation.
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("bench", help="performance ratios (reports/benchmarks.md)")
-    p.add_argument("suites", nargs="*", default=[], metavar="SUITE", help=f"one or more of {', '.join(SUITES)} (default: all)")
+    p.add_argument("suites", nargs="*", default=[], metavar="SUITE",
+                   help=f"one or more of {', '.join(SUITES)} (default: all)")
     p.add_argument("--report", type=Path, default=None,
                    help="report path (default: reports/benchmarks.md in the checkout)")
     p.add_argument("--quick", action="store_true",

@@ -70,12 +70,14 @@ def render_markdown(rows, *, profile: str, n_tests: int, failed: list[str]) -> s
         "Each row is the worst case (largest error ÷ allowed) of one claim in one check; "
         "`n` counts the cases the check ran (Hypothesis examples or pinned cases).",
         "",
-        f"* source digest (sharpdim/, theory_checks/): `{source_digest('sharpdim', 'theory_checks')}`",
+        "* source digest (sharpdim/, theory_checks/): "
+        f"`{source_digest('sharpdim', 'theory_checks')}`",
         "* versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()),
         f"* Hypothesis profile: `{profile}` (derandomized; seeds fixed by the profile)",
         f"* checks run: {n_tests}; rows: {len(rows)}; failing: {sum(not r.passed for r in rows)}",
         "",
-        "| claim | case | n | expected | measured | error | allowed | tolerance (origin) | verdict |",
+        "| claim | case | n | expected | measured | error | allowed | tolerance (origin) "
+        "| verdict |",
         "|---|---|---:|---|---|---:|---:|---|---|",
     ]
     for r in rows:
