@@ -45,8 +45,18 @@ class KaplanYorkeDecomposition:
     total_mass: float
 
 
+def _as_float_array(name: str, value) -> np.ndarray:
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise TypeError(
+            f"{name} must be real numbers (array-like of float), got {type(value).__name__} "
+            f"that float64 cannot hold: {err}"
+        ) from None
+
+
 def _validated(values, weights) -> tuple[np.ndarray, np.ndarray]:
-    z = np.asarray(values, dtype=np.float64)
+    z = _as_float_array("values", values)
     if z.ndim != 1:
         z = z.reshape(-1) if z.ndim == 0 else z
         if z.ndim != 1:
@@ -64,7 +74,7 @@ def _validated(values, weights) -> tuple[np.ndarray, np.ndarray]:
         )
     if weights is None:
         return z, np.ones_like(z)
-    m = np.asarray(weights, dtype=np.float64)
+    m = _as_float_array("weights", weights)
     if m.shape != z.shape:
         raise ValueError(
             f"weights must have the shape of values {z.shape}, got shape {m.shape}"
@@ -77,8 +87,23 @@ def _validated(values, weights) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"weights must be >= 0, got {m[bad]} at index {bad}")
     if not (m > 0).any():
         raise ValueError("weights must have positive total mass, got all zeros")
+    with np.errstate(over="ignore"):
+        total = m.sum()
+    if not np.isfinite(total):
+        raise ValueError(f"weights must have a finite total, got a sum that overflows: {total}")
     keep = m > 0  # zero-mass atoms carry no dimension; dropping them keeps z_{j+1} meaningful
     return z[keep], m[keep]
+
+
+def _overflow_exponent(z: np.ndarray, m: np.ndarray) -> int:
+    """Smallest ``k ≥ 0`` with ``Σ_r |m_r z_r| 2^-k`` safely inside the float64 range."""
+    finite = np.isfinite(z)
+    if not finite.any():
+        return 0
+    e_z = int(np.frexp(np.abs(z[finite]).max())[1])  # max|z| < 2**e_z
+    e_m = int(np.frexp(m.max())[1])
+    e_n = int(z.size).bit_length()  # n <= 2**e_n
+    return max(0, e_z + e_m + e_n - 1022)
 
 
 def kaplan_yorke_decomposition(values, weights=None) -> KaplanYorkeDecomposition:
@@ -98,16 +123,21 @@ def kaplan_yorke_decomposition(values, weights=None) -> KaplanYorkeDecomposition
     total = float(m.sum())
     if z[0] < 0:
         return KaplanYorkeDecomposition(0.0, 0, 0.0, 0.0, None, total)
+    # The formula is invariant under z -> c z (c > 0): rescale by an exact power of two when
+    # the partial sums could overflow (|z| near 1e308), instead of summing to inf.
+    k = _overflow_exponent(z, m)
+    zs = np.ldexp(z, -k)
     with np.errstate(invalid="ignore"):  # m * (-inf) is -inf, never NaN since m > 0
-        partial = np.cumsum(m * z)
+        partial = np.cumsum(m * zs)
     # Sorted descending, so partial sums rise then fall: {j : S_j ≥ 0} is a prefix.
     j = int(np.flatnonzero(partial >= 0)[-1]) + 1
     mass = float(m[:j].sum())
-    s_j = float(partial[j - 1])
+    with np.errstate(over="ignore"):  # a true S_j beyond the float range is reported as inf
+        s_j = float(np.ldexp(partial[j - 1], k))
     if j == z.size:
         return KaplanYorkeDecomposition(total, j, mass, s_j, None, total)
     nxt = float(z[j])  # < 0, since S_{j+1} = S_j + m z_{j+1} < 0 ≤ S_j
-    frac = 0.0 if np.isneginf(nxt) else s_j / abs(nxt)
+    frac = 0.0 if np.isneginf(nxt) else float(partial[j - 1]) / abs(float(zs[j]))
     dim = min(max(mass + frac, 0.0), total)
     return KaplanYorkeDecomposition(dim, j, mass, s_j, nxt, total)
 
