@@ -1,0 +1,148 @@
+"""Argument checks and small numerical kernels shared by the analytic catalogue.
+
+Private to :mod:`sharpdim.systems`: every public constructor validates through these, so a bad
+argument fails at construction with a message naming the argument, the rule and the value.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+EPS = float(np.finfo(np.float64).eps)
+
+AGGREGATES = ("sup", "mean")
+
+
+def real(name: str, value: Any) -> float:
+    """A finite real number (bools and non-numbers rejected)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    v = float(value)
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return v
+
+
+def positive(name: str, value: Any) -> float:
+    v = real(name, value)
+    if v <= 0:
+        raise ValueError(f"{name} must be > 0, got {value!r}")
+    return v
+
+
+def in_interval(name: str, value: Any, lo: float, hi: float, *, closed_lo: bool = False,
+                closed_hi: bool = True) -> float:
+    """A finite real in ``(lo, hi]`` (brackets chosen by ``closed_lo``/``closed_hi``)."""
+    v = real(name, value)
+    ok_lo = v >= lo if closed_lo else v > lo
+    ok_hi = v <= hi if closed_hi else v < hi
+    if not (ok_lo and ok_hi):
+        left, right = "[" if closed_lo else "(", "]" if closed_hi else ")"
+        raise ValueError(f"{name} must be in {left}{lo:g}, {hi:g}{right}, got {value!r}")
+    return v
+
+
+def positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value!r}")
+    return int(value)
+
+
+def finite_array(name: str, value: Any, ndim: int) -> np.ndarray:
+    """A float64 copy with ``ndim`` dimensions, non-empty and finite."""
+    a = np.array(value, dtype=np.float64)
+    if a.ndim != ndim or a.size == 0:
+        raise ValueError(f"{name} must be a non-empty {ndim}-D array, got shape {np.shape(value)}")
+    if not np.isfinite(a).all():
+        bad = tuple(int(i[0]) for i in np.nonzero(~np.isfinite(a)))
+        raise ValueError(f"{name} must be finite, got {a[bad]} at index {bad}")
+    return a
+
+
+def symmetric_matrix(name: str, value: Any) -> np.ndarray:
+    """A finite square matrix, symmetric up to rounding; returned exactly symmetrized.
+
+    ``Q diag(α) Qᵀ`` formed in float64 is asymmetric by about ``d·eps·max|α|``; anything beyond
+    ``1e-10·max(1, max|A|)`` is a genuinely non-symmetric input and is rejected.
+    """
+    a = finite_array(name, value, 2)
+    if a.shape[0] != a.shape[1]:
+        raise ValueError(f"{name} must be square, got shape {a.shape}")
+    asym = float(np.abs(a - a.T).max())
+    if asym > 1e-10 * max(1.0, float(np.abs(a).max())):
+        raise ValueError(
+            f"{name} must be symmetric (a Hessian), got max |A - Aᵀ| = {asym:.3g}; "
+            "pass (A + A.T) / 2 if the asymmetry is rounding"
+        )
+    return readonly(0.5 * (a + a.T))
+
+
+def orthogonal_matrix(name: str, value: Any, dim: int) -> np.ndarray:
+    """A ``dim × dim`` orthogonal matrix: ``|QᵀQ − I| ≤ 100·d·eps`` (a float64 QR factor)."""
+    q = finite_array(name, value, 2)
+    if q.shape != (dim, dim):
+        raise ValueError(f"{name} must have shape ({dim}, {dim}), got {q.shape}")
+    deviation = float(np.abs(q.T @ q - np.eye(dim)).max())
+    if deviation > 100 * dim * EPS:
+        raise ValueError(
+            f"{name} must be orthogonal (|QᵀQ - I| <= {100 * dim * EPS:.2g}), got deviation "
+            f"{deviation:.3g}; pass the Q factor of np.linalg.qr"
+        )
+    return readonly(q)
+
+
+def aggregate_name(aggregate: Any) -> str:
+    if aggregate not in AGGREGATES:
+        raise ValueError(f"aggregate must be one of {', '.join(AGGREGATES)}, got {aggregate!r}")
+    return aggregate
+
+
+def state(x: Any, dim: int) -> np.ndarray:
+    """One state ``(dim,)`` as float64 (shape checked; values are the caller's business)."""
+    a = np.asarray(x, dtype=np.float64)
+    if a.shape != (dim,):
+        raise ValueError(f"x must have shape ({dim},), got shape {a.shape}")
+    return a
+
+
+def states(xs: Any, dim: int) -> np.ndarray:
+    """An ensemble ``(n, dim)`` as float64."""
+    a = np.asarray(xs, dtype=np.float64)
+    if a.ndim != 2 or a.shape[1] != dim:
+        raise ValueError(f"xs must have shape (n, {dim}), got shape {a.shape}")
+    return a
+
+
+def readonly(a: np.ndarray) -> np.ndarray:
+    a.setflags(write=False)
+    return a
+
+
+def descending(values: Any) -> np.ndarray:
+    return np.sort(np.asarray(values, dtype=np.float64))[::-1].copy()
+
+
+def log_abs_one_minus(p: Any) -> np.ndarray:
+    """``ln|1 − p|`` elementwise, accurate to a few ulps for every float ``p``.
+
+    ``log1p(−p)`` for ``p < 1``; ``log1p(p − 2)`` on ``[1, 4]`` (where ``p − 2`` is exact by
+    Sterbenz's lemma); ``ln(p − 1)`` beyond. So the sign of the result is exactly the sign of
+    ``|1 − p| − 1`` for the float ``p``: ``> 0`` iff ``p < 0`` or ``p > 2``; ``−inf`` at ``p = 1``.
+
+    >>> log_abs_one_minus([3.0, 1.0, 1e-20]).tolist()  # ln 2, -inf, and -1e-20 (not 0)
+    [0.6931471805599453, -inf, -1e-20]
+    """
+    p = np.asarray(p, dtype=np.float64)
+    out = np.empty_like(p)
+    low, high = p < 1.0, p > 4.0
+    mid = ~(low | high)
+    with np.errstate(divide="ignore"):
+        out[low] = np.log1p(-p[low])
+        out[mid] = np.log1p(p[mid] - 2.0)
+        out[high] = np.log(p[high] - 1.0)
+    return out
