@@ -16,6 +16,8 @@ _LAZY = {
     "lyapunov_spectrum": "sharpdim.dynamics.lyapunov",
     "LyapunovSpectrum": "sharpdim.dynamics.lyapunov",
     "rds_sharpness": "sharpdim.dynamics.sharpness",
+    "rds_sharpness_samples": "sharpdim.dynamics.sharpness",
+    "DivergenceError": "sharpdim.dynamics.lyapunov",
     "estimate_sharpness": "sharpdim.estimators",
     "SharpnessEstimate": "sharpdim.estimators",
 }

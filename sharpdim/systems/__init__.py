@@ -127,6 +127,8 @@ def catalogue() -> list[CatalogueEntry]:
     ]
 
 
-# --- linear cocycles / random matrix products (sharpdim/systems/linear_cocycle.py, owned by
-# --- the strategies engineer): add their re-export line below this marker.
+# Linear cocycles / random matrix products (sharpdim/systems/linear_cocycle.py).
+from sharpdim.systems import linear_cocycle as _linear_cocycle  # noqa: E402
 from sharpdim.systems.linear_cocycle import *  # noqa: E402,F401,F403  (see its __all__)
+
+__all__ += _linear_cocycle.__all__
