@@ -1,0 +1,80 @@
+"""Curvature of a torch model's loss (layer 4): flat-parameter losses, exact Hessians,
+Hessian-vector products behind one operator type, Lanczos, Hutchinson traces and SLQ
+spectral measures.
+
+Arithmetic on spectra (tridiagonal matrices, Ritz values, quadrature weights, traces) is
+float64; tensors follow the model's device and dtype unless a ``dtype`` is requested.
+"""
+
+from __future__ import annotations
+
+from sharpdim.curvature.functional import (
+    FlatLoss,
+    ModeFlags,
+    NonFiniteError,
+    TrainModeWarning,
+    batch_fingerprint,
+    flat_loss,
+)
+from sharpdim.curvature.hessian import exact_hessian, exact_hessian_eigenvalues
+from sharpdim.curvature.hvp import (
+    HVP_METHODS,
+    HessianOperator,
+    HessianStack,
+    MatrixOperator,
+    SymmetricOperator,
+    hessian_operator,
+    hessian_stack,
+)
+from sharpdim.curvature.lanczos import (
+    ExtremeEigenvalues,
+    LanczosNotConverged,
+    LanczosResult,
+    extreme_eigenvalues,
+    lanczos,
+    lanczos_lockstep,
+)
+from sharpdim.curvature.slq import draw_minibatch, slq_run_seeds, slq_spectral_measure
+from sharpdim.curvature.spectral_measure import (
+    DensityGrid,
+    Histogram,
+    SpectralMeasure,
+    gd_log_singular_value,
+    silverman_bandwidth,
+)
+from sharpdim.curvature.trace import TraceEstimate, hutch_plus_plus, hutchinson_trace
+
+__all__ = [
+    "FlatLoss",
+    "ModeFlags",
+    "NonFiniteError",
+    "TrainModeWarning",
+    "batch_fingerprint",
+    "flat_loss",
+    "exact_hessian",
+    "exact_hessian_eigenvalues",
+    "HVP_METHODS",
+    "HessianOperator",
+    "HessianStack",
+    "MatrixOperator",
+    "SymmetricOperator",
+    "hessian_operator",
+    "hessian_stack",
+    "ExtremeEigenvalues",
+    "LanczosNotConverged",
+    "LanczosResult",
+    "extreme_eigenvalues",
+    "lanczos",
+    "lanczos_lockstep",
+    "draw_minibatch",
+    "slq_run_seeds",
+    "slq_spectral_measure",
+    "DensityGrid",
+    "Histogram",
+    "SpectralMeasure",
+    "gd_log_singular_value",
+    "silverman_bandwidth",
+    "TraceEstimate",
+    "hutch_plus_plus",
+    "hutchinson_trace",
+]

@@ -1,0 +1,344 @@
+"""A model's minibatch-mean loss as a pure function of one flat parameter vector.
+
+``flat_loss(model, loss_fn, train=...)`` snapshots the model's trainable parameters into a
+flat vector ``theta0`` (concatenated in ``named_parameters`` order, each block flattened in
+row-major order) and returns a :class:`FlatLoss` ``L(θ; x, y) = loss_fn(model_θ(x), y)``
+evaluated with :func:`torch.func.functional_call`, so the model itself is never mutated.
+
+* Parameters with ``requires_grad=False`` are left out of ``θ`` and held fixed (their names
+  are listed in ``frozen_names``); buffers are snapshotted too, so ``L`` is a pure function.
+* The train/eval mode is an explicit argument applied during each call and restored after
+  it. Dropout or batch norm in *train* mode make ``L`` random or batch-coupled: they are
+  flagged in ``FlatLoss.flags`` and a :class:`TrainModeWarning` is issued, never changed.
+* ``loss_fn(outputs, targets)`` must return the minibatch *mean* loss (like
+  ``F.cross_entropy``): the Hessian of that mean is what an SGD step differentiates.
+* A ``θ`` of another floating dtype (e.g. float64 for an exact Hessian) casts the floating
+  inputs, targets, buffers and frozen parameters to that dtype for the call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.func import functional_call
+
+__all__ = [
+    "FlatLoss",
+    "ModeFlags",
+    "NonFiniteError",
+    "TrainModeWarning",
+    "batch_fingerprint",
+    "flat_loss",
+]
+
+
+class TrainModeWarning(UserWarning):
+    """Dropout or batch norm evaluated in train mode: the loss is random or batch-coupled."""
+
+
+class NonFiniteError(FloatingPointError):
+    """A loss, gradient or Hessian-vector product that is not finite.
+
+    ``batch`` describes the minibatch (size and content hash, plus the SLQ run when known),
+    ``parameter`` names the first offending parameter entry (``"name[i, j]"``) or ``None``.
+    """
+
+    def __init__(self, message: str, *, batch: str, parameter: str | None) -> None:
+        super().__init__(message)
+        self.batch = batch
+        self.parameter = parameter
+
+
+@dataclass(frozen=True)
+class ModeFlags:
+    """Modules whose behaviour depends on train mode, found in a model evaluated in ``train``.
+
+    ``dropout`` and ``batch_norm`` list module names; both are empty in eval mode, where
+    these modules are deterministic and per-example.
+    """
+
+    train: bool
+    dropout: tuple[str, ...]
+    batch_norm: tuple[str, ...]
+
+    @property
+    def any(self) -> bool:
+        """True when the loss is random (dropout) or couples the batch (batch norm)."""
+        return bool(self.dropout or self.batch_norm)
+
+
+def batch_fingerprint(inputs, targets=None) -> str:
+    """Short description of a minibatch: its size and a SHA-1 prefix of its contents."""
+    digest = hashlib.sha1()
+    tensors = list(inputs) if isinstance(inputs, tuple | list) else [inputs]
+    if targets is not None:
+        tensors.append(targets)
+    n = None
+    for t in tensors:
+        if isinstance(t, torch.Tensor):
+            n = int(t.shape[0]) if n is None and t.ndim else n
+            digest.update(t.detach().cpu().contiguous().numpy().tobytes())
+    size = "?" if n is None else str(n)
+    return f"batch of {size} examples (sha1 {digest.hexdigest()[:12]})"
+
+
+def _mode_flags(model: nn.Module, train: bool) -> ModeFlags:
+    if not train:
+        return ModeFlags(False, (), ())
+    dropout = tuple(
+        name or type(m).__name__
+        for name, m in model.named_modules()
+        if isinstance(m, nn.modules.dropout._DropoutNd | nn.AlphaDropout | nn.FeatureAlphaDropout)
+    )
+    batch_norm = tuple(
+        name or type(m).__name__
+        for name, m in model.named_modules()
+        if isinstance(m, nn.modules.batchnorm._BatchNorm)
+    )
+    return ModeFlags(True, dropout, batch_norm)
+
+
+def _cast(x, dtype: torch.dtype):
+    if isinstance(x, torch.Tensor) and x.is_floating_point() and x.dtype != dtype:
+        return x.to(dtype)
+    if isinstance(x, tuple | list):
+        return type(x)(_cast(t, dtype) for t in x)
+    return x
+
+
+class _Mode:
+    """Context manager: put every submodule in ``train`` mode, restore each one's flag after."""
+
+    def __init__(self, model: nn.Module, train: bool) -> None:
+        self.model, self.train = model, train
+
+    def __enter__(self) -> None:
+        self._saved = [(m, m.training) for m in self.model.modules()]
+        self.model.train(self.train)
+
+    def __exit__(self, *exc) -> None:
+        for m, flag in self._saved:
+            m.training = flag
+
+
+class FlatLoss:
+    """``L(θ; inputs, targets)``: a model's minibatch-mean loss as a function of flat ``θ``.
+
+    Built by :func:`flat_loss`. Attributes: ``theta0`` (the model's trainable parameters,
+    flattened, on the model's device and dtype), ``n_params``, ``names``/``shapes``/``numels``
+    (the blocks of ``θ``, in order), ``frozen_names`` (parameters left out because they do not
+    require grad), ``train`` and ``flags`` (:class:`ModeFlags`).
+
+    >>> import torch
+    >>> lin = torch.nn.Linear(2, 1, bias=False)
+    >>> f = flat_loss(lin, torch.nn.functional.mse_loss)
+    >>> x, y = torch.eye(2), torch.zeros(2, 1)
+    >>> theta = torch.tensor([3.0, 4.0])          # L = mean((x θ)²) = (9 + 16) / 2
+    >>> float(f(theta, x, y))
+    12.5
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        loss_fn: Callable,
+        *,
+        train: bool,
+        names: tuple[str, ...],
+        shapes: tuple[torch.Size, ...],
+        theta0: torch.Tensor,
+        constants: dict[str, torch.Tensor],
+        frozen_names: tuple[str, ...],
+        flags: ModeFlags,
+    ) -> None:
+        self.model = model
+        self.loss_fn = loss_fn
+        self.train = train
+        self.names = names
+        self.shapes = shapes
+        self.numels = tuple(math.prod(s) for s in shapes)
+        self.theta0 = theta0
+        self.frozen_names = frozen_names
+        self.flags = flags
+        self._constants = constants
+        self._offsets = tuple(int(o) for o in torch.tensor((0, *self.numels)).cumsum(0))
+
+    @property
+    def n_params(self) -> int:
+        return int(self.theta0.numel())
+
+    @property
+    def device(self) -> torch.device:
+        return self.theta0.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.theta0.dtype
+
+    def __repr__(self) -> str:
+        return (f"FlatLoss(n_params={self.n_params}, blocks={len(self.names)}, "
+                f"train={self.train}, dtype={self.dtype}, device={self.device})")
+
+    def _check_theta(self, theta: torch.Tensor) -> None:
+        if not isinstance(theta, torch.Tensor):
+            raise TypeError(f"theta must be a torch.Tensor, got {type(theta).__name__}")
+        if theta.shape != (self.n_params,):
+            raise ValueError(
+                f"theta must have shape ({self.n_params},) (the flat trainable parameters), "
+                f"got {tuple(theta.shape)}"
+            )
+
+    def unflatten(self, theta: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Split flat ``θ`` into ``{name: block}`` views with the parameters' shapes."""
+        self._check_theta(theta)
+        # split (not slicing): its backward is one cat, where slices zero-fill N per block
+        blocks = torch.split(theta, self.numels)
+        return {
+            name: block.view(shape)
+            for name, shape, block in zip(self.names, self.shapes, blocks, strict=True)
+        }
+
+    def flatten(self, blocks: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Inverse of :meth:`unflatten`: concatenate the named blocks in ``θ`` order."""
+        missing = [n for n in self.names if n not in blocks]
+        if missing:
+            raise ValueError(f"blocks must contain every trainable parameter, missing {missing}")
+        return torch.cat([blocks[n].reshape(-1) for n in self.names])
+
+    def parameter_of(self, index: int) -> str:
+        """Name of the parameter entry at flat ``index``, as ``"name[i, j]"``."""
+        if not 0 <= index < self.n_params:
+            raise ValueError(f"index must be in [0, {self.n_params}), got {index}")
+        block = max(k for k, o in enumerate(self._offsets[:-1]) if o <= index)
+        local = index - self._offsets[block]
+        multi = []
+        for size in reversed(self.shapes[block]):
+            multi.append(local % size)
+            local //= size
+        return f"{self.names[block]}[{', '.join(str(i) for i in reversed(multi))}]"
+
+    def __call__(self, theta: torch.Tensor, inputs, targets) -> torch.Tensor:
+        """Minibatch-mean loss at ``θ`` (a scalar tensor, differentiable in ``θ``)."""
+        self._check_theta(theta)
+        tensors = dict(self._constants)
+        if theta.dtype != self.dtype:
+            tensors = {k: _cast(v, theta.dtype) for k, v in tensors.items()}
+            inputs, targets = _cast(inputs, theta.dtype), _cast(targets, theta.dtype)
+        if self.flags.batch_norm:
+            # train-mode batch norm updates running statistics in place: keep ours pristine
+            tensors = {k: v.clone() for k, v in tensors.items()}
+        tensors.update(self.unflatten(theta))
+        args = tuple(inputs) if isinstance(inputs, tuple | list) else (inputs,)
+        with _Mode(self.model, self.train):
+            outputs = functional_call(self.model, tensors, args)
+        return self.loss_fn(outputs, targets)
+
+    def loss_and_gradient(
+        self, theta: torch.Tensor, inputs, targets
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(L(θ), ∇L(θ))``, both detached; raises :class:`NonFiniteError` if either is not
+        finite, naming the batch and the first offending parameter entry."""
+        theta_r = theta.detach().requires_grad_(True)
+        loss = self(theta_r, inputs, targets)
+        (grad,) = torch.autograd.grad(loss, theta_r, allow_unused=True, materialize_grads=True)
+        self.check_finite(theta, loss, grad, inputs, targets, what="gradient")
+        return loss.detach(), grad.detach()
+
+    def gradient(self, theta: torch.Tensor, inputs, targets) -> torch.Tensor:
+        """``∇L(θ)`` (flat, detached); see :meth:`loss_and_gradient` for the finiteness check."""
+        return self.loss_and_gradient(theta, inputs, targets)[1]
+
+    def check_finite(
+        self,
+        theta: torch.Tensor,
+        loss: torch.Tensor | None,
+        vector: torch.Tensor | None,
+        inputs,
+        targets,
+        *,
+        what: str,
+        batch: str | None = None,
+    ) -> None:
+        """Raise :class:`NonFiniteError` if ``θ``, ``loss`` or ``vector`` (a gradient or a
+        Hessian-vector product, called ``what``) has a non-finite entry."""
+        bad_theta = ~torch.isfinite(theta.detach())
+        loss_ok = loss is None or bool(torch.isfinite(loss.detach()).all())
+        vec_ok = vector is None or bool(torch.isfinite(vector.detach()).all())
+        if loss_ok and vec_ok and not bool(bad_theta.any()):
+            return
+        batch = batch or batch_fingerprint(inputs, targets)
+        if bad_theta.any():
+            name = self.parameter_of(int(bad_theta.nonzero()[0, 0]))
+            raise NonFiniteError(
+                f"theta must be finite, got a non-finite entry at parameter {name} "
+                f"(evaluating the {what} on the {batch})", batch=batch, parameter=name)
+        name = None
+        if vector is not None and not vec_ok:
+            name = self.parameter_of(int((~torch.isfinite(vector.detach())).nonzero()[0, 0]))
+        loss_txt = "" if loss is None else f"loss = {float(loss.detach()):.6g}, "
+        where = f"first non-finite {what} entry at parameter {name}" if name else (
+            f"the {what} is finite" if vector is not None else "")
+        raise NonFiniteError(
+            f"non-finite loss or {what} on the {batch}: {loss_txt}{where}; parameters are "
+            "finite, so the model or loss overflowed here (lower the learning rate, or check "
+            "the inputs of this batch)", batch=batch, parameter=name)
+
+
+def flat_loss(model: nn.Module, loss_fn: Callable, *, train: bool = False) -> FlatLoss:
+    """Wrap ``model`` and ``loss_fn`` as a :class:`FlatLoss` of the trainable parameters.
+
+    ``train`` is the mode the model is evaluated in (default eval). Train-mode dropout or
+    batch norm is flagged in ``.flags`` and warned about (:class:`TrainModeWarning`).
+    Raises ``ValueError`` for a model without trainable parameters or with trainable
+    parameters of mixed dtype/device.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if not callable(loss_fn):
+        raise TypeError(f"loss_fn must be callable as loss_fn(outputs, targets), got {loss_fn!r}")
+    if not isinstance(train, bool):
+        raise TypeError(f"train must be a bool (the mode to evaluate the model in), got {train!r}")
+    trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    if not trainable:
+        raise ValueError(
+            "model must have at least one trainable parameter (requires_grad=True), got none"
+        )
+    kinds = {(p.dtype, p.device) for _, p in trainable}
+    if len(kinds) > 1:
+        raise ValueError(
+            f"trainable parameters must share one dtype and device, got {sorted(map(str, kinds))}"
+        )
+    if not trainable[0][1].is_floating_point():
+        raise ValueError(
+            f"trainable parameters must be floating point, got {trainable[0][1].dtype}"
+        )
+    frozen = tuple(n for n, p in model.named_parameters() if not p.requires_grad)
+    constants = {n: p.detach() for n, p in model.named_parameters() if not p.requires_grad}
+    constants.update({n: b.detach() for n, b in model.named_buffers()})
+    flags = _mode_flags(model, train)
+    if flags.any:
+        warnings.warn(
+            f"model evaluated in train mode with dropout {list(flags.dropout)} and batch norm "
+            f"{list(flags.batch_norm)}: the loss is random or couples the examples of a "
+            "batch, so its Hessian depends on the draw; pass train=False unless that is meant",
+            TrainModeWarning,
+            stacklevel=2,
+        )
+    theta0 = torch.cat([p.detach().reshape(-1) for _, p in trainable]).clone()
+    return FlatLoss(
+        model,
+        loss_fn,
+        train=train,
+        names=tuple(n for n, _ in trainable),
+        shapes=tuple(p.shape for _, p in trainable),
+        theta0=theta0,
+        constants=constants,
+        frozen_names=frozen,
+        flags=flags,
+    )

@@ -1,0 +1,409 @@
+"""Hessian-vector products behind one symmetric-operator type.
+
+:class:`HessianOperator` is the minibatch Hessian ``H = ∇²L(θ; x, y)`` of a
+:class:`~sharpdim.curvature.functional.FlatLoss`, applied matrix-free:
+``matvec(v) = H v`` and ``matmat(V) = H V`` (``V`` of shape ``(N, k)``: ``k`` probes at
+once). Strategies (``method``), with costs in gradients per product as measured by
+``sharpdim bench curvature`` (reports/benchmarks.md):
+
+* ``"graph"`` — build ``g = ∇L`` once with ``create_graph=True`` (≈ 1 gradient) and
+  differentiate ``vᵀg`` again for each product (double backward through a reused graph;
+  ``matmat`` batches the probes with ``is_grads_batched``). The default (``"auto"``): as
+  cheap per product as ``"linearize"`` without its tracing cost, and with train-mode dropout
+  the one mask drawn when the graph was built is used by every product, so the operator
+  stays one fixed symmetric matrix.
+* ``"jvp"`` — forward-over-reverse ``jvp(grad(L))`` through ``functional_call``, rebuilt for
+  every product (``matmat`` via ``vmap``): no stored graph, the most work per product.
+* ``"linearize"`` — ``torch.func.linearize(grad(L))`` once (tracing: 35–430 gradients
+  measured), then the linear map per product (``matmat`` via ``vmap``).
+
+:class:`MatrixOperator` wraps an explicit symmetric matrix with the same interface (planted
+spectra in tests). :class:`HessianStack` holds ``R`` minibatch Hessians at one ``θ`` and
+applies them in one call, ``(H_1 v_1, …, H_R v_R)``, for SLQ runs in lockstep.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import torch
+from torch.func import grad as func_grad
+from torch.func import jvp, linearize, vmap
+
+from sharpdim.curvature.functional import FlatLoss, batch_fingerprint
+
+__all__ = [
+    "HVP_METHODS",
+    "SymmetricOperator",
+    "HessianOperator",
+    "MatrixOperator",
+    "HessianStack",
+    "hessian_operator",
+    "hessian_stack",
+]
+
+HVP_METHODS = ("auto", "graph", "jvp", "linearize")
+
+
+@runtime_checkable
+class SymmetricOperator(Protocol):
+    """What Lanczos and trace estimators need: a symmetric linear map on torch vectors."""
+
+    shape: tuple[int, int]
+    dtype: torch.dtype
+    device: torch.device
+    n_hvp: int
+
+    def matvec(self, v: torch.Tensor) -> torch.Tensor: ...
+
+    def matmat(self, V: torch.Tensor) -> torch.Tensor: ...
+
+
+class _OperatorBase:
+    """Shared validation, counting, scipy and dense views for symmetric operators."""
+
+    shape: tuple[int, int]
+    dtype: torch.dtype
+    device: torch.device
+
+    def __init__(self) -> None:
+        self.n_hvp = 0
+
+    def _vector(self, v, name: str = "v") -> torch.Tensor:
+        if isinstance(v, np.ndarray):
+            v = torch.from_numpy(v)
+        if not isinstance(v, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(v).__name__}")
+        if v.shape != (self.shape[0],):
+            raise ValueError(f"{name} must have shape ({self.shape[0]},), got {tuple(v.shape)}")
+        return v.to(device=self.device, dtype=self.dtype)
+
+    def _block(self, V) -> torch.Tensor:
+        if isinstance(V, np.ndarray):
+            V = torch.from_numpy(V)
+        if not isinstance(V, torch.Tensor):
+            raise TypeError(f"V must be a torch.Tensor, got {type(V).__name__}")
+        if V.ndim != 2 or V.shape[0] != self.shape[0]:
+            raise ValueError(f"V must have shape ({self.shape[0]}, k), got {tuple(V.shape)}")
+        return V.to(device=self.device, dtype=self.dtype)
+
+    def matvec(self, v: torch.Tensor) -> torch.Tensor:
+        """``H v`` for a vector ``v`` of shape ``(N,)`` (cast to the operator's dtype)."""
+        v = self._vector(v)
+        out = self._matvec(v)
+        self.n_hvp += 1
+        return out
+
+    def matmat(self, V: torch.Tensor) -> torch.Tensor:
+        """``H V`` for a block ``V`` of shape ``(N, k)``: ``k`` products in one call."""
+        V = self._block(V)
+        if V.shape[1] == 0:
+            return V.clone()
+        out = self._matmat(V)
+        self.n_hvp += V.shape[1]
+        return out
+
+    def _matvec(self, v: torch.Tensor) -> torch.Tensor:
+        return self._matmat(v[:, None])[:, 0]
+
+    def _matmat(self, V: torch.Tensor) -> torch.Tensor:
+        return torch.stack([self._matvec(V[:, j]) for j in range(V.shape[1])], dim=1)
+
+    def as_linear_operator(self):
+        """A ``scipy.sparse.linalg.LinearOperator`` (numpy float64 in and out, symmetric)."""
+        from scipy.sparse.linalg import LinearOperator
+
+        def mv(x: np.ndarray) -> np.ndarray:
+            x = np.asarray(x, dtype=np.float64).reshape(-1)
+            return self.matvec(torch.from_numpy(x)).detach().double().cpu().numpy()
+
+        def mm(X: np.ndarray) -> np.ndarray:
+            X = np.asarray(X, dtype=np.float64)
+            return self.matmat(torch.from_numpy(X)).detach().double().cpu().numpy()
+
+        return LinearOperator(self.shape, matvec=mv, rmatvec=mv, matmat=mm, rmatmat=mm,
+                              dtype=np.float64)
+
+    def to_dense(self, *, chunk_size: int | None = None) -> torch.Tensor:
+        """The ``N × N`` matrix, built from ``matmat`` on identity columns in chunks."""
+        n = self.shape[0]
+        chunk = chunk_size or _default_chunk(n, self.dtype)
+        out = torch.empty((n, n), dtype=self.dtype, device=self.device)
+        for a in range(0, n, chunk):
+            b = min(n, a + chunk)
+            E = torch.zeros((n, b - a), dtype=self.dtype, device=self.device)
+            E[torch.arange(a, b, device=self.device), torch.arange(b - a, device=self.device)] = 1
+            out[:, a:b] = self.matmat(E)
+        return out
+
+
+def _default_chunk(n: int, dtype: torch.dtype) -> int:
+    # probes per batched product: keep the probe block itself near 64 MiB
+    itemsize = torch.empty((), dtype=dtype).element_size()
+    return int(max(1, min(n, (64 * 2**20) // max(1, n * itemsize))))
+
+
+class MatrixOperator(_OperatorBase):
+    """An explicit symmetric ``N × N`` matrix as an operator (``n_hvp`` counts products).
+
+    Symmetry is checked to ``N · eps · max|A|`` (rounding of a symmetrized product).
+    """
+
+    def __init__(self, matrix) -> None:
+        super().__init__()
+        A = torch.as_tensor(matrix)
+        if A.ndim != 2 or A.shape[0] != A.shape[1] or A.shape[0] == 0:
+            raise ValueError(f"matrix must be square and non-empty, got shape {tuple(A.shape)}")
+        if not A.is_floating_point():
+            A = A.to(torch.float64)
+        if not bool(torch.isfinite(A).all()):
+            raise ValueError("matrix must be finite, got a non-finite entry")
+        n = A.shape[0]
+        bound = n * torch.finfo(A.dtype).eps * float(A.abs().max())
+        asym = float((A - A.T).abs().max())
+        if asym > bound:
+            raise ValueError(
+                f"matrix must be symmetric, got max|A - Aᵀ| = {asym:.3g} > {bound:.3g}"
+            )
+        self.matrix = A
+        self.shape = (n, n)
+        self.dtype = A.dtype
+        self.device = A.device
+
+    def _matvec(self, v: torch.Tensor) -> torch.Tensor:
+        return self.matrix @ v
+
+    def _matmat(self, V: torch.Tensor) -> torch.Tensor:
+        return self.matrix @ V
+
+
+class HessianOperator(_OperatorBase):
+    """Minibatch Hessian ``H = ∇²L(θ; x, y)`` applied matrix-free (see module docstring).
+
+    Made by :func:`hessian_operator`. ``shape = (N, N)``; ``dtype``/``device`` are those of
+    the products (the model's, or the requested ``dtype``); ``n_hvp`` counts products;
+    ``method`` is the strategy used; ``loss`` and ``gradient`` at ``θ`` are kept
+    (``gradient`` is ``None`` for ``"jvp"``, which stores nothing).
+    """
+
+    def __init__(self, f: FlatLoss, theta: torch.Tensor, inputs, targets, *,
+                 dtype: torch.dtype, method: str) -> None:
+        super().__init__()
+        self.f = f
+        self.method = method
+        self.dtype = dtype
+        self.device = theta.device
+        n = f.n_params
+        self.shape = (n, n)
+        self.theta = theta.detach().to(dtype=dtype)
+        self.inputs, self.targets = inputs, targets
+        self._batch = batch_fingerprint(inputs, targets)
+        self.loss: torch.Tensor | None = None
+        self.gradient: torch.Tensor | None = None
+        if method == "graph":
+            self._theta_r = self.theta.clone().requires_grad_(True)
+            loss = f(self._theta_r, inputs, targets)
+            (g,) = torch.autograd.grad(loss, self._theta_r, create_graph=True,
+                                       allow_unused=True, materialize_grads=True)
+            f.check_finite(self.theta, loss, g, inputs, targets, what="gradient",
+                           batch=self._batch)
+            self._g = g
+            self.loss, self.gradient = loss.detach(), g.detach()
+        elif method == "linearize":
+            grad_fn = func_grad(lambda t: f(t, inputs, targets))
+            with warnings.catch_warnings():  # torch.fx const-folding chatter, not ours
+                warnings.filterwarnings("ignore", message="Attempted to insert a get_attr")
+                g, self._lin = linearize(grad_fn, self.theta)
+            f.check_finite(self.theta, None, g, inputs, targets, what="gradient",
+                           batch=self._batch)
+            self.gradient = g.detach()
+        else:  # "jvp": nothing stored
+            self._grad_fn = func_grad(lambda t: f(t, inputs, targets))
+
+    def __repr__(self) -> str:
+        return (f"HessianOperator(N={self.shape[0]}, method={self.method!r}, "
+                f"dtype={self.dtype}, device={self.device}, n_hvp={self.n_hvp})")
+
+    def _checked(self, out: torch.Tensor) -> torch.Tensor:
+        if not bool(torch.isfinite(out).all()):
+            bad = (~torch.isfinite(out)).reshape(out.shape[0], -1).any(0)
+            col = out if out.ndim == 1 else out[:, int(bad.nonzero()[0, 0])]
+            self.f.check_finite(self.theta, None, col, self.inputs, self.targets,
+                                what="Hessian-vector product", batch=self._batch)
+        return out
+
+    def _double_backward(self, grads: torch.Tensor, batched: bool) -> torch.Tensor:
+        if not self._g.requires_grad:  # loss linear in θ: the Hessian is zero
+            return torch.zeros_like(grads)
+        (out,) = torch.autograd.grad(self._g, self._theta_r, grads, retain_graph=True,
+                                     allow_unused=True, materialize_grads=True,
+                                     is_grads_batched=batched)
+        return out
+
+    def _matvec(self, v: torch.Tensor) -> torch.Tensor:
+        if self.method == "graph":
+            out = self._double_backward(v, batched=False)
+        elif self.method == "linearize":
+            out = self._lin(v)
+        else:
+            out = jvp(self._grad_fn, (self.theta,), (v,))[1]
+        return self._checked(out)
+
+    def _matmat(self, V: torch.Tensor) -> torch.Tensor:
+        if V.shape[1] == 1:
+            return self._matvec(V[:, 0])[:, None]
+        try:
+            if self.method == "graph":
+                out = self._double_backward(V.T.contiguous(), batched=True).T
+            elif self.method == "linearize":
+                out = vmap(self._lin)(V.T).T
+            else:
+                out = vmap(lambda v: jvp(self._grad_fn, (self.theta,), (v,))[1])(V.T).T
+        except RuntimeError:
+            # an op without a batching rule (or train-mode randomness): one product at a time
+            return super()._matmat(V)
+        return self._checked(out)
+
+
+def _resolve_method(method: str) -> str:
+    if method not in HVP_METHODS:
+        raise ValueError(f"method must be one of {HVP_METHODS}, got {method!r}")
+    # "graph": as cheap per product as "linearize" and ~1 gradient to set up, against
+    # 35-430 gradients of tracing for linearize (sharpdim bench curvature)
+    return "graph" if method == "auto" else method
+
+
+def _check_point(f: FlatLoss, theta: torch.Tensor, dtype: torch.dtype | None) -> torch.dtype:
+    if not isinstance(f, FlatLoss):
+        raise TypeError(f"f must be a FlatLoss (see flat_loss), got {type(f).__name__}")
+    if not isinstance(theta, torch.Tensor) or theta.shape != (f.n_params,):
+        shape = tuple(theta.shape) if isinstance(theta, torch.Tensor) else type(theta).__name__
+        raise ValueError(f"theta must be a tensor of shape ({f.n_params},), got {shape}")
+    dtype = theta.dtype if dtype is None else dtype
+    if not dtype.is_floating_point:
+        raise ValueError(f"dtype must be a floating dtype, got {dtype}")
+    return dtype
+
+
+def hessian_operator(
+    f: FlatLoss,
+    theta: torch.Tensor,
+    inputs,
+    targets,
+    *,
+    dtype: torch.dtype | None = None,
+    method: str = "auto",
+) -> HessianOperator:
+    """Minibatch Hessian of ``f`` at ``θ`` on ``(inputs, targets)`` as a matrix-free operator.
+
+    ``dtype`` (default ``θ``'s) is the precision of the products; ``method`` one of
+    ``HVP_METHODS`` (``"auto"`` = ``"graph"``). Raises :class:`NonFiniteError` when the loss
+    or gradient at ``θ`` is not finite.
+
+    >>> import torch
+    >>> from sharpdim.curvature import flat_loss
+    >>> lin = torch.nn.Linear(2, 1, bias=False)
+    >>> f = flat_loss(lin, torch.nn.functional.mse_loss)
+    >>> X = torch.tensor([[1.0, 0.0], [0.0, 2.0]])       # H = 2 XᵀX / n = diag(1, 4)
+    >>> H = hessian_operator(f, f.theta0, X, torch.zeros(2, 1), dtype=torch.float64)
+    >>> H.matvec(torch.ones(2)).tolist()
+    [1.0, 4.0]
+    """
+    dtype = _check_point(f, theta, dtype)
+    return HessianOperator(f, theta, inputs, targets, dtype=dtype, method=_resolve_method(method))
+
+
+class HessianStack:
+    """``R`` minibatch Hessians at one ``θ``: ``apply(V)[i] = H_i V[i]`` for ``V`` of shape
+    ``(R, N)``.
+
+    Strategy ``"stacked"``: ``R`` copies ``Θ = (θ, …, θ)`` and the summed loss
+    ``F(Θ) = Σ_i L(θ_i; batch_i)``, evaluated with ``vmap`` over the copies. ``∇²F`` is block
+    diagonal with blocks ``H_i``, so one double backward through the reused graph of ``∇F``
+    gives all ``R`` products with batched matrix multiplies. Falls back to ``"per-run"``
+    (``R`` separate ``"graph"`` operators) when the model cannot be vmapped (e.g. train-mode
+    batch norm or dropout); ``strategy`` records which one ran.
+    """
+
+    def __init__(self, f: FlatLoss, theta: torch.Tensor, batches, *, dtype: torch.dtype,
+                 stacked: bool = True) -> None:
+        self.f = f
+        self.R = len(batches)
+        n = f.n_params
+        self.shape = (self.R, n)
+        self.dtype = dtype
+        self.device = theta.device
+        self.theta = theta.detach().to(dtype)
+        self.batches = batches
+        self.fingerprints = tuple(batch_fingerprint(x, y) for x, y in batches)
+        self.n_hvp = 0
+        self.strategy = "per-run"
+        self.losses: torch.Tensor | None = None
+        if stacked and self.R > 1 and not f.flags.any:
+            try:
+                self._build_stacked()
+                self.strategy = "stacked"
+            except RuntimeError:
+                self.strategy = "per-run"
+        if self.strategy == "per-run":
+            self._ops = [HessianOperator(f, self.theta, x, y, dtype=dtype, method="graph")
+                         for x, y in batches]
+            self.losses = torch.stack([op.loss for op in self._ops])
+
+    def _build_stacked(self) -> None:
+        xs = _stack([x for x, _ in self.batches])
+        ys = _stack([y for _, y in self.batches])
+        theta_r = self.theta.expand(self.R, -1).clone().requires_grad_(True)
+        losses = vmap(self.f)(theta_r, xs, ys)
+        (G,) = torch.autograd.grad(losses.sum(), theta_r, create_graph=True,
+                                   allow_unused=True, materialize_grads=True)
+        for i in range(self.R):
+            x, y = self.batches[i]
+            self.f.check_finite(self.theta, losses[i], G[i], x, y, what="gradient",
+                                batch=self.fingerprints[i])
+        self._theta_r, self._G, self.losses = theta_r, G, losses.detach()
+
+    def apply(self, V: torch.Tensor) -> torch.Tensor:
+        """``(H_1 V[0], …, H_R V[R-1])`` as an ``(R, N)`` tensor."""
+        if V.shape != self.shape:
+            raise ValueError(f"V must have shape {self.shape}, got {tuple(V.shape)}")
+        V = V.to(device=self.device, dtype=self.dtype)
+        if self.strategy == "stacked":
+            if self._G.requires_grad:
+                (out,) = torch.autograd.grad(self._G, self._theta_r, V, retain_graph=True,
+                                             allow_unused=True, materialize_grads=True)
+            else:
+                out = torch.zeros_like(V)
+            if not bool(torch.isfinite(out).all()):
+                i = int((~torch.isfinite(out)).any(1).nonzero()[0, 0])
+                x, y = self.batches[i]
+                self.f.check_finite(self.theta, None, out[i], x, y,
+                                    what="Hessian-vector product", batch=self.fingerprints[i])
+        else:
+            out = torch.stack([op.matvec(v) for op, v in zip(self._ops, V, strict=True)])
+        self.n_hvp += self.R
+        return out
+
+
+def _stack(items):
+    if isinstance(items[0], tuple | list):
+        return type(items[0])(torch.stack(parts) for parts in zip(*items, strict=True))
+    return torch.stack(items)
+
+
+def hessian_stack(
+    f: FlatLoss,
+    theta: torch.Tensor,
+    batches,
+    *,
+    dtype: torch.dtype | None = None,
+    stacked: bool = True,
+) -> HessianStack:
+    """:class:`HessianStack` of the minibatches ``batches = [(inputs_i, targets_i), …]``
+    (equal batch sizes) at ``θ``; ``stacked=False`` forces one graph per minibatch."""
+    dtype = _check_point(f, theta, dtype)
+    if len(batches) == 0:
+        raise ValueError("batches must contain at least one (inputs, targets) pair, got none")
+    return HessianStack(f, theta, list(batches), dtype=dtype, stacked=stacked)

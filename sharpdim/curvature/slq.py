@@ -1,0 +1,193 @@
+"""Stochastic Lanczos quadrature (SLQ) of minibatch Hessians, exactly as PAPER_NOTES §5.
+
+Run ``i = 1..R``: draw a fresh minibatch (``batch_size`` distinct examples; its Hessian
+``H_i`` is held fixed within the run) and a Rademacher probe ``v_i``; ``m`` Lanczos steps with
+full re-orthogonalization from ``q_1 = v_i / √N`` give Ritz values ``α̃_iℓ`` and weights
+``ω̃_iℓ``. The estimate of the expected spectral measure is
+
+    μ = (N / R) Σ_i Σ_ℓ ω̃_iℓ δ_{α̃_iℓ},      total mass N,
+
+and ``Σ_ℓ ω̃_iℓ α̃_iℓ^p = q_1ᵀ H_i^p q_1`` for ``p ≤ 2m − 1`` (Gauss quadrature), so the
+``p``-th moment of ``μ`` is the average of Hutchinson estimates of ``tr H_i^p``.
+
+Randomness: run ``i`` uses ``numpy.random.default_rng(run_seeds[i])`` with
+``run_seeds = slq_run_seeds(seed, R)``; it draws the minibatch indices first, then the probe,
+so any single run is reproducible on its own. Runs are grouped ``lockstep`` at a time: their
+Hessians are stacked (:class:`~sharpdim.curvature.hvp.HessianStack`) so one double backward
+gives all their products, and their re-orthogonalizations are batched. Grouping changes only
+the rounding, never which minibatch or probe a run gets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+import numpy as np
+import torch
+
+from sharpdim.curvature.functional import FlatLoss, NonFiniteError
+from sharpdim.curvature.hvp import hessian_stack
+from sharpdim.curvature.lanczos import lanczos_lockstep
+from sharpdim.curvature.spectral_measure import SpectralMeasure
+
+__all__ = ["slq_spectral_measure", "slq_run_seeds", "draw_minibatch"]
+
+_BASIS_BUDGET = 2**30  # bytes of Lanczos basis per lockstep group when lockstep=None
+
+
+def slq_run_seeds(seed: int, n_runs: int) -> tuple[int, ...]:
+    """Independent per-run seeds ``SeedSequence(seed).spawn(n_runs)`` as plain ints."""
+    children = np.random.SeedSequence(seed).spawn(n_runs)
+    return tuple(int(c.generate_state(1, dtype=np.uint64)[0] >> 1) for c in children)
+
+
+def draw_minibatch(n: int, batch_size: int, rng: np.random.Generator) -> np.ndarray:
+    """``batch_size`` distinct indices out of ``range(n)`` (uniform, without replacement)."""
+    return rng.choice(n, size=batch_size, replace=False)
+
+
+def _indices_hash(idx: np.ndarray) -> str:
+    return hashlib.sha1(np.asarray(idx, dtype=np.int64).tobytes()).hexdigest()[:16]
+
+
+def _take(x, idx: torch.Tensor):
+    if isinstance(x, tuple | list):
+        return type(x)(t[idx] for t in x)
+    return x[idx]
+
+
+def _data(data) -> tuple[object, torch.Tensor, int]:
+    if hasattr(data, "tensors") and len(data.tensors) == 2:  # torch TensorDataset
+        data = data.tensors
+    if not isinstance(data, tuple | list) or len(data) != 2:
+        raise TypeError(
+            f"data must be (inputs, targets) tensors or a TensorDataset, got {type(data).__name__}"
+        )
+    inputs, targets = data
+    first = inputs[0] if isinstance(inputs, tuple | list) else inputs
+    if not isinstance(first, torch.Tensor) or not isinstance(targets, torch.Tensor):
+        raise TypeError("data must hold torch tensors (inputs, targets)")
+    n = int(first.shape[0]) if first.ndim else 0
+    if n == 0:
+        raise ValueError("data must contain at least one example, got an empty dataset")
+    if int(targets.shape[0]) != n:
+        raise ValueError(f"inputs and targets must have the same length, got {n} and "
+                         f"{int(targets.shape[0])}")
+    return inputs, targets, n
+
+
+def _positive_int(name: str, value, upper: int | None = None, why: str = "") -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+    if upper is not None and value > upper:
+        raise ValueError(f"{name} must be <= {upper}{why}, got {value}")
+    return int(value)
+
+
+def _group_size(lockstep, n_runs: int, n_steps: int, N: int, dtype: torch.dtype) -> int:
+    if lockstep is None:
+        per_run = n_steps * N * torch.empty((), dtype=dtype).element_size()
+        return int(max(1, min(n_runs, 16, _BASIS_BUDGET // max(per_run, 1))))
+    return min(_positive_int("lockstep", lockstep), n_runs)
+
+
+def slq_spectral_measure(
+    f: FlatLoss,
+    theta: torch.Tensor,
+    data,
+    *,
+    n_runs: int,
+    n_steps: int,
+    batch_size: int,
+    seed: int,
+    lockstep: int | None = None,
+    dtype: torch.dtype | None = None,
+) -> SpectralMeasure:
+    """SLQ estimate of the expected minibatch-Hessian spectral measure at ``θ`` (total mass
+    ``N``), from ``n_runs`` runs of ``n_steps`` Lanczos steps on fresh minibatches of
+    ``batch_size`` examples of ``data = (inputs, targets)``.
+
+    ``lockstep`` runs per group (default: up to 16, keeping each group's basis ``≤ 1 GiB``);
+    ``1`` runs them one after another. ``dtype`` (default ``θ``'s) is the precision of the
+    products and the Lanczos vectors. ``diagnostics`` records ``seed``, ``run_seeds``, the
+    minibatch index hashes, per-run steps and breakdowns, HVP counts and seconds (total, in
+    products, in re-orthogonalization), the stacking strategy, dtype, device and mode flags.
+    """
+    if not isinstance(f, FlatLoss):
+        raise TypeError(f"f must be a FlatLoss (see flat_loss), got {type(f).__name__}")
+    N = f.n_params
+    if not isinstance(theta, torch.Tensor) or theta.shape != (N,):
+        raise ValueError(f"theta must be a tensor of shape ({N},), got "
+                         f"{getattr(theta, 'shape', type(theta).__name__)}")
+    inputs, targets, n = _data(data)
+    n_runs = _positive_int("n_runs", n_runs)
+    n_steps = _positive_int("n_steps", n_steps, N, " (the number of parameters)")
+    batch_size = _positive_int("batch_size", batch_size, n, " (the number of examples)")
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    dtype = theta.dtype if dtype is None else dtype
+    group = _group_size(lockstep, n_runs, n_steps, N, dtype)
+
+    run_seeds = slq_run_seeds(int(seed), n_runs)
+    hashes, probes, batches = [], [], []
+    for s in run_seeds:
+        rng = np.random.default_rng(s)
+        idx = draw_minibatch(n, batch_size, rng)
+        hashes.append(_indices_hash(idx))
+        probes.append(rng.integers(0, 2, size=N).astype(np.float64) * 2 - 1)
+        batches.append(torch.as_tensor(idx, device=_device_of(targets)))
+
+    t0 = time.perf_counter()
+    results, strategies, n_hvp = [], set(), 0
+    hvp_s = reorth_s = 0.0
+    for a in range(0, n_runs, group):
+        b = min(n_runs, a + group)
+        mb = [(_take(inputs, batches[i]), targets[batches[i]]) for i in range(a, b)]
+        V0 = torch.as_tensor(np.stack(probes[a:b]), dtype=dtype, device=theta.device)
+        try:
+            stack = hessian_stack(f, theta, mb, dtype=dtype)
+            group_results = lanczos_lockstep(stack.apply, V0, n_steps)
+        except NonFiniteError as err:
+            raise NonFiniteError(f"SLQ runs {a}..{b - 1} (seed {seed}): {err}",
+                                 batch=err.batch, parameter=err.parameter) from err
+        results.extend(group_results)
+        strategies.add(stack.strategy)
+        n_hvp += sum(r.n_hvp for r in group_results)
+        hvp_s += group_results[0].hvp_seconds
+        reorth_s += group_results[0].reorth_seconds
+    seconds = time.perf_counter() - t0
+
+    nodes = np.concatenate([r.ritz_values for r in results])
+    weights = np.concatenate([r.ritz_weights for r in results]) * (N / n_runs)
+    run_ids = np.concatenate([np.full(r.n_steps, i) for i, r in enumerate(results)])
+    diagnostics = {
+        "method": "slq",
+        "seed": int(seed),
+        "run_seeds": run_seeds,
+        "batch_index_hashes": tuple(hashes),
+        "n_runs": n_runs,
+        "n_steps": n_steps,
+        "steps_per_run": tuple(r.n_steps for r in results),
+        "breakdown_runs": tuple(i for i, r in enumerate(results) if r.breakdown),
+        "max_residual_per_run": tuple(float(r.residual_norms.max()) for r in results),
+        "batch_size": batch_size,
+        "n_params": N,
+        "lockstep": group,
+        "strategy": "+".join(sorted(strategies)),
+        "dtype": str(dtype).removeprefix("torch."),
+        "device": str(theta.device),
+        "train": f.train,
+        "flags_dropout": f.flags.dropout,
+        "flags_batch_norm": f.flags.batch_norm,
+        "n_hvp": int(n_hvp),
+        "seconds": seconds,
+        "seconds_per_run": seconds / n_runs,
+        "hvp_seconds": hvp_s,
+        "reorth_seconds": reorth_s,
+    }
+    return SpectralMeasure(nodes, weights, run_ids, diagnostics)
+
+
+def _device_of(t: torch.Tensor) -> torch.device:
+    return t.device

@@ -1,0 +1,131 @@
+"""Lanczos code paths: breakdown, lockstep batching, orthogonality and bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from sharpdim.curvature import MatrixOperator, extreme_eigenvalues, lanczos, lanczos_lockstep
+from sharpdim.testing.checking import EPS
+
+D = torch.float64
+
+
+def _planted(lam, seed: int) -> torch.Tensor:
+    lam = np.asarray(lam, dtype=np.float64)
+    Q, _ = np.linalg.qr(np.random.default_rng(seed).standard_normal((lam.size, lam.size)))
+    A = (Q * lam) @ Q.T
+    return torch.tensor((A + A.T) / 2)
+
+
+def test_three_distinct_eigenvalues_break_down_after_three_steps_with_exact_quadrature():
+    lam = np.array([-1.0] * 4 + [0.5] * 3 + [2.0] * 5)
+    A = _planted(lam, 0)
+    q = torch.ones(lam.size, dtype=D)
+    res = lanczos(MatrixOperator(A), q, 10)
+    assert res.breakdown and res.n_steps == 3 and res.n_hvp == 3
+    # the Krylov space is invariant: Ritz values are the 3 eigenvalues, weights the squared
+    # norms of q's projections onto the eigenspaces (the probe's spectral measure)
+    w, V = np.linalg.eigh(A.numpy())
+    proj = (V.T @ (q.numpy() / np.sqrt(lam.size))) ** 2
+    expected_w = [proj[np.isclose(w, x)].sum() for x in (-1.0, 0.5, 2.0)]
+    bound = 10 * lam.size * EPS * 2.0  # Paige: ≲ N·eps·‖A‖ rounding of the recurrence
+    assert np.allclose(res.ritz_values, [-1.0, 0.5, 2.0], rtol=0, atol=bound)
+    assert np.allclose(res.ritz_weights, expected_w, rtol=0, atol=bound)
+    assert res.residual_norms.max() <= bound
+
+
+def test_ritz_weights_sum_to_one_and_v0_norm_is_recorded():
+    A = _planted(np.linspace(-2, 3, 20), 1)
+    v0 = torch.full((20,), 3.0, dtype=D)
+    res = lanczos(MatrixOperator(A), v0, 6)
+    assert abs(res.ritz_weights.sum() - 1.0) <= 6 * EPS * 6  # eigenvectors of T orthonormal
+    assert res.v0_norm == pytest.approx(3.0 * np.sqrt(20), rel=4 * EPS)
+    assert res.alphas.shape == (6,) and res.betas.shape == (5,)
+    assert np.all(np.diff(res.ritz_values) >= 0)  # ascending
+    assert res.seconds >= res.hvp_seconds >= 0 and res.reorth_seconds >= 0
+
+
+def test_runs_in_lockstep_equal_the_same_runs_one_at_a_time():
+    mats = [_planted(np.linspace(-1, 1, 15) * (i + 1), i) for i in range(3)]
+    ops = [MatrixOperator(A) for A in mats]
+    V0 = torch.tensor(np.random.default_rng(5).standard_normal((3, 15)))
+
+    def apply(Q):
+        return torch.stack([op.matvec(q) for op, q in zip(ops, Q, strict=True)])
+
+    together = lanczos_lockstep(apply, V0, 8)
+    for i in range(3):
+        alone = lanczos(ops[i], V0[i], 8)
+        # identical arithmetic except batching: equal to a few ulps of ‖A‖ = i + 1
+        assert np.allclose(together[i].ritz_values, alone.ritz_values, rtol=0,
+                           atol=64 * EPS * (i + 1))
+        assert np.allclose(together[i].ritz_weights, alone.ritz_weights, rtol=0, atol=64 * EPS)
+
+
+def test_a_run_that_breaks_down_stops_while_its_lockstep_partner_continues():
+    easy = MatrixOperator(_planted([1.0] * 5 + [2.0] * 5, 0))  # 2 distinct eigenvalues
+    hard = MatrixOperator(_planted(np.linspace(0, 1, 10), 1))
+    V0 = torch.ones(2, 10, dtype=D)
+    res = lanczos_lockstep(lambda Q: torch.stack([easy.matvec(Q[0]), hard.matvec(Q[1])]),
+                           V0, 6)
+    assert res[0].breakdown and res[0].n_steps == 2
+    assert not res[1].breakdown and res[1].n_steps == 6
+
+
+def test_full_reorthogonalization_prevents_ghost_copies_of_the_top_eigenvalue():
+    # a well-separated top eigenvalue converges early; plain Lanczos then loses
+    # orthogonality and repeats it, full re-orthogonalization does not
+    lam = np.concatenate([np.linspace(0, 1, 199), [10.0]])
+    A = _planted(lam, 2)
+    v0 = torch.tensor(np.random.default_rng(0).standard_normal(200))
+    full = lanczos(MatrixOperator(A), v0, 80)
+    plain = lanczos(MatrixOperator(A), v0, 80, reorthogonalize=False)
+    near_top = 1e-6 * 10.0
+    assert int((np.abs(full.ritz_values - 10.0) < near_top).sum()) == 1
+    assert int((np.abs(plain.ritz_values - 10.0) < near_top).sum()) >= 2
+
+
+def test_extreme_eigenvalues_restart_after_breakdown_and_reach_the_whole_spectrum():
+    lam = np.array([-3.0] * 3 + [1.0] * 3 + [4.0])
+    res = extreme_eigenvalues(MatrixOperator(_planted(lam, 3)), k=3, which="both", seed=1,
+                              n_steps=lam.size)
+    assert np.allclose(res.top, [4.0, 1.0, 1.0], atol=1e-12)
+    assert np.allclose(res.bottom, [-3.0, -3.0, -3.0], atol=1e-12)
+
+
+def test_extreme_eigenvalues_records_its_seed_and_is_reproducible():
+    op = MatrixOperator(_planted(np.linspace(-1, 2, 30), 4))
+    a = extreme_eigenvalues(op, seed=11)
+    b = extreme_eigenvalues(op, seed=11)
+    assert a.seed == 11 and np.array_equal(a.top, b.top) and a.n_hvp == a.n_steps
+    drawn = extreme_eigenvalues(op, seed=None)
+    assert isinstance(drawn.seed, int)
+    again = extreme_eigenvalues(op, seed=drawn.seed)
+    assert np.array_equal(again.top, drawn.top)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (dict(which="top"), "which must be one of"),
+        (dict(k=0), "k must be an int in"),
+        (dict(n_steps=31), r"n_steps must be in \[1, N=30\]"),
+        (dict(tol=-1.0), "tol must be > 0"),
+    ],
+)
+def test_extreme_eigenvalues_rejects_bad_arguments(kwargs, match):
+    op = MatrixOperator(_planted(np.linspace(-1, 2, 30), 4))
+    with pytest.raises(ValueError, match=match):
+        extreme_eigenvalues(op, seed=0, **kwargs)
+
+
+def test_lanczos_rejects_a_zero_start_vector_and_too_many_steps():
+    op = MatrixOperator(torch.eye(4, dtype=D))
+    with pytest.raises(ValueError, match="v0 must be finite and nonzero"):
+        lanczos(op, torch.zeros(4, dtype=D), 2)
+    with pytest.raises(ValueError, match=r"n_steps must be in \[1, N=4\]"):
+        lanczos(op, torch.ones(4, dtype=D), 5)
+    with pytest.raises(ValueError, match=r"v0 must have shape \(4,\)"):
+        lanczos(op, torch.ones(3, dtype=D), 2)

@@ -1,0 +1,161 @@
+"""SLQ spectral measures: the PAPER_NOTES §5 recipe, reproducibility, lockstep and bad input.
+
+Oracle for the whole pipeline: the documented draw order (per-run seed → minibatch indices
+→ Rademacher probe) rebuilt here by hand, dense float64 Hessians of each minibatch, and the
+moment identity ``moment_p(μ) = (N/R) Σ_i q_iᵀ H_i^p q_i`` for ``p ≤ 2m − 1``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from sharpdim.curvature import (
+    NonFiniteError,
+    draw_minibatch,
+    exact_hessian,
+    flat_loss,
+    slq_run_seeds,
+    slq_spectral_measure,
+)
+from sharpdim.testing.checking import EPS
+
+D = torch.float64
+
+
+def _problem(n: int = 40):
+    torch.manual_seed(0)  # fixture weights only; the library never seeds globally
+    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2)).double()
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(n, 3, generator=g, dtype=D)
+    y = torch.randint(0, 2, (n,), generator=g)
+    return flat_loss(model, F.cross_entropy), x, y
+
+
+def test_measure_has_total_mass_n_and_m_atoms_per_run():
+    f, x, y = _problem()
+    mu = slq_spectral_measure(f, f.theta0, (x, y), n_runs=3, n_steps=5, batch_size=8, seed=0)
+    assert abs(mu.total_mass - f.n_params) <= 3 * 5 * EPS * f.n_params
+    assert mu.n_atoms == 15 and mu.run_ids.tolist() == [0] * 5 + [1] * 5 + [2] * 5
+
+
+def test_moments_equal_the_average_probe_moments_of_the_drawn_minibatch_hessians():
+    f, x, y = _problem()
+    R, m, b, N = 3, 4, 8, f.n_params
+    mu = slq_spectral_measure(f, f.theta0, (x, y), n_runs=R, n_steps=m, batch_size=b, seed=7)
+    expected = np.zeros(2 * m)
+    norm = 0.0
+    for s in slq_run_seeds(7, R):  # the documented draw order, rebuilt independently
+        rng = np.random.default_rng(s)
+        idx = torch.as_tensor(draw_minibatch(len(x), b, rng))
+        v = torch.tensor(rng.integers(0, 2, N) * 2.0 - 1.0, dtype=D)
+        H = exact_hessian(f, f.theta0, x[idx], y[idx])
+        norm = max(norm, float(torch.linalg.matrix_norm(H, ord=2)))
+        w = v.clone()
+        for p in range(2 * m):
+            expected[p] += float(v @ w) / R  # vᵀH^p v = N·qᵀH^p q
+            w = H @ w
+    measured = np.array([mu.moment(p) for p in range(2 * m)])
+    p = np.arange(2 * m)
+    # Lanczos rounding 5p(N+m)eps (theory_checks/test_slq_moments.py) plus the products'
+    # own rounding 2γ_{N·b} each, relative to ‖H‖^p and the mass N
+    tol = N * (p * (5 * (N + m) + 2 * N * b) * EPS + EPS) * max(norm, 1.0) ** p
+    assert np.all(np.abs(measured - expected) <= tol)
+
+
+def test_diagnostics_record_seeds_hashes_costs_and_mode():
+    f, x, y = _problem()
+    mu = slq_spectral_measure(f, f.theta0, (x, y), n_runs=4, n_steps=3, batch_size=8, seed=5)
+    d = mu.diagnostics
+    assert d["seed"] == 5 and d["run_seeds"] == slq_run_seeds(5, 4)
+    assert len(set(d["batch_index_hashes"])) == 4  # four fresh minibatches
+    assert d["n_hvp"] == 12 and d["steps_per_run"] == (3, 3, 3, 3)
+    assert d["seconds"] > 0 and d["hvp_seconds"] > 0 and d["reorth_seconds"] >= 0
+    assert d["train"] is False and d["dtype"] == "float64" and d["device"] == "cpu"
+
+
+def test_same_seed_gives_the_same_measure_and_another_seed_does_not():
+    f, x, y = _problem()
+    kw = dict(n_runs=2, n_steps=4, batch_size=8)
+    a = slq_spectral_measure(f, f.theta0, (x, y), seed=3, **kw)
+    b = slq_spectral_measure(f, f.theta0, (x, y), seed=3, **kw)
+    c = slq_spectral_measure(f, f.theta0, (x, y), seed=4, **kw)
+    assert np.array_equal(a.nodes, b.nodes) and np.array_equal(a.weights, b.weights)
+    assert not np.allclose(a.nodes, c.nodes)
+
+
+def test_lockstep_groups_change_only_the_rounding():
+    f, x, y = _problem()
+    kw = dict(n_runs=4, n_steps=5, batch_size=8, seed=11)
+    together = slq_spectral_measure(f, f.theta0, (x, y), lockstep=4, **kw)
+    alone = slq_spectral_measure(f, f.theta0, (x, y), lockstep=1, **kw)
+    assert together.diagnostics["strategy"] == "stacked"
+    assert alone.diagnostics["strategy"] == "per-run"
+    scale = float(np.abs(alone.nodes).max())
+    # same minibatches and probes; products summed in a different order: γ_{N·b}-level
+    # differences, amplified at most by the Lanczos recurrence over m steps
+    assert np.allclose(together.nodes, alone.nodes, rtol=0, atol=1e3 * EPS * scale)
+    assert np.allclose(together.weights, alone.weights, rtol=0, atol=1e3 * EPS * f.n_params)
+
+
+def test_float32_model_runs_in_float32_unless_float64_is_asked():
+    f, x, y = _problem()
+    model32 = f.model.float()
+    f32 = flat_loss(model32, F.cross_entropy)
+    mu32 = slq_spectral_measure(f32, f32.theta0, (x.float(), y), n_runs=2, n_steps=3,
+                                batch_size=8, seed=0)
+    mu64 = slq_spectral_measure(f32, f32.theta0, (x.float(), y), n_runs=2, n_steps=3,
+                                batch_size=8, seed=0, dtype=D)
+    assert mu32.diagnostics["dtype"] == "float32" and mu64.diagnostics["dtype"] == "float64"
+    # float32 Lanczos vs float64: differences at float32 rounding of ‖H‖-sized numbers
+    scale = float(np.abs(mu64.nodes).max())
+    assert np.allclose(mu32.nodes, mu64.nodes, rtol=0, atol=1e3 * np.finfo(np.float32).eps
+                       * scale)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (dict(batch_size=41), r"batch_size must be <= 40 \(the number of examples\)"),
+        (dict(batch_size=0), "batch_size must be an int >= 1"),
+        (dict(n_runs=0), "n_runs must be an int >= 1"),
+        (dict(n_steps=27), r"n_steps must be <= 26 \(the number of parameters\)"),
+        (dict(seed=-1), "seed must be a non-negative int"),
+        (dict(lockstep=0), "lockstep must be an int >= 1"),
+    ],
+)
+def test_bad_arguments_fail_before_any_work(kwargs, match):
+    f, x, y = _problem()
+    args = dict(n_runs=2, n_steps=3, batch_size=8, seed=0) | kwargs
+    with pytest.raises(ValueError, match=match):
+        slq_spectral_measure(f, f.theta0, (x, y), **args)
+
+
+def test_empty_data_is_a_value_error_and_wrong_data_a_type_error():
+    f, x, y = _problem()
+    with pytest.raises(ValueError, match="at least one example"):
+        slq_spectral_measure(f, f.theta0, (x[:0], y[:0]), n_runs=1, n_steps=2, batch_size=1,
+                             seed=0)
+    with pytest.raises(TypeError, match="data must be"):
+        slq_spectral_measure(f, f.theta0, x, n_runs=1, n_steps=2, batch_size=1, seed=0)
+
+
+def test_a_non_finite_minibatch_names_the_runs_and_the_batch():
+    f, x, y = _problem()
+    x = x.clone()
+    x[:, 0] = np.inf  # every example: whichever minibatch is drawn overflows
+    with pytest.raises(NonFiniteError, match=r"SLQ runs 0\.\.1 \(seed 0\).*batch of 8"):
+        slq_spectral_measure(f, f.theta0, (x, y), n_runs=2, n_steps=2, batch_size=8, seed=0)
+
+
+def test_tensor_dataset_is_accepted_as_data():
+    from torch.utils.data import TensorDataset
+
+    f, x, y = _problem()
+    a = slq_spectral_measure(f, f.theta0, TensorDataset(x, y), n_runs=1, n_steps=2,
+                             batch_size=4, seed=0)
+    b = slq_spectral_measure(f, f.theta0, (x, y), n_runs=1, n_steps=2, batch_size=4, seed=0)
+    assert np.array_equal(a.nodes, b.nodes)
