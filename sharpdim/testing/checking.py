@@ -41,10 +41,10 @@ class Tolerance:
     def __post_init__(self) -> None:
         if not self.reason:
             raise ValueError("Tolerance.reason must say where the tolerance comes from")
-        if self.atol < 0 or self.rtol < 0 or not (np.isfinite(self.atol) and np.isfinite(self.rtol)):
-            raise ValueError(
-                f"Tolerance atol/rtol must be finite and >= 0, got atol={self.atol}, rtol={self.rtol}"
-            )
+        finite = np.isfinite(self.atol) and np.isfinite(self.rtol)
+        if self.atol < 0 or self.rtol < 0 or not finite:
+            raise ValueError("Tolerance atol/rtol must be finite and >= 0, "
+                             f"got atol={self.atol}, rtol={self.rtol}")
 
     def bound(self, expected: np.ndarray) -> np.ndarray:
         with np.errstate(invalid="ignore"):
@@ -92,7 +92,11 @@ def collecting_checks() -> Iterator[list[CheckRow]]:
     try:
         yield rows
     finally:
-        _collectors.remove(rows)
+        # by identity: two collectors holding equal (e.g. empty) lists must not be confused
+        for i in range(len(_collectors) - 1, -1, -1):
+            if _collectors[i] is rows:
+                del _collectors[i]
+                break
 
 
 def _emit(row: CheckRow) -> CheckRow:
