@@ -1,0 +1,18 @@
+"""Estimators of the sharpness dimension for torch models (layer 5).
+
+``estimate_sharpness`` (exact / SLQ / KDE / PS; mean or sup over attractor points; the GD
+Jacobian ``I − ηH`` or the optimizer's true step Jacobian) returns a ``SharpnessEstimate``.
+"""
+
+from __future__ import annotations
+
+from sharpdim.estimators.estimate import JACOBIANS, METHODS, estimate_sharpness
+from sharpdim.estimators.result import EstimateDiagnostics, SharpnessEstimate
+
+__all__ = [
+    "estimate_sharpness",
+    "SharpnessEstimate",
+    "EstimateDiagnostics",
+    "METHODS",
+    "JACOBIANS",
+]
