@@ -8,6 +8,8 @@ float64; tensors follow the model's device and dtype unless a ``dtype`` is reque
 
 from __future__ import annotations
 
+from sharpdim.curvature import update_jacobian as _update_jacobian
+from sharpdim.curvature import update_maps as _update_maps
 from sharpdim.curvature.functional import (
     FlatLoss,
     ModeFlags,
@@ -43,6 +45,8 @@ from sharpdim.curvature.spectral_measure import (
     silverman_bandwidth,
 )
 from sharpdim.curvature.trace import TraceEstimate, hutch_plus_plus, hutchinson_trace
+from sharpdim.curvature.update_jacobian import *  # noqa: F401,F403  (see its __all__)
+from sharpdim.curvature.update_maps import *  # noqa: F401,F403  (see its __all__)
 
 __all__ = [
     "FlatLoss",
@@ -78,3 +82,4 @@ __all__ = [
     "hutch_plus_plus",
     "hutchinson_trace",
 ]
+__all__ += _update_maps.__all__ + _update_jacobian.__all__
