@@ -85,3 +85,24 @@ def test_check_command_exit_status_and_table(tmp_path, failing):
     text = report.read_text()
     assert "| claim | case | n |" in text and "(n=25)" in proc.stdout
     assert ("**FAIL**" in text) == failing
+
+
+def test_a_check_that_rejects_a_mutant_inside_a_passing_test_is_reported_as_such(tmp_path):
+    (tmp_path / "test_mutant.py").write_text(textwrap.dedent(
+        """
+        import pytest
+        from sharpdim.testing.checking import Tolerance, check_close
+
+        def test_the_check_rejects_log2_for_ln():
+            with pytest.raises(AssertionError):
+                check_close("ln 2 (mutant: log2)", "c", 0.6931471805599453, 1.0,
+                            Tolerance("one rounding", rtol=2.3e-16))
+        """))
+    report = tmp_path / "report.md"
+    proc = subprocess.run(
+        [sys.executable, "-m", "sharpdim", "check", "--battery", str(tmp_path),
+         "--workers", "0", "--report", str(report)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert "rejects mutant" in report.read_text() and "**FAIL**" not in report.read_text()

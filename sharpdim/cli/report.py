@@ -1,0 +1,47 @@
+"""``sharpdim report SWEEP.sqlite``: Markdown + PNG report of a sweep file.
+
+Writes ``README.md``, figures, ``results.csv`` and ``kendall.json`` to ``--out`` (default
+``reports/<sweep name>/``, i.e. the sweep file's folder when it already lives there).
+Exit status 2 when the file is missing, corrupt or not a sweep file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("report", help="tables and figures of a sweep file",
+                              description="Write the Markdown report of a sweep file.")
+    p.add_argument("sweeps", type=Path, nargs="+", metavar="SWEEP.sqlite",
+                   help="sweep file(s) written by `sharpdim sweep`")
+    p.add_argument("--out", type=Path, default=None,
+                   help="output folder (default: reports/<sweep name>/); only with one file")
+    p.add_argument("--resamples", type=int, default=400,
+                   help="bootstrap resamples per interval (default 400)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from sharpdim.experiments.storage import StorageError
+    from sharpdim.report.sweep_report import write_report
+
+    if args.out is not None and len(args.sweeps) > 1:
+        print("sharpdim report: --out needs exactly one sweep file", file=sys.stderr)
+        return 2
+    if args.resamples < 1:
+        print(f"sharpdim report: --resamples must be >= 1, got {args.resamples}",
+              file=sys.stderr)
+        return 2
+    for path in args.sweeps:
+        try:
+            readme = write_report(path, args.out, n_resamples=args.resamples)
+        except StorageError as exc:
+            print(f"sharpdim report: {exc}", file=sys.stderr)
+            return 2
+        print(f"report -> {readme}")
+    return 0
