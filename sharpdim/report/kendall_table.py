@@ -1,0 +1,140 @@
+"""Kendall analysis of a sweep: for each measure and target, τ-a, ψ per factor and Ψ, with
+percentile-bootstrap intervals — all computed by :mod:`sharpdim.stats`.
+
+Intervals: with several seeds per configuration the bootstrap resamples seeds within each
+configuration (``group_by`` = the factors), the spread due to training noise; with one seed
+it resamples runs (a plain bootstrap over the grid), which is wider and mixes configurations.
+Which one was used is recorded in each row. Read the caveat of
+:func:`sharpdim.stats.bootstrap_ci` on τ-a ties in resamples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sharpdim.stats import BootstrapInterval, bootstrap_ci, granulated_kendall
+
+__all__ = ["MEASURE_ORDER", "TARGETS", "KendallRow", "kendall_rows", "measures_present",
+           "tau_by_group"]
+
+MEASURE_ORDER = (
+    "sd_exact", "sd_sup", "sd_slq", "sd_kde", "sd_ps", "sd_update",
+    "lambda_1", "lambda_1_sup", "lambda_1_slq", "lambda_1_update",
+    "top_eigenvalue", "trace",
+    "ph_dim_euclidean", "ph_dim_loss", "e_alpha_euclidean", "e_alpha_loss",
+)
+TARGETS = ("gen_gap", "loss_gap")
+
+
+@dataclass(frozen=True)
+class KendallRow:
+    """One measure against one target. ``tau_ci``/``Psi_ci``: bootstrap intervals (``None``
+    when not computable: fewer than 3 records or a statistic undefined on every resample);
+    ``bootstrap``: how records were resampled."""
+
+    measure: str
+    target: str
+    n_records: int
+    n_excluded: int
+    tau: float
+    tau_ci: BootstrapInterval | None
+    psi: Mapping[str, float | None]
+    Psi: float | None
+    Psi_ci: BootstrapInterval | None
+    bootstrap: str
+
+
+def measures_present(records: Sequence[Mapping[str, Any]], *, minimum: int = 2) -> list[str]:
+    """Measures of :data:`MEASURE_ORDER` with at least ``minimum`` finite values."""
+    import math
+
+    out = []
+    for m in MEASURE_ORDER:
+        n = sum(1 for r in records if isinstance(r.get(m), float | int)
+                and math.isfinite(r[m]))
+        if n >= minimum:
+            out.append(m)
+    return out
+
+
+def _safe(stat):
+    def wrapped(rows):
+        try:
+            return stat(rows)
+        except ValueError:  # a resample without two usable records: no value
+            return None
+    return wrapped
+
+
+def kendall_rows(
+    records: Sequence[Mapping[str, Any]],
+    factors: Sequence[str],
+    *,
+    measures: Sequence[str] | None = None,
+    targets: Sequence[str] = TARGETS,
+    n_resamples: int = 400,
+    seed: int = 0,
+    replicated: bool = False,
+) -> list[KendallRow]:
+    """The Kendall table. ``replicated``: several seeds per configuration (bootstrap within
+    configurations); ``factors`` may be empty (then ψ/Ψ are not defined)."""
+    measures = measures_present(records) if measures is None else list(measures)
+    group_by = tuple(factors) if replicated else ()
+    how = ("seeds resampled within each configuration" if replicated
+           else "runs resampled over the whole grid (one seed per configuration)")
+    rows = []
+    for target in targets:
+        for m in measures:
+            usable = [r for r in records if target in r]
+            if len(usable) < 2:
+                continue
+            facs = list(factors) or ["seed"]
+            try:
+                g = granulated_kendall(usable, m, target, facs)
+            except ValueError:
+                continue
+            tau_ci = Psi_ci = None
+            if g.n_records >= 3:
+                try:
+                    tau_ci = bootstrap_ci(
+                        usable, _safe(lambda rs, m=m, t=target, f=facs:
+                                      granulated_kendall(rs, m, t, f).tau),
+                        seed=seed, group_by=group_by, n_resamples=n_resamples)
+                except ValueError:
+                    tau_ci = None
+                if factors and g.Psi is not None:
+                    try:
+                        Psi_ci = bootstrap_ci(
+                            usable, _safe(lambda rs, m=m, t=target, f=facs:
+                                          granulated_kendall(rs, m, t, f).Psi),
+                            seed=seed, group_by=group_by, n_resamples=n_resamples)
+                    except ValueError:
+                        Psi_ci = None
+            rows.append(KendallRow(
+                measure=m, target=target, n_records=g.n_records,
+                n_excluded=g.n_excluded_measure + g.n_excluded_target, tau=g.tau,
+                tau_ci=tau_ci, psi=dict(g.psi) if factors else {},
+                Psi=g.Psi if factors else None, Psi_ci=Psi_ci, bootstrap=how))
+    return rows
+
+
+def tau_by_group(records: Sequence[Mapping[str, Any]], key: str, measures: Sequence[str],
+                 target: str) -> dict[str, dict[Any, float | None]]:
+    """τ-a of each measure against ``target`` within each value of ``key`` (e.g. per
+    optimizer); ``None`` where a group has fewer than 2 usable records."""
+    import math
+
+    from sharpdim.stats import kendall_tau
+
+    groups = sorted({r[key] for r in records}, key=str)
+    out: dict[str, dict[Any, float | None]] = {}
+    for m in measures:
+        out[m] = {}
+        for g in groups:
+            pairs = [(r[m], r[target]) for r in records if r[key] == g
+                     and all(isinstance(r.get(k), int | float) and math.isfinite(r[k])
+                             for k in (m, target))]
+            out[m][g] = kendall_tau(*zip(*pairs, strict=True)) if len(pairs) >= 2 else None
+    return out

@@ -1,0 +1,140 @@
+"""Sweep reports: the Kendall table against hand-computed values, the claim verdicts' rules,
+and a report that regenerates byte for byte from its sweep file."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+
+import pytest
+
+from sharpdim.cli import main
+from sharpdim.experiments.config import parse_config
+from sharpdim.experiments.sweep import run_sweep
+from sharpdim.report.claims import grokking_claims, kendall_claims
+from sharpdim.report.kendall_table import kendall_rows, tau_by_group
+from sharpdim.report.sweep_report import write_report
+
+
+def _records():
+    # lr ∈ {0.1, 0.2} × bs ∈ {16, 32}; the measure orders three of the four gaps correctly.
+    return [
+        {"lr": 0.1, "batch_size": 16, "sd_exact": 1.0, "gen_gap": 0.10, "loss_gap": 0.4},
+        {"lr": 0.1, "batch_size": 32, "sd_exact": 2.0, "gen_gap": 0.20, "loss_gap": 0.3},
+        {"lr": 0.2, "batch_size": 16, "sd_exact": 3.0, "gen_gap": 0.40, "loss_gap": 0.2},
+        {"lr": 0.2, "batch_size": 32, "sd_exact": 4.0, "gen_gap": 0.30, "loss_gap": 0.1},
+    ]
+
+
+def test_kendall_table_matches_hand_computed_tau_psi_and_Psi():
+    rows = {r.target: r for r in kendall_rows(_records(), ["lr", "batch_size"],
+                                              measures=["sd_exact"], n_resamples=20)}
+    gen = rows["gen_gap"]
+    # Pairs (6): all concordant except (lr .2 bs 16, lr .2 bs 32): τ = (5 − 1) / 6.
+    assert gen.tau == pytest.approx(4 / 6)
+    # ψ_lr: cells bs=16 (1 vs 3: +1) and bs=32 (2 vs 4: +1) -> 1; ψ_bs: lr=.1 (+1), lr=.2 (−1) -> 0.
+    assert gen.psi == {"lr": 1.0, "batch_size": 0.0} and gen.Psi == pytest.approx(0.5)
+    loss = rows["loss_gap"]
+    assert loss.tau == pytest.approx(-1.0) and loss.Psi == pytest.approx(-1.0)
+    assert gen.tau_ci is not None and gen.tau_ci.n_resamples == 20
+
+
+def test_tau_within_each_optimizer_is_computed_on_that_optimizers_runs_only():
+    recs = [{"optimizer": "sgd", "m": 1.0, "gen_gap": 1.0}, {"optimizer": "sgd", "m": 2.0,
+             "gen_gap": 2.0}, {"optimizer": "adamw", "m": 1.0, "gen_gap": 2.0},
+            {"optimizer": "adamw", "m": 2.0, "gen_gap": 1.0}, {"optimizer": "momentum",
+             "m": 1.0, "gen_gap": 1.0}]
+    assert tau_by_group(recs, "optimizer", ["m"], "gen_gap") == {
+        "m": {"adamw": -1.0, "momentum": None, "sgd": 1.0}}
+
+
+def test_claim_rules_apply_to_the_numbers():
+    records = [{"lr": lr, "batch_size": bs, "sd_exact": lr * bs, "lambda_1": -lr * bs / 10
+                + (0.5 if (lr, bs) == (0.1, 16) else 0), "gen_gap": lr * bs}
+               for lr in (0.1, 0.2, 0.4) for bs in (16, 32)]
+    verdicts = {c.claim: c.verdict for c in kendall_claims(
+        kendall_rows(records, ["lr", "batch_size"], n_resamples=10))}
+    assert verdicts["SD has the strongest Kendall correlation with the generalization gap"] \
+        == "held"
+    # τ(λ₁) is strongly negative here: the sign holds, "weak" does not.
+    assert verdicts["λ₁ alone is weakly negatively correlated with the generalization gap"] \
+        == "partly held"
+    assert verdicts["PH dimensions (Euclidean and loss-based) fail to rank the generalization "
+                    "gap"] == "not tested"
+
+
+def test_grokking_claim_detects_a_jump_at_the_test_accuracy_rise():
+    epochs = [0, 10, 20, 30, 40, 50, 60]
+    per = {"test_acc": list(zip(epochs, [0.0, 0.0, 0.0, 0.05, 0.9, 0.95, 0.96], strict=True)),
+           # the initialization transient (first interval) is the largest step and is ignored
+           "sd_slq": list(zip(epochs, [90, 10, 10.5, 11, 30, 31, 31], strict=True)),
+           "lambda_1_slq": list(zip(epochs, [0.1, 0.1, 0.1, 0.12, 0.5, 0.5, 0.5], strict=True)),
+           "trace": list(zip(epochs, [1, 50, 40, 32, 25, 20, 16], strict=True))}
+    (v,) = grokking_claims({"run": per}, sd_name="sd_slq", lambda_name="lambda_1_slq")
+    assert v.verdict == "held" and "rise at epochs 30→40" in v.evidence
+    per["trace"] = list(zip(epochs, [1, 50, 10, 45, 5, 40, 16], strict=True))  # not smooth
+    (v,) = grokking_claims({"run": per}, sd_name="sd_slq", lambda_name="lambda_1_slq")
+    assert v.verdict == "partly held"
+    per["trace"] = list(zip(epochs, [1, 50, 49, 48, 10, 9, 8], strict=True))  # a cliff
+    (v,) = grokking_claims({"run": per}, sd_name="sd_slq", lambda_name="lambda_1_slq")
+    assert v.verdict == "partly held" and "not a smooth decay" in v.evidence
+
+
+_TOML = """
+name = "rep"
+task = "mnist1d_mlp"
+seeds = [0]
+description = "report test"
+output = "{output}"
+[task_options]
+n_samples = 200
+width = 4
+[train]
+epochs = 2
+checkpoints = 2
+[grid]
+lr = [0.05, 0.2]
+batch_size = [16, 32]
+[measures]
+final = ["sd_exact", "hessian"]
+checkpoint = ["sd_exact"]
+[measures.exact]
+n_batches = 2
+"""
+
+
+@pytest.fixture(scope="module")
+def sweep_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("rep") / "rep" / "sweep.sqlite"
+    cfg = parse_config(tomllib.loads(_TOML.format(output=path)), source="test")
+    assert run_sweep(cfg, scheduler="inline", progress=False).outcomes == {"finished": 4}
+    return path
+
+
+def test_report_regenerates_byte_for_byte_from_its_sweep_file(sweep_file, tmp_path,
+                                                              monkeypatch):
+    # The code digest covers every sharpdim source file, which may change between the two
+    # writes while others edit the tree; pin it so the comparison is about the sweep file.
+    monkeypatch.setattr("sharpdim.report.sweep_report.source_digest", lambda *a: "pinned")
+    readme = write_report(sweep_file, n_resamples=10)
+    assert readme.parent == sweep_file.parent  # reports/<name>/ beside the sweep file
+    text = readme.read_text()
+    for section in ("## Setup", "## Kendall correlations", "## The paper's claims",
+                    "## Figures", "## Runs", "## Provenance", "do not edit by hand"):
+        assert section in text
+    names = sorted(p.name for p in readme.parent.iterdir() if p.suffix in (".png", ".md",
+                                                                           ".csv", ".json"))
+    assert {"scatter_gen_gap.png", "hessian_spectra.png", "rds_sharpness.png",
+            "checkpoint_curves.png", "results.csv", "kendall.json"} <= set(names)
+    again = write_report(sweep_file, tmp_path / "again", n_resamples=10).parent
+    for name in names:
+        assert (again / name).read_bytes() == (readme.parent / name).read_bytes(), name
+    table = json.loads((readme.parent / "kendall.json").read_text())
+    assert {r["measure"] for r in table["kendall"]} >= {"sd_exact", "lambda_1", "trace"}
+
+
+def test_report_command_rejects_a_file_that_is_not_a_sweep(tmp_path, capsys):
+    bad = tmp_path / "x.sqlite"
+    bad.write_bytes(b"not sqlite" * 100)
+    assert main(["report", str(bad)]) == 2
+    assert "not a readable SQLite sweep file" in capsys.readouterr().err
