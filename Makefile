@@ -21,7 +21,7 @@ demo: $(STAMP)
 
 # Unit tests and theory checks; Hypothesis runs its deterministic `ci` profile.
 test: $(STAMP)
-	OMP_NUM_THREADS=1 HYPOTHESIS_PROFILE=ci $(PY) -m pytest -q -n 2 tests theory_checks
+	OMP_NUM_THREADS=1 HYPOTHESIS_PROFILE=ci $(PY) -m pytest -q -n 2 --doctest-modules sharpdim tests theory_checks
 
 check: $(STAMP)
 	$(VENV)/bin/sharpdim check --profile thorough
