@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.sharpdim-installed
 
-.PHONY: demo test check lint venv
+.PHONY: demo test check lint venv reports
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,3 +30,7 @@ check: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check sharpdim tests theory_checks
+
+# Regenerate the committed experiment reports from their sweep files (no training).
+reports: $(STAMP)
+	$(VENV)/bin/sharpdim report reports/mnist1d_5x5/sweep.sqlite reports/grokking/sweep.sqlite reports/grokking_relu/sweep.sqlite reports/transformer/sweep.sqlite

@@ -111,6 +111,7 @@ def sweep_file(tmp_path_factory):
     return path
 
 
+@pytest.mark.slow  # ~5 s: renders the report's figures twice to compare the bytes
 def test_report_regenerates_byte_for_byte_from_its_sweep_file(sweep_file, tmp_path,
                                                               monkeypatch):
     # The code digest covers every sharpdim source file, which may change between the two

@@ -192,6 +192,13 @@ def grokking_claims(series: Mapping[str, Mapping[str, Sequence[tuple[int, float]
         jump = int(np.argmax(dtest))
         ev = [f"steepest test-accuracy rise at epochs {int(e[jump])}→{int(e[jump + 1])} "
               f"(+{dtest[jump]:.2f})"]
+        if len(per.get("train_acc", [])) >= 4:
+            _, tr, dtr = _steps(per["train_acc"])
+            drops = [k for k in range(dtr.size) if dtr[k] < -0.2 and tr[: k + 1].max() >= 0.5]
+            if drops:
+                ev.append(f"caution: train accuracy fell by more than 0.2 in {len(drops)} "
+                          "interval(s) after reaching 0.5 (loss spikes): the steepest test "
+                          "rise may be a recovery from an instability, not grokking")
         parts = []
         for name in (sd_name, lambda_name):
             if len(per.get(name, [])) >= 4:
