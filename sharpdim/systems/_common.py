@@ -146,3 +146,12 @@ def log_abs_one_minus(p: Any) -> np.ndarray:
         out[mid] = np.log1p(p[mid] - 2.0)
         out[high] = np.log(p[high] - 1.0)
     return out
+
+
+class Deterministic:
+    """Mixin for maps without noise: one step's noise is ``None`` (the map protocol)."""
+
+    __slots__ = ()
+
+    def sample_noise(self, rng: np.random.Generator) -> None:
+        return None

@@ -32,6 +32,7 @@ import numpy as np
 
 from sharpdim.dimension import kaplan_yorke_dimension, sharpness_dimension
 from sharpdim.systems._common import (
+    Deterministic,
     aggregate_name,
     descending,
     finite_array,
@@ -54,7 +55,7 @@ __all__ = [
 
 
 @dataclass(frozen=True, eq=False)  # arrays: identity equality and hash
-class ToralAutomorphism:
+class ToralAutomorphism(Deterministic):
     """``x ↦ M x mod 1`` on the 2-torus; integer ``M`` with ``det M = ±1``, no eigenvalue on the
     unit circle (hyperbolic); deterministic."""
 
@@ -64,9 +65,6 @@ class ToralAutomorphism:
     @property
     def dim(self) -> int:
         return 2
-
-    def sample_noise(self, rng: np.random.Generator) -> None:
-        return None
 
     def step(self, x: np.ndarray, noise=None) -> np.ndarray:
         return np.mod(self.matrix @ state(x, 2), 1.0)
@@ -152,7 +150,7 @@ def cat_map_exponents_symbolic():
 
 
 @dataclass(frozen=True)
-class DoublingMap:
+class DoublingMap(Deterministic):
     """``x ↦ 2x mod 1`` (Jacobian ``2`` everywhere); deterministic."""
 
     name: str = "doubling map"
@@ -160,9 +158,6 @@ class DoublingMap:
     @property
     def dim(self) -> int:
         return 1
-
-    def sample_noise(self, rng: np.random.Generator) -> None:
-        return None
 
     def step(self, x: np.ndarray, noise=None) -> np.ndarray:
         return np.mod(2.0 * state(x, 1), 1.0)
@@ -205,7 +200,7 @@ def doubling_map() -> DoublingMap:
 
 
 @dataclass(frozen=True)
-class GeneralizedBaker:
+class GeneralizedBaker(Deterministic):
     """The generalized baker's map (module docstring); state ``(x, y)`` in the unit square."""
 
     alpha: float
@@ -220,9 +215,6 @@ class GeneralizedBaker:
     @property
     def dim(self) -> int:
         return 2
-
-    def sample_noise(self, rng: np.random.Generator) -> None:
-        return None
 
     def step(self, x: np.ndarray, noise=None) -> np.ndarray:
         return self.step_batch(state(x, 2)[None, :])[0]

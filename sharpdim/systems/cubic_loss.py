@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sharpdim.systems._common import in_interval, positive, state, states
+from sharpdim.systems._common import Deterministic, in_interval, positive, state, states
 from sharpdim.systems.logistic import Logistic, logistic
 
 __all__ = [
@@ -33,7 +33,7 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class CubicLossGD:
+class CubicLossGD(Deterministic):
     """GD with step ``lr`` on ``L(x) = ((1 − r) x²/2 + r x³/3) / lr``; deterministic.
 
     ``step`` literally computes ``x − lr·L'(x)`` (not ``r x (1 − x)``), so comparing it with
@@ -61,9 +61,6 @@ class CubicLossGD:
         return ((1.0 - self.r) + 2.0 * self.r * x) / self.lr
 
     # ------------------------------------------------------------------ map protocol
-    def sample_noise(self, rng: np.random.Generator) -> None:
-        return None
-
     def step(self, x: np.ndarray, noise=None) -> np.ndarray:
         x = state(x, 1)
         return x - self.lr * self.gradient(x)

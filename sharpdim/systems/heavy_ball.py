@@ -26,6 +26,7 @@ import numpy as np
 
 from sharpdim.dimension import kaplan_yorke_dimension, sharpness_dimension
 from sharpdim.systems._common import (
+    Deterministic,
     aggregate_name,
     descending,
     in_interval,
@@ -67,7 +68,7 @@ def heavy_ball_roots(scaled_curvature, momentum: float) -> np.ndarray:
 
 
 @dataclass(frozen=True, eq=False)  # arrays: identity equality and hash
-class HeavyBallQuadratic:
+class HeavyBallQuadratic(Deterministic):
     """Heavy ball with step ``lr`` and momentum ``momentum`` on ``½ wᵀ A w``; state ``(w, v)``."""
 
     A: np.ndarray
@@ -94,9 +95,6 @@ class HeavyBallQuadratic:
         return 2 * self.d
 
     # ------------------------------------------------------------------ map protocol
-    def sample_noise(self, rng: np.random.Generator) -> None:
-        return None
-
     def step(self, x: np.ndarray, noise=None) -> np.ndarray:
         x = state(x, self.dim)
         w, v = x[: self.d], x[self.d :]

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sharpdim.systems._common import aggregate_name, real, state, states
+from sharpdim.systems._common import Deterministic, aggregate_name, real, state, states
 
 __all__ = [
     "Henon",
@@ -41,7 +41,7 @@ HENON_LITERATURE_SOURCE = (
 
 
 @dataclass(frozen=True)
-class Henon:
+class Henon(Deterministic):
     """The Hénon map with parameters ``a`` and ``b ≠ 0``; deterministic (noise ``None``).
 
     Orbits outside the basin of the attractor run off to infinity; consumers see non-finite
@@ -55,9 +55,6 @@ class Henon:
     @property
     def dim(self) -> int:
         return 2
-
-    def sample_noise(self, rng: np.random.Generator) -> None:
-        return None
 
     def step(self, x: np.ndarray, noise=None) -> np.ndarray:
         u, v = state(x, 2)

@@ -31,6 +31,7 @@ from scipy.special import digamma
 from sharpdim.dimension import kaplan_yorke_dimension, sharpness_dimension
 from sharpdim.systems._common import (
     EPS,
+    Deterministic,
     aggregate_name,
     descending,
     finite_array,
@@ -305,7 +306,7 @@ def commuting_matrix_product(
 
 
 @dataclass(frozen=True, eq=False)  # arrays: identity equality and hash
-class FixedMatrixMap(_LinearMap):
+class FixedMatrixMap(_LinearMap, Deterministic):
     """Deterministic linear map ``x ↦ A x``; noise is ``None``.
 
     ``Λ = ln|eigenvalues(A)|`` (moduli with multiplicity), ``λ = ln σ(A)``; both sum to
@@ -319,9 +320,6 @@ class FixedMatrixMap(_LinearMap):
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "dim", int(self.matrix.shape[0]))
-
-    def sample_noise(self, rng: np.random.Generator) -> None:
-        return None
 
     def _matrix(self, noise) -> np.ndarray:
         return self.matrix

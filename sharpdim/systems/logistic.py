@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sharpdim.dimension import kaplan_yorke_dimension
-from sharpdim.systems._common import aggregate_name, in_interval, state, states
+from sharpdim.systems._common import Deterministic, aggregate_name, in_interval, state, states
 
 __all__ = [
     "Logistic",
@@ -66,7 +66,7 @@ def logistic_regime(r: float) -> str:
 
 
 @dataclass(frozen=True)
-class Logistic:
+class Logistic(Deterministic):
     """The logistic map on ``[0, 1]`` (``0 < r ≤ 4``); deterministic (noise ``None``).
 
     Orbits leaving ``[0, 1]`` (only from initial points outside it) run off to ``-inf``.
@@ -80,9 +80,6 @@ class Logistic:
         return 1
 
     # ------------------------------------------------------------------ map protocol
-    def sample_noise(self, rng: np.random.Generator) -> None:
-        return None
-
     def step(self, x: np.ndarray, noise=None) -> np.ndarray:
         x = state(x, 1)
         return self.r * x * (1.0 - x)

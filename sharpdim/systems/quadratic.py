@@ -20,6 +20,7 @@ import numpy as np
 
 from sharpdim.dimension import kaplan_yorke_dimension, sharpness_dimension
 from sharpdim.systems._common import (
+    Deterministic,
     aggregate_name,
     descending,
     finite_array,
@@ -35,7 +36,7 @@ __all__ = ["QuadraticGD", "quadratic_gd", "quadratic_gd_jacobian_symbolic"]
 
 
 @dataclass(frozen=True, eq=False)  # arrays: identity equality and hash
-class QuadraticGD:
+class QuadraticGD(Deterministic):
     """GD ``w ↦ w − lr·A (w − center)`` on ``½ (w − c)ᵀ A (w − c)``; deterministic (noise None).
 
     ``curvatures`` are the eigenvalues of ``A``, descending (exact for a diagonal ``A``, else
@@ -61,9 +62,6 @@ class QuadraticGD:
         return int(self.A.shape[0])
 
     # ------------------------------------------------------------------ map protocol
-    def sample_noise(self, rng: np.random.Generator) -> None:
-        return None
-
     def step(self, x: np.ndarray, noise=None) -> np.ndarray:
         w = state(x, self.dim)
         return w - self.lr * (self.A @ (w - self.center))

@@ -27,6 +27,7 @@ import numpy as np
 
 from sharpdim.dimension import kaplan_yorke_dimension
 from sharpdim.systems._common import (
+    Deterministic,
     aggregate_name,
     descending,
     log_abs_one_minus,
@@ -47,7 +48,7 @@ _CYCLE_STABLE_MAX = math.sqrt(5.0) - 1.0
 
 
 @dataclass(frozen=True)
-class ScalarLinearNetwork:
+class ScalarLinearNetwork(Deterministic):
     """GD with step ``lr`` on ``½ (u v − y)²``; state ``(u, v)``; deterministic."""
 
     y: float
@@ -83,9 +84,6 @@ class ScalarLinearNetwork:
         return np.array([[v * v, off], [off, u * u]])
 
     # ------------------------------------------------------------------ map protocol
-    def sample_noise(self, rng: np.random.Generator) -> None:
-        return None
-
     def step(self, x: np.ndarray, noise=None) -> np.ndarray:
         u, v = state(x, 2)
         r = u * v - self.y

@@ -18,13 +18,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from sharpdim.dimension import kaplan_yorke_dimension
-from sharpdim.systems._common import aggregate_name, in_interval, state, states
+from sharpdim.systems._common import Deterministic, aggregate_name, in_interval, state, states
 
 __all__ = ["Tent", "tent"]
 
 
 @dataclass(frozen=True)
-class Tent:
+class Tent(Deterministic):
     """The tent map with slope ``mu`` (``0 < mu ≤ 2``); deterministic (noise ``None``)."""
 
     mu: float
@@ -33,9 +33,6 @@ class Tent:
     @property
     def dim(self) -> int:
         return 1
-
-    def sample_noise(self, rng: np.random.Generator) -> None:
-        return None
 
     def step(self, x: np.ndarray, noise=None) -> np.ndarray:
         x = state(x, 1)
