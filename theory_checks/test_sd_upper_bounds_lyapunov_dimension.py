@@ -173,9 +173,10 @@ def test_sd_strictly_exceeds_ky_for_the_pinned_cocycle_by_estimation():
 
 
 def _triangular_singular_values(a: float, b: float, c: float) -> tuple[float, float]:
-    """σ of [[a, c], [0, b]]: σ₁² + σ₂² = a² + b² + c², σ₁σ₂ = |ab|."""
-    f = a * a + b * b + c * c
-    top = 0.5 * (math.sqrt(f + 2 * abs(a * b)) + math.sqrt(f - 2 * abs(a * b)))
+    """σ of [[a, c], [0, b]]: σ₁² + σ₂² = a² + b² + c², σ₁σ₂ = |ab|, so
+    σ₁ = ½(√((|a|+|b|)² + c²) + √((|a|−|b|)² + c²)). Written with (|a| ∓ |b|)² rather than
+    a² + b² + c² ∓ 2|ab|, which cancels catastrophically when |a| ≈ |b| and c is small."""
+    top = 0.5 * (math.hypot(abs(a) + abs(b), c) + math.hypot(abs(a) - abs(b), c))
     return top, abs(a * b) / top
 
 
