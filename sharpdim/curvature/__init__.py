@@ -42,7 +42,9 @@ from sharpdim.curvature.spectral_measure import (
     Histogram,
     SpectralMeasure,
     gd_log_singular_value,
+    robust_bandwidth,
     silverman_bandwidth,
+    weighted_quantile,
 )
 from sharpdim.curvature.trace import TraceEstimate, hutch_plus_plus, hutchinson_trace
 from sharpdim.curvature.update_jacobian import *  # noqa: F401,F403  (see its __all__)
@@ -78,6 +80,8 @@ __all__ = [
     "SpectralMeasure",
     "gd_log_singular_value",
     "silverman_bandwidth",
+    "robust_bandwidth",
+    "weighted_quantile",
     "TraceEstimate",
     "hutch_plus_plus",
     "hutchinson_trace",

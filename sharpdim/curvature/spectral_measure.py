@@ -30,6 +30,8 @@ __all__ = [
     "DensityGrid",
     "gd_log_singular_value",
     "silverman_bandwidth",
+    "robust_bandwidth",
+    "weighted_quantile",
 ]
 
 _KDE_CUTOFF = 8.0  # grid reaches 8σ past the extreme atoms: lost mass ≤ 2(1 − Φ(8)) ≈ 1e-15
@@ -57,22 +59,65 @@ def gd_log_singular_value(alpha, *, lr: float, eps: float = 0.0) -> np.ndarray:
         return np.log(np.abs(1.0 - lr * a) + eps)
 
 
-def silverman_bandwidth(nodes, weights) -> float:
-    """Normal-reference bandwidth ``1.06 σ_w n_eff^{-1/5}`` of a weighted sample, with
-    ``σ_w`` the weighted standard deviation and ``n_eff = (Σw)² / Σw²``."""
-    x = np.asarray(nodes, dtype=np.float64)
-    w = np.asarray(weights, dtype=np.float64)
+def _weighted_spread(x: np.ndarray, w: np.ndarray) -> tuple[float, float]:
+    """Weighted standard deviation ``σ_w`` and effective size ``n_eff = (Σw)² / Σw²``."""
     total = w.sum()
     mean = float((w * x).sum() / total)
     sd = float(np.sqrt((w * (x - mean) ** 2).sum() / total))
-    n_eff = total**2 / float((w**2).sum())
-    h = 1.06 * sd * n_eff ** (-0.2)
+    return sd, total**2 / float((w**2).sum())
+
+
+def _positive_bandwidth(h: float) -> float:
     if not h > 0:
         raise ValueError(
             "bandwidth must be > 0, got 0 from the rule of thumb (all mass on one node); "
             "pass bandwidth explicitly"
         )
     return h
+
+
+def silverman_bandwidth(nodes, weights) -> float:
+    """Normal-reference bandwidth ``1.06 σ_w n_eff^{-1/5}`` of a weighted sample, with
+    ``σ_w`` the weighted standard deviation and ``n_eff = (Σw)² / Σw²``."""
+    sd, n_eff = _weighted_spread(np.asarray(nodes, dtype=np.float64),
+                                 np.asarray(weights, dtype=np.float64))
+    return _positive_bandwidth(1.06 * sd * n_eff ** (-0.2))
+
+
+def weighted_quantile(nodes, weights, q: float) -> float:
+    """Smallest node ``x`` with ``F(x) ≥ q`` for the normalized weighted step CDF ``F``.
+
+    >>> weighted_quantile([1.0, 2.0, 3.0], [1.0, 1.0, 2.0], 0.5)
+    2.0
+    """
+    x = np.asarray(nodes, dtype=np.float64)
+    w = np.asarray(weights, dtype=np.float64)
+    order = np.argsort(x, kind="stable")
+    cdf = np.cumsum(w[order]) / w.sum()
+    return float(x[order][min(int(np.searchsorted(cdf, q, side="left")), x.size - 1)])
+
+
+def robust_bandwidth(nodes, weights) -> float:
+    """Silverman's robust rule ``0.9 · min(σ_w, IQR_w / 1.34) · n_eff^{-1/5}`` (Silverman
+    1986, eq. 3.31), ``σ_w`` alone when ``IQR_w = 0`` (half the mass on one value).
+
+    Curvature spectra of trained networks are a sharp bulk near ``α = 0`` (``ln σ ≈ 0``) plus
+    a few outliers, so ``σ_w`` is set by the outliers and the normal-reference rule
+    over-smooths the bulk — exactly where the sharpness dimension is most sensitive. On the
+    small MLP of ``reports/estimator_convergence.md`` the normal-reference rule moves SD-KDE
+    from 52 to 62–67 (of 83) while this rule keeps it within 1 of the exact value; it is the
+    default of the SD density estimators.
+
+    >>> x = np.r_[np.zeros(50), np.linspace(-1e-3, 1e-3, 50), [5.0]]   # bulk + an outlier
+    >>> bool(robust_bandwidth(x, np.ones(x.size)) < 1e-3 < 1.06 * x.std())
+    True
+    """
+    x = np.asarray(nodes, dtype=np.float64)
+    w = np.asarray(weights, dtype=np.float64)
+    sd, n_eff = _weighted_spread(x, w)
+    iqr = weighted_quantile(x, w, 0.75) - weighted_quantile(x, w, 0.25)
+    spread = min(sd, iqr / 1.34) if iqr > 0 else sd
+    return _positive_bandwidth(0.9 * spread * n_eff ** (-0.2))
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,8 @@ the expected spectral measure of ``A``. With ``aggregate="mean"`` (points pooled
   ``σ²``), mapped through ``g``: the pseudo-spectrum.
 
 The kernel width defaults to Silverman's robust rule in the smoothed variable
-(:mod:`sharpdim.estimators.bandwidth`, which says why not the normal-reference rule).
+(:func:`sharpdim.curvature.spectral_measure.robust_bandwidth`, which says why not the
+normal-reference rule).
 
 With ``aggregate="sup"`` (several points, the definition's order-by-order sup) each run's
 push-forward at each point is turned into its ``M`` quantiles ``Q_ip(r)``; ``max_p`` per
@@ -42,11 +43,14 @@ from tqdm.auto import tqdm
 from sharpdim.curvature.functional import FlatLoss, NonFiniteError, batch_fingerprint
 from sharpdim.curvature.hvp import hessian_stack
 from sharpdim.curvature.lanczos import lanczos, lanczos_lockstep
-from sharpdim.curvature.spectral_measure import SpectralMeasure, gd_log_singular_value
+from sharpdim.curvature.spectral_measure import (
+    SpectralMeasure,
+    gd_log_singular_value,
+    robust_bandwidth,
+)
 from sharpdim.curvature.update_jacobian import UpdateJacobianOperator, gradient_function
 from sharpdim.curvature.update_maps import UpdateMap
 from sharpdim.dimension import sharpness_dimension
-from sharpdim.estimators.bandwidth import robust_bandwidth
 from sharpdim.estimators.data import Minibatch, TrainingData
 
 __all__ = [
