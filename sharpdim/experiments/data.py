@@ -7,6 +7,8 @@
 * digits: scikit-learn's bundled 8×8 digits (1,797 images, 64 features, 10 classes).
 * modular addition: all pairs ``(a, b)`` of ``Z_p``, label ``(a + b) mod p``; a random
   fraction is the training set.
+* Fashion-MNIST: the IDX files of the Debian package ``dataset-fashion-mnist`` (``make data``
+  installs it), each checked against its SHA-256 before it is read.
 
 Every dataset is a :class:`Dataset` of float32 inputs and int64 labels; the split and any
 subsampling are drawn from an explicit ``seed``.
@@ -14,14 +16,28 @@ subsampling are drawn from an explicit ``seed``.
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import random
+import struct
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-__all__ = ["Dataset", "mnist1d_data", "digits_data", "modular_addition_data"]
+__all__ = [
+    "Dataset",
+    "mnist1d_data",
+    "digits_data",
+    "modular_addition_data",
+    "fashion_mnist_data",
+    "read_idx",
+    "FASHION_MNIST_DIR",
+    "FASHION_MNIST_SHA256",
+    "DatasetMissingError",
+]
 
 
 @dataclass(frozen=True)
@@ -176,4 +192,128 @@ def modular_addition_data(
         x_train=inputs[tr], y_train=y[tr], x_test=inputs[te], y_test=y[te], n_classes=p,
         info={"generator": "modular addition", "modulus": p, "train_fraction": train_fraction,
               "seed": seed, "encoding": encoding},
+    )
+
+
+FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
+"""Where the Debian package ``dataset-fashion-mnist`` (0.0~git20200523.55506a9-1) puts the
+four IDX files (``dpkg -L dataset-fashion-mnist``)."""
+
+FASHION_MNIST_SHA256 = {
+    "train-images-idx3-ubyte.gz":
+        "b0564c3eedabfbf835052cff8503ea422014ce006caf5b757f851416ee8300c7",
+    "train-labels-idx1-ubyte.gz":
+        "0ae29f65d86684f32d1b9c85147786c547b9c6aebcaf235f0400a0cce308b056",
+    "t10k-images-idx3-ubyte.gz":
+        "cc1d090a38ace84dfa1aa66e3ada7c336ef481a96936906477e6dd344da56eaa",
+    "t10k-labels-idx1-ubyte.gz":
+        "8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05",
+}
+"""SHA-256 of the gzipped IDX files as the Debian package ships them."""
+
+_INSTALL_HINT = ("run `make data` (it runs `apt-get install -y dataset-fashion-mnist` as root) "
+                 "or pass root= a folder holding the four IDX files")
+
+
+class DatasetMissingError(FileNotFoundError):
+    """A shipped dataset is not installed; the message names the command that installs it."""
+
+
+_IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def read_idx(data: bytes) -> np.ndarray:
+    """Decode one IDX file (LeCun's format): two zero bytes, a type code, the number of
+    dimensions ``k``, ``k`` big-endian uint32 sizes, then the values in C order.
+
+    >>> read_idx(bytes([0, 0, 0x08, 2, 0, 0, 0, 2, 0, 0, 0, 3, 1, 2, 3, 4, 5, 6])).tolist()
+    [[1, 2, 3], [4, 5, 6]]
+    """
+    if len(data) < 4 or data[0] != 0 or data[1] != 0:
+        raise ValueError("data must start with the IDX magic (two zero bytes), got "
+                         f"{data[:4]!r}")
+    code, ndim = data[2], data[3]
+    if code not in _IDX_TYPES:
+        raise ValueError(f"IDX type code must be one of {sorted(_IDX_TYPES)}, got {code:#x}")
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise ValueError(f"IDX header announces {ndim} dimensions but the file has "
+                         f"{len(data)} bytes")
+    shape = struct.unpack(f">{ndim}I", data[4:header])
+    dtype = np.dtype(_IDX_TYPES[code])
+    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if len(data) - header != expected:
+        raise ValueError(f"IDX body must hold {expected} bytes for shape {shape}, got "
+                         f"{len(data) - header}")
+    return np.frombuffer(data, dtype=dtype, offset=header).reshape(shape)
+
+
+def _checked_idx(path: Path, sha256: str | None) -> np.ndarray:
+    if not path.is_file():
+        raise DatasetMissingError(f"Fashion-MNIST file {path} is missing: {_INSTALL_HINT}")
+    raw = path.read_bytes()
+    digest = hashlib.sha256(raw).hexdigest()
+    if sha256 is not None and digest != sha256:
+        raise ValueError(f"{path} must have SHA-256 {sha256}, got {digest} (a corrupt or "
+                         "different copy; reinstall the package)")
+    return read_idx(gzip.decompress(raw) if path.suffix == ".gz" else raw)
+
+
+def _stratified_subset(labels: np.ndarray, n: int | None, rng: np.random.Generator,
+                       name: str) -> np.ndarray:
+    """``n`` indices with the class proportions of ``labels`` (largest remainders), drawn
+    without replacement; all indices in their original order when ``n`` is ``None``."""
+    if n is None:
+        return np.arange(labels.size)
+    n = _positive_int(name, n)
+    if n > labels.size:
+        raise ValueError(f"{name} must be <= {labels.size} (the split's size), got {n}")
+    classes, counts = np.unique(labels, return_counts=True)
+    share = counts * n / labels.size
+    take = np.floor(share).astype(int)
+    take[np.argsort(-(share - take), kind="stable")[: n - take.sum()]] += 1
+    picked = [rng.choice(np.flatnonzero(labels == c), size=k, replace=False)
+              for c, k in zip(classes, take, strict=True)]
+    return np.sort(np.concatenate(picked))
+
+
+def fashion_mnist_data(
+    *, n_train: int | None = None, n_test: int | None = None, seed: int = 0,
+    root: str | Path | None = None, verify: bool = True,
+) -> Dataset:
+    """Fashion-MNIST (Xiao et al. 2017; 60,000 + 10,000 28×28 grey images, 10 classes) from
+    the IDX files of the Debian package ``dataset-fashion-mnist``, flattened to 784 floats in
+    ``[0, 1]`` (pixel ÷ 255).
+
+    ``n_train`` / ``n_test``: class-stratified subsets of the official splits drawn with
+    ``seed`` (``None``: the whole split). ``root``: a folder with the four ``*.gz`` files
+    (default :data:`FASHION_MNIST_DIR`); ``verify``: check each file's SHA-256 against
+    :data:`FASHION_MNIST_SHA256` (a copy under another ``root`` may differ: pass ``False``).
+    A missing file raises :class:`DatasetMissingError` naming ``make data``.
+    """
+    seed = _seed(seed)
+    folder = FASHION_MNIST_DIR if root is None else Path(root)
+    arrays = {}
+    for name, digest in FASHION_MNIST_SHA256.items():
+        arrays[name] = _checked_idx(folder / name, digest if verify else None)
+    x_tr, y_tr = arrays["train-images-idx3-ubyte.gz"], arrays["train-labels-idx1-ubyte.gz"]
+    x_te, y_te = arrays["t10k-images-idx3-ubyte.gz"], arrays["t10k-labels-idx1-ubyte.gz"]
+    for x, y, split in ((x_tr, y_tr, "train"), (x_te, y_te, "test")):
+        if x.ndim != 3 or y.ndim != 1 or x.shape[0] != y.shape[0]:
+            raise ValueError(f"Fashion-MNIST {split} files must hold (n, rows, cols) images and "
+                             f"n labels, got {x.shape} and {y.shape}")
+    rng = np.random.default_rng(seed)
+    tr = _stratified_subset(y_tr, n_train, rng, "n_train")
+    te = _stratified_subset(y_te, n_test, rng, "n_test")
+
+    def images(x: np.ndarray, idx: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(x[idx].reshape(idx.size, -1).astype(np.float32) / 255.0)
+
+    return Dataset(
+        x_train=images(x_tr, tr), y_train=torch.as_tensor(y_tr[tr].astype(np.int64)),
+        x_test=images(x_te, te), y_test=torch.as_tensor(y_te[te].astype(np.int64)),
+        n_classes=10,
+        info={"source": "Debian dataset-fashion-mnist (IDX)", "root": str(folder),
+              "sha256_verified": bool(verify), "n_train": int(tr.size),
+              "n_test": int(te.size), "seed": seed},
     )

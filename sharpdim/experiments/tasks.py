@@ -9,7 +9,8 @@ process; ``Task.model(options, seed)`` draws the initialization from ``seed``.
 Paper correspondence (PAPER_NOTES §6): ``mnist1d_mlp`` is the 3-layer width-16 ReLU MLP
 without bias (1,056 parameters on MNIST-1D's 40 inputs, against 12,960 on MNIST's 784);
 ``mnist1d_mlp_wide`` (width 92: 13,064 parameters) matches the paper's parameter count;
-``mnist1d_mlp_deep`` is the 5-layer width-200 MLP (130,000 parameters here), SLQ only;
+``fashion_mnist_mlp`` is the paper's network itself (784 → 16 → 16 → 10 ReLU, no bias: 12,960
+parameters) on a class-stratified Fashion-MNIST subset; ``mnist1d_mlp_deep`` is the 5-layer width-200 MLP (130,000 parameters here), SLQ only;
 ``modadd_mlp_gelu`` / ``modadd_mlp_relu`` are the grokking networks; ``modadd_transformer``
 stands in for the paper's GPT-2 optimizer comparison at toy scale.
 """
@@ -29,6 +30,7 @@ from torch import nn
 from sharpdim.experiments.data import (
     Dataset,
     digits_data,
+    fashion_mnist_data,
     mnist1d_data,
     modular_addition_data,
 )
@@ -135,6 +137,14 @@ TASKS: dict[str, Task] = {
              {"test_fraction": 0.25, "data_seed": 0, "width": 16, "depth": 3, "bias": False,
               "activation": "relu"},
              lambda o: digits_data(test_fraction=o["test_fraction"], seed=o["data_seed"]),
+             _mlp_for),
+        Task("fashion_mnist_mlp", "Fashion-MNIST (Debian dataset-fashion-mnist; `make data`), "
+             "the paper's 784-16-16-10 ReLU MLP without bias (12,960 parameters), on a "
+             "class-stratified subset",
+             {"n_train": 10000, "n_test": 10000, "data_seed": 0, "width": 16, "depth": 3,
+              "bias": False, "activation": "relu"},
+             lambda o: fashion_mnist_data(n_train=o["n_train"], n_test=o["n_test"],
+                                          seed=o["data_seed"]),
              _mlp_for),
         Task("modadd_mlp_gelu", "modular addition, one-hot (a, b) -> 2-layer MLP with 32 GELU "
              "hidden units (grokking)",
