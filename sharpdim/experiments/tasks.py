@@ -10,7 +10,8 @@ Paper correspondence (PAPER_NOTES §6): ``mnist1d_mlp`` is the 3-layer width-16 
 without bias (1,056 parameters on MNIST-1D's 40 inputs, against 12,960 on MNIST's 784);
 ``mnist1d_mlp_wide`` (width 92: 13,064 parameters) matches the paper's parameter count;
 ``fashion_mnist_mlp`` is the paper's network itself (784 → 16 → 16 → 10 ReLU, no bias: 12,960
-parameters) on a class-stratified Fashion-MNIST subset; ``mnist1d_mlp_deep`` is the 5-layer width-200 MLP (130,000 parameters here), SLQ only;
+parameters) on a class-stratified Fashion-MNIST subset; ``mnist1d_mlp_deep`` is the 5-layer
+width-200 MLP (130,000 parameters here), SLQ only;
 ``modadd_mlp_gelu`` / ``modadd_mlp_relu`` are the grokking networks; ``modadd_transformer``
 stands in for the paper's GPT-2 optimizer comparison at toy scale.
 """
