@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from sharpdim.dimension import as_float_array
 from sharpdim.dynamics.maps import as_real_array, validate_map
 
 __all__ = [
@@ -136,13 +137,7 @@ def _int_arg(name: str, value: Any, minimum: int) -> int:
 
 def validated_points(x0: Any, dim: int, name: str = "x0") -> tuple[np.ndarray, bool]:
     """Validate a point ``(dim,)`` or ensemble ``(n, dim)``; return ``(ensemble, single)``."""
-    if isinstance(x0, str | bytes) or x0 is None:
-        raise TypeError(f"{name} must be an array of real numbers, got {type(x0).__name__}")
-    try:
-        xs = np.array(x0, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be an array of real numbers of shape ({dim},) or "
-                        f"(n_orbits, {dim}), got {type(x0).__name__} ({exc})") from None
+    xs = as_float_array(name, x0).copy()
     single = xs.ndim == 1
     if single:
         xs = xs[None, :]

@@ -22,6 +22,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from sharpdim.dimension import as_float_array
+
 __all__ = [
     "RandomMap",
     "FunctionMap",
@@ -56,19 +58,7 @@ def as_real_array(value: Any, shape: tuple[int, ...], what: str) -> np.ndarray:
     >>> as_real_array([[1, 2], [3, 4]], (2, 2), "system.jacobian").dtype
     dtype('float64')
     """
-    try:
-        arr = np.asarray(value)
-    except ValueError as exc:  # ragged nested lists
-        raise ValueError(f"{what} must return a {shape} array, got a ragged "
-                         f"{type(value).__name__} ({exc})") from None
-    if np.iscomplexobj(arr):
-        raise TypeError(f"{what} must return real numbers, got complex values (dtype "
-                        f"{arr.dtype})")
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number)
-                                   or arr.dtype == np.bool_):
-        raise TypeError(f"{what} must return real numbers of shape {shape}, got "
-                        f"{type(value).__name__} of dtype {arr.dtype}")
-    arr = arr.astype(np.float64, copy=False)
+    arr = as_float_array(f"{what}'s return value", value)
     size = int(np.prod(shape))
     if arr.shape != shape and not (size == 1 and arr.size == 1):
         raise ValueError(f"{what} must return a {shape} array, got shape {arr.shape}")

@@ -169,7 +169,7 @@ def estimate_sharpness(
     if dtype not in (torch.float32, torch.float64):  # the eigensolvers have no half kernels
         raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
     update = make_update_map(optimizer, lr=lr, momentum=momentum, weight_decay=weight_decay,
-                             betas=tuple(betas), eps=adam_eps)
+                             betas=betas, eps=adam_eps)
 
     f = flat_loss(model, loss_fn, train=train)
     train_data = training_data(data, device=f.device)

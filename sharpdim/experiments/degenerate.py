@@ -7,9 +7,11 @@ count) gives ``SD = N`` — the largest possible value, from a run that learned 
 run *finished*, so its status stays ``finished``; sweeps and reports flag it instead, with
 the reason, so that an extreme SD is never read as extreme sharpness.
 
-The test is exact, not a threshold: a Hessian eigenvalue ``α ≠ 0`` gives ``ln|1 − ηα| ≠ 0``
-in float64 whenever ``|ηα| > 2⁻⁵³``, so an all-zero profile means zero curvature on every
-sampled minibatch.
+The test is exact, not a threshold: an all-zero profile means every sampled one-step
+Jacobian is the identity in float64 — zero curvature, or curvature so small that ``|ηα|`` is
+below the rounding of ``1 − ηα`` (``2⁻⁵³``); either way the SD counts flat directions. The
+training-set Hessian's eigenvalues (exactly zero) or its top eigenvalue and trace (both
+exactly zero) flag the same runs when the profile was not measured.
 """
 
 from __future__ import annotations
@@ -37,8 +39,8 @@ def degenerate_reason(record: Mapping[str, Any], *, profile: np.ndarray | None =
     """
     if profile is not None and np.size(profile) and not np.any(np.asarray(profile)):
         n = np.size(profile)
-        return (f"zero curvature: every exact λ_k is 0 (zero minibatch Hessians), so SD = N = "
-                f"{n} counts flat directions, not expansion")
+        return (f"zero curvature: every exact λ_k is 0 (identity one-step Jacobians), so SD = "
+                f"N = {n} counts flat directions, not expansion")
     if hessian is not None and np.size(hessian) and not np.any(np.asarray(hessian)):
         return "zero curvature: the training-set Hessian is exactly 0"
     top, trace = record.get("top_eigenvalue"), record.get("trace")
