@@ -102,12 +102,14 @@ def test_a_sum_loss_warns_that_its_hessian_grows_with_the_batch_size():
 
 
 def test_the_loss_scale_ratio_is_one_for_a_mean_and_two_for_a_sum():
-    X, y = _regression()
-    f_mean = flat_loss(torch.nn.Linear(3, 1), F.mse_loss)
-    assert check_loss_contract(f_mean, X[:8], y[:8]) == pytest.approx(1.0, rel=1e-6)
-    f_sum = flat_loss(torch.nn.Linear(3, 1), lambda o, t: F.mse_loss(o, t, reduction="sum"))
+    X, y = (t.double() for t in _regression())
+    # float64: the two means differ by the rounding of 8- and 16-term sums, < 16·eps ≈ 4e-15
+    f_mean = flat_loss(torch.nn.Linear(3, 1).double(), F.mse_loss)
+    assert check_loss_contract(f_mean, X[:8], y[:8]) == pytest.approx(1.0, rel=1e-13)
+    f_sum = flat_loss(torch.nn.Linear(3, 1).double(),
+                      lambda o, t: F.mse_loss(o, t, reduction="sum"))
     with pytest.warns(LossScaleWarning):
-        assert check_loss_contract(f_sum, X[:8], y[:8]) == pytest.approx(2.0, rel=1e-6)
+        assert check_loss_contract(f_sum, X[:8], y[:8]) == pytest.approx(2.0, rel=1e-13)
 
 
 @pytest.mark.parametrize("loss_fn, error, match", [

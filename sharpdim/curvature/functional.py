@@ -337,10 +337,17 @@ def check_loss_contract(f: FlatLoss, inputs, targets) -> float:
     Hessian by the batch size). The ratio test is skipped (``nan`` returned) with train-mode
     dropout (each call draws a new mask) and when ``L(B) = 0``.
 
-    >>> lin = torch.nn.Linear(2, 1)
+    >>> lin = torch.nn.Linear(2, 1, bias=False)
+    >>> _ = torch.nn.init.constant_(lin.weight, 1.5)   # every output is 3: L = 9 on B and B∪B
     >>> x, y = torch.ones(4, 2), torch.zeros(4, 1)
     >>> check_loss_contract(flat_loss(lin, torch.nn.functional.mse_loss), x, y)
     1.0
+    >>> sum_loss = lambda o, t: torch.nn.functional.mse_loss(o, t, reduction="sum")
+    >>> import warnings
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore", LossScaleWarning)
+    ...     check_loss_contract(flat_loss(lin, sum_loss), x, y)   # 72 / 36
+    2.0
     """
     with torch.enable_grad():
         theta = f.theta0.detach().clone().requires_grad_(True)
