@@ -21,6 +21,7 @@ import numpy as np
 
 __all__ = [
     "KaplanYorkeDecomposition",
+    "as_float_array",
     "kaplan_yorke_decomposition",
     "kaplan_yorke_dimension",
     "sharpness_dimension",
@@ -45,18 +46,31 @@ class KaplanYorkeDecomposition:
     total_mass: float
 
 
-def _as_float_array(name: str, value) -> np.ndarray:
+def as_float_array(name: str, value) -> np.ndarray:
+    """``value`` as a float64 array, or a ``TypeError`` naming ``name`` (the one conversion
+    every array argument of the package goes through): ``None``, strings, ragged nested
+    sequences, complex numbers and objects float64 cannot hold are refused, never cast.
+
+    >>> as_float_array("x", [1, 2]).tolist()
+    [1.0, 2.0]
+    """
+    if value is None or isinstance(value, str | bytes):
+        raise TypeError(f"{name} must be real numbers (array-like of float), got "
+                        f"{type(value).__name__} {value!r}")
     try:
-        return np.asarray(value, dtype=np.float64)
+        raw = np.asarray(value)
+        if np.iscomplexobj(raw):
+            raise TypeError("complex values are not real numbers")
+        return raw.astype(np.float64, copy=False)
     except (TypeError, ValueError) as err:
         raise TypeError(
             f"{name} must be real numbers (array-like of float), got {type(value).__name__} "
-            f"that float64 cannot hold: {err}"
+            f"that float64 cannot hold: {str(err).splitlines()[0]}"
         ) from None
 
 
 def _validated(values, weights) -> tuple[np.ndarray, np.ndarray]:
-    z = _as_float_array("values", values)
+    z = as_float_array("values", values)
     if z.ndim != 1:
         z = z.reshape(-1) if z.ndim == 0 else z
         if z.ndim != 1:
@@ -74,7 +88,7 @@ def _validated(values, weights) -> tuple[np.ndarray, np.ndarray]:
         )
     if weights is None:
         return z, np.ones_like(z)
-    m = _as_float_array("weights", weights)
+    m = as_float_array("weights", weights)
     if m.shape != z.shape:
         raise ValueError(
             f"weights must have the shape of values {z.shape}, got shape {m.shape}"

@@ -40,6 +40,8 @@ from typing import Any
 
 import numpy as np
 
+from sharpdim.dimension import as_float_array
+
 __all__ = [
     "kendall_tau",
     "kendall_tau_b",
@@ -53,8 +55,8 @@ _CHUNK = 512  # rows per block of the pairwise sign sum: O(n · _CHUNK) memory
 
 
 def _ranked_pair(x, y) -> tuple[np.ndarray, np.ndarray]:
-    a = np.asarray(x, dtype=np.float64)
-    b = np.asarray(y, dtype=np.float64)
+    a = as_float_array("x", x)
+    b = as_float_array("y", y)
     if a.ndim != 1 or b.ndim != 1:
         raise ValueError(
             f"x and y must be one-dimensional, got shapes {np.shape(x)} and {np.shape(y)}"
@@ -62,7 +64,8 @@ def _ranked_pair(x, y) -> tuple[np.ndarray, np.ndarray]:
     if a.size != b.size:
         raise ValueError(f"x and y must have the same length, got {a.size} and {b.size}")
     if a.size < 2:
-        raise ValueError(f"Kendall's tau needs at least 2 observations (one pair), got {a.size}")
+        raise ValueError(f"x and y must hold at least 2 observations (one pair) for Kendall's "
+                         f"tau, got {a.size}")
     for name, v in (("x", a), ("y", b)):
         if not np.isfinite(v).all():
             bad = int(np.flatnonzero(~np.isfinite(v))[0])
@@ -196,6 +199,9 @@ def granulated_kendall(
     0.8333333333333334
     """
     names = _validated_names(measure, target, factors)
+    if isinstance(records, str | bytes | Mapping) or not isinstance(records, Iterable):
+        raise TypeError(f"records must be a sequence of mappings (one per run), got "
+                        f"{type(records).__name__}")
     kept: list[tuple[tuple[Any, ...], float, float]] = []
     excluded_measure = excluded_target = 0
     for index, record in enumerate(records):

@@ -374,7 +374,8 @@ def test_objects_outside_the_map_protocol_are_rejected():
 
     with pytest.raises(ValueError, match=r"system.jacobian must return a \(2, 2\) array"):
         lyapunov_spectrum(WrongJacobian(), np.ones(2), 5, rng=0)
-    with pytest.raises(ValueError, match=r"must have shape \(3, 2, 2\), got \(3, 3, 3\)"):
+    with pytest.raises(ValueError,
+                       match=r"batch must return a \(3, 2, 2\) array, got shape \(3, 3, 3\)"):
         lyapunov_spectrum(WrongJacobian(), np.ones((3, 2)), 5, rng=0)
 
 

@@ -20,6 +20,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="sharpdim",
         description="Sharpness dimension of optimizers as random dynamical systems.",
     )
+    from sharpdim import __version__
+
+    parser.add_argument("--version", action="version", version=f"sharpdim {__version__}",
+                        help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in _SUBCOMMANDS:
         try:

@@ -48,7 +48,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--report", type=Path, default=None,
                    help="Markdown report to update (JSON written beside it)")
     p.add_argument("--time-limit", type=float, default=None,
-                   help="seconds per case (default: 120 quick, 900 thorough)")
+                   help="seconds per case (default: 120 quick, 900 thorough); not with "
+                        "--isolation inline")
     p.add_argument("--isolation", choices=("auto", "process", "thread", "inline"),
                    default="auto", help="how calls are bounded (default: a worker process "
                                         "when the estimator can be pickled)")
@@ -62,7 +63,18 @@ def _resolve(target: str, kind: str | None, quantity: str | None):
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     module_name, _, function = target.partition(":")
-    module = importlib.import_module(module_name)
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        raise
+    except BaseException as exc:  # SyntaxError, or any error raised while importing
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        where = ""
+        if isinstance(exc, SyntaxError):
+            where = f" ({exc.filename}, line {exc.lineno})"
+        raise ValueError(f"cannot import {module_name}: {type(exc).__name__}: "
+                         f"{getattr(exc, 'msg', None) or exc}{where}") from None
     if function:
         obj = module
         for part in function.split("."):
@@ -91,6 +103,14 @@ def _progress(name: str, row) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from sharpdim.testing.auditing import audit, write_json, write_markdown
+    from sharpdim.testing.auditing.report import read_json
+
+    if args.report is not None:
+        try:  # before any work: a report we could not merge into must fail now
+            read_json(args.report.with_suffix(".json"))
+        except ValueError as exc:
+            print(f"sharpdim audit: {exc}", file=sys.stderr)
+            return 2
 
     try:
         targets = _resolve(args.target, args.kind, args.quantity)

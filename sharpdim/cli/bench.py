@@ -3,6 +3,9 @@
 Every figure is a ratio of two timings taken in the same run (the machines are shared and
 noisy; absolute seconds are not comparable between runs). Each suite owns one section of
 the report, delimited by HTML comments, so running one suite leaves the others in place.
+The committed ``reports/benchmarks.md`` is the default target only of a full-size run
+started inside the source checkout; a ``--quick`` run, or one started elsewhere, writes a
+report only where ``--report PATH`` says (it always prints its tables).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import re
 import sys
 from pathlib import Path
 
-from sharpdim.report.provenance import git_commit, package_versions, repository_root
+from sharpdim.report.provenance import checkout_target, git_commit, package_versions
 
 __all__ = ["add_parser", "run", "replace_section"]
 
@@ -45,9 +48,11 @@ def add_parser(subparsers) -> None:
     p.add_argument("suites", nargs="*", default=[], metavar="SUITE",
                    help=f"one or more of {', '.join(SUITES)} (default: all)")
     p.add_argument("--report", type=Path, default=None,
-                   help="report path (default: reports/benchmarks.md in the checkout)")
+                   help="report path (default: reports/benchmarks.md of the checkout, "
+                        "written only by a full-size run started inside the checkout)")
     p.add_argument("--quick", action="store_true",
-                   help="smaller problem sizes (a smoke run; ratios are noisier)")
+                   help="smaller problem sizes (a smoke run; ratios are noisier); writes no "
+                        "report unless --report is given")
     p.set_defaults(run=run)
 
 
@@ -88,8 +93,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"sharpdim bench: suite must be one of {', '.join(SUITES)}, got {unknown[0]!r}",
               file=sys.stderr)
         return 2
-    path = args.report or repository_root() / "reports" / "benchmarks.md"
-    text = path.read_text() if path.exists() else _HEADER
+    path = _report_path(args)
+    text = path.read_text() if path is not None and path.exists() else _HEADER
     for name in suites:
         module_name, bench_name, render_name = SUITES[name]
         module = importlib.import_module(module_name)
@@ -105,7 +110,24 @@ def run(args: argparse.Namespace) -> int:
         )
         print(body)
         text = replace_section(text, name, body + "\n" + provenance)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    print(f"report: {path}", file=sys.stderr)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        print(f"report: {path}", file=sys.stderr)
     return 0
+
+
+def _report_path(args: argparse.Namespace) -> Path | None:
+    """``--report``, else the committed report for a full-size run inside the checkout, else
+    ``None`` (a note on stderr says why)."""
+    if args.report is not None:
+        return args.report
+    if args.quick:
+        print("report not written: a --quick run never replaces the committed "
+              "reports/benchmarks.md; pass --report PATH to write one", file=sys.stderr)
+        return None
+    target = checkout_target("reports/benchmarks.md")
+    if target is None:
+        print("report not written: run from inside the source checkout to update its "
+              "reports/benchmarks.md, or pass --report PATH", file=sys.stderr)
+    return target

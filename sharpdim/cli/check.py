@@ -3,7 +3,11 @@
 The battery is ``theory_checks/`` (pytest + Hypothesis). Each check records
 claim | case | expected | measured | error | tolerance | verdict through
 ``sharpdim.testing.checking``; this command runs pytest in-process, collects those rows,
-prints the table, writes ``reports/theory_checks.md`` and exits non-zero on any failure.
+prints the table, writes the Markdown report and exits non-zero on any failure.
+
+The committed report ``reports/theory_checks.md`` is rewritten by default only by a complete
+run (no ``-k``, the default battery) started inside the source checkout; a partial run or a
+run from another directory writes a report only where ``--report PATH`` says.
 """
 
 from __future__ import annotations
@@ -17,7 +21,12 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from sharpdim.report.provenance import package_versions, repository_root, source_digest
+from sharpdim.report.provenance import (
+    checkout_target,
+    package_versions,
+    repository_root,
+    source_digest,
+)
 from sharpdim.testing.profiles import PROFILES
 
 __all__ = ["add_parser", "run", "render_markdown", "render_terminal"]
@@ -29,7 +38,9 @@ def add_parser(subparsers) -> None:
                    help="Hypothesis profile: quick (deterministic, CI-sized) or thorough")
     p.add_argument("--json", action="store_true", help="print the table as JSON")
     p.add_argument("--report", type=Path, default=None,
-                   help="Markdown report path (default: reports/theory_checks.md in the checkout)")
+                   help="Markdown report path (default: reports/theory_checks.md of the "
+                        "checkout, written only by a complete run started inside the checkout; "
+                        "a -k or --battery run writes only with --report)")
     p.add_argument("--no-report", action="store_true", help="do not write the Markdown report")
     p.add_argument("--workers", type=int, default=2,
                    help="pytest-xdist worker processes (0 = run in this process)")
@@ -93,6 +104,25 @@ def render_markdown(rows, *, profile: str, n_tests: int, failed: list[str]) -> s
     return "\n".join(lines) + "\n"
 
 
+def _report_path(args: argparse.Namespace) -> Path | None:
+    """Where to write the report: ``--report``, else the committed report for a complete run
+    inside the checkout, else nowhere (a note on stderr says why)."""
+    if args.report is not None:
+        return args.report
+    partial = [flag for flag, value in (("-k", args.keyword), ("--battery", args.battery))
+               if value is not None]
+    if partial:
+        print(f"report not written: a partial run ({', '.join(partial)}) never replaces the "
+              "committed reports/theory_checks.md; pass --report PATH to write one",
+              file=sys.stderr)
+        return None
+    target = checkout_target("reports/theory_checks.md")
+    if target is None:
+        print("report not written: run from inside the source checkout to update its "
+              "reports/theory_checks.md, or pass --report PATH", file=sys.stderr)
+    return target
+
+
 def run(args: argparse.Namespace) -> int:
     import pytest
     from tqdm import tqdm
@@ -141,8 +171,8 @@ def run(args: argparse.Namespace) -> int:
         n_fail = sum(not r.passed for r in rows)
         print(f"\n{collector.n_tests} checks, {len(rows)} claims, {n_fail} failing "
               f"(profile {args.profile}): {'PASS' if ok else 'FAIL'}")
-    if not args.no_report:
-        path = args.report or root / "reports" / "theory_checks.md"
+    path = None if args.no_report else _report_path(args)
+    if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(render_markdown(rows, profile=args.profile, n_tests=collector.n_tests,
                                         failed=collector.failed_tests))

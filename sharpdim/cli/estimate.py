@@ -36,23 +36,37 @@ def parse_option(text: str) -> tuple[str, object]:
 
 
 def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("estimate", help="SD of a built-in task's network")
-    p.add_argument("--task", required=True, help="task name (see `sharpdim sweep --help`)")
+    from sharpdim.experiments.tasks import task_names
+
+    p = subparsers.add_parser("estimate", help="SD of a built-in task's network",
+                              description="SD of a built-in task's network, freshly "
+                                          "initialized or loaded from --state-dict.")
+    p.add_argument("--task", required=True, metavar="TASK",
+                   help="task name, one of: " + ", ".join(task_names()))
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help="override a task option (repeatable)")
     p.add_argument("--model-seed", type=int, default=0, help="initialization seed")
     p.add_argument("--state-dict", type=Path, default=None, help="weights to load (torch.save)")
     p.add_argument("--lr", type=float, required=True, help="learning rate η of the SGD step")
     p.add_argument("--batch-size", type=int, required=True, help="minibatch size b")
-    p.add_argument("--method", nargs="+", default=["exact"], choices=METHODS)
-    p.add_argument("--aggregate", choices=("mean", "sup"), default="mean")
-    p.add_argument("--optimizer", default="sgd", help="sgd, adam or adamw")
-    p.add_argument("--momentum", type=float, default=0.0)
-    p.add_argument("--jacobian", choices=("gd", "update"), default="gd")
+    p.add_argument("--method", nargs="+", default=["exact"], choices=METHODS,
+                   help="one or more estimators: exact (dense Hessians), slq, kde, ps "
+                        "(densities from Lanczos); default exact")
+    p.add_argument("--aggregate", choices=("mean", "sup"), default="mean",
+                   help="mean over minibatches order by order (default) or sup over points "
+                        "first")
+    p.add_argument("--optimizer", default="sgd", choices=("sgd", "adam", "adamw"),
+                   help="optimizer whose step is examined (default sgd; heavy ball with "
+                        "--momentum > 0)")
+    p.add_argument("--momentum", type=float, default=0.0,
+                   help="heavy-ball momentum of the sgd step (default 0)")
+    p.add_argument("--jacobian", choices=("gd", "update"), default="gd",
+                   help="gd: ln|1 - lr·α| of the loss Hessian (default); update: the "
+                        "optimizer's true step Jacobian")
     p.add_argument("--n-batches", type=int, default=None, help="minibatches R")
     p.add_argument("--n-steps", type=int, default=None, help="Lanczos steps m (density methods)")
     p.add_argument("--seed", type=int, default=0, help="seed of the minibatches and probes")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.set_defaults(run=run)
 
 
@@ -75,9 +89,18 @@ def run(args: argparse.Namespace) -> int:
             print(f"sharpdim estimate: --state-dict {args.state_dict} does not exist",
                   file=sys.stderr)
             return 2
-        state = torch.load(args.state_dict, map_location="cpu", weights_only=True)
-        model.load_state_dict(state.get("state_dict", state) if isinstance(state, dict)
-                              else state)
+        try:
+            state = torch.load(args.state_dict, map_location="cpu", weights_only=True)
+            if isinstance(state, dict) and "state_dict" in state:
+                state = state["state_dict"]
+            if not isinstance(state, dict):
+                raise TypeError(f"it holds a {type(state).__name__}, not a state_dict")
+            model.load_state_dict(state)
+        except Exception as exc:  # unpickling, wrong keys/shapes, not a dict: one line
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            print(f"sharpdim estimate: --state-dict {args.state_dict} does not fit task "
+                  f"{args.task!r} (options {options}): {first}", file=sys.stderr)
+            return 2
     results = []
     for method in args.method:
         try:
@@ -87,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
                 optimizer=args.optimizer, momentum=args.momentum, jacobian=args.jacobian,
                 seed=args.seed, n_batches=args.n_batches, n_steps=args.n_steps,
             )
-        except ValueError as exc:
+        except (ValueError, TypeError, ArithmeticError) as exc:  # NonFiniteError included
             print(f"sharpdim estimate: {exc}", file=sys.stderr)
             return 2
         results.append(est)

@@ -1,8 +1,10 @@
 """``sharpdim report SWEEP.sqlite``: Markdown + PNG report of a sweep file.
 
-Writes ``README.md``, figures, ``results.csv`` and ``kendall.json`` to ``--out`` (default
-``reports/<sweep name>/``, i.e. the sweep file's folder when it already lives there).
-Exit status 2 when the file is missing, corrupt or not a sweep file.
+Writes ``README.md``, figures, ``results.csv`` and ``kendall.json`` to ``--out`` (default:
+the sweep file's folder when it is named after the sweep, else ``<name>/`` beside the sweep
+file). The sweep file itself is only read (see
+:meth:`sharpdim.experiments.storage.SweepStore.open_readonly`). Exit status 2 when the file
+is missing, corrupt or not a sweep file.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("sweeps", type=Path, nargs="+", metavar="SWEEP.sqlite",
                    help="sweep file(s) written by `sharpdim sweep`")
     p.add_argument("--out", type=Path, default=None,
-                   help="output folder (default: reports/<sweep name>/); only with one file")
+                   help="output folder (default: the sweep file's own folder when that folder "
+                        "is named after the sweep, as reports/<name>/sweep.sqlite is, else a "
+                        "folder <name>/ beside the sweep file); only with one file")
     p.add_argument("--resamples", type=int, default=400,
                    help="bootstrap resamples per interval (default 400)")
     p.set_defaults(run=run)

@@ -2,7 +2,9 @@
 
 Exit status: 0 when every run of the grid has a terminal result (finished or diverged),
 1 when some run failed (rerun the command to retry those), 2 for a bad configuration,
-scheduler or sweep file (nothing was trained).
+scheduler or sweep file (nothing was trained), 130 when interrupted (Ctrl-C: the runs
+recorded so far are kept; rerunning resumes). Finished runs that are degenerate (zero
+curvature: see :mod:`sharpdim.experiments.degenerate`) are counted in the summary line.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--workers", type=int, default=None,
                    help="LocalCluster worker processes (default: [engine] workers, else 2)")
     p.add_argument("--output", type=Path, default=None,
-                   help="sweep file (default: the config's output, reports/<name>/sweep.sqlite)")
+                   help="sweep file (default: the config's output, else "
+                        "reports/<name>/sweep.sqlite); a relative path, here or in the config, "
+                        "is relative to the current directory, not to the config file")
     p.add_argument("--report", action="store_true",
                    help="write the report (sharpdim report) when the sweep is complete")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -35,7 +39,7 @@ def add_parser(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from sharpdim.experiments.config import ConfigError, load_config
-    from sharpdim.experiments.engine import check_scheduler
+    from sharpdim.experiments.engine import check_scheduler, probe_scheduler
     from sharpdim.experiments.storage import StorageError
     from sharpdim.experiments.sweep import run_sweep
 
@@ -44,19 +48,30 @@ def run(args: argparse.Namespace) -> int:
         check_scheduler(args.scheduler)
         if args.workers is not None and args.workers < 1:
             raise ValueError(f"--workers must be >= 1, got {args.workers}")
-    except (ConfigError, ValueError) as exc:
+        probe_scheduler(args.scheduler)
+    except (ConfigError, ValueError, ConnectionError) as exc:
         print(f"sharpdim sweep: {exc}", file=sys.stderr)
         return 2
+    output = args.output or Path(config.output)
     try:
-        summary = run_sweep(config, output=args.output, scheduler=args.scheduler,
+        summary = run_sweep(config, output=output, scheduler=args.scheduler,
                             workers=args.workers, progress=not args.quiet)
-    except StorageError as exc:
+    except (StorageError, ConnectionError) as exc:
         print(f"sharpdim sweep: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"\nsharpdim sweep: interrupted; {_kept(output)} kept in {output}, rerun the "
+              "same command to resume", file=sys.stderr)
+        return 130
     counts = ", ".join(f"{v} {k}" for k, v in sorted(summary.outcomes.items())) or "nothing run"
+    flagged = _degenerate_count(summary.path)
     print(f"sweep {config.name}: {summary.planned} runs planned, {summary.already_done} "
           f"already done, {summary.executed} run now ({counts}) in {summary.seconds:.1f} s "
           f"-> {summary.path}")
+    if flagged:
+        print(f"sharpdim sweep: {flagged} finished run(s) are degenerate (zero curvature: "
+              "their SD counts flat directions of a dead network); the report marks them",
+              file=sys.stderr)
     if summary.failed:
         print(f"sharpdim sweep: {summary.failed} run(s) failed; their tracebacks are in the "
               "sweep file (runs.error); rerun the command to retry them", file=sys.stderr)
@@ -67,3 +82,28 @@ def run(args: argparse.Namespace) -> int:
         out = write_report(summary.path)
         print(f"report -> {out}")
     return 0
+
+
+def _kept(path: Path) -> str:
+    """``"N runs"`` with a terminal result in the sweep file (read-only), for the message."""
+    from sharpdim.experiments.storage import StorageError, SweepStore
+
+    try:
+        with SweepStore.open_readonly(path) as store:
+            n = len(store.terminal_ids())
+    except StorageError:
+        return "no runs"
+    return f"{n} run{'s' if n != 1 else ''}"
+
+
+def _degenerate_count(path: str | Path) -> int:
+    from sharpdim.experiments.degenerate import degenerate_reason
+    from sharpdim.experiments.storage import SweepStore
+
+    with SweepStore.open_readonly(path) as store:
+        profiles = {rid: a for (rid, _), a in sorted(store.arrays("rds_sharpness").items())}
+        hessians = {rid: a for (rid, _), a in sorted(store.arrays("hessian_eigenvalues").items())}
+        return sum(
+            degenerate_reason(r, profile=profiles.get(r["run_id"]),
+                              hessian=hessians.get(r["run_id"])) is not None
+            for r in store.records() if r["status"] == "finished")

@@ -11,7 +11,10 @@ evaluated with :func:`torch.func.functional_call`, so the model itself is never 
   it. Dropout or batch norm in *train* mode make ``L`` random or batch-coupled: they are
   flagged in ``FlatLoss.flags`` and a :class:`TrainModeWarning` is issued, never changed.
 * ``loss_fn(outputs, targets)`` must return the minibatch *mean* loss (like
-  ``F.cross_entropy``): the Hessian of that mean is what an SGD step differentiates.
+  ``F.cross_entropy``): the Hessian of that mean is what an SGD step differentiates. Every
+  call checks that it returned a 0-d tensor; :func:`check_loss_contract` checks once, on one
+  batch, that the loss depends on the parameters and does not grow with the batch size (a
+  ``reduction='sum'`` loss would scale the Hessian by the batch size).
 * A ``θ`` of another floating dtype (e.g. float64 for an exact Hessian) casts the floating
   inputs, targets, buffers and frozen parameters to that dtype for the call.
 """
@@ -30,16 +33,28 @@ from torch.func import functional_call
 
 __all__ = [
     "FlatLoss",
+    "LossScaleWarning",
     "ModeFlags",
     "NonFiniteError",
     "TrainModeWarning",
     "batch_fingerprint",
+    "check_loss_contract",
     "flat_loss",
 ]
+
+# A mean loss of a batch and of that batch twice over agree up to the rounding of the two
+# sums (relative error ~ n·eps, 1e-4 at most for float32 batches of 1e3 examples); a sum
+# loss doubles. Half-way (in ratio) between the two contracts separates them with a margin
+# of orders of magnitude over the rounding.
+_SCALE_RATIO_LIMIT = 1.5
 
 
 class TrainModeWarning(UserWarning):
     """Dropout or batch norm evaluated in train mode: the loss is random or batch-coupled."""
+
+
+class LossScaleWarning(UserWarning):
+    """The loss grows with the batch size (a sum, not a mean): its Hessian is scaled by it."""
 
 
 class NonFiniteError(FloatingPointError):
@@ -237,7 +252,17 @@ class FlatLoss:
         args = tuple(inputs) if isinstance(inputs, tuple | list) else (inputs,)
         with _Mode(self.model, self.train):
             outputs = functional_call(self.model, tensors, args)
-        return self.loss_fn(outputs, targets)
+        loss = self.loss_fn(outputs, targets)
+        if not isinstance(loss, torch.Tensor):
+            raise TypeError(
+                "loss_fn must return the minibatch mean loss as a 0-d torch.Tensor (like "
+                f"F.cross_entropy), got {type(loss).__name__} {loss!r}; do not call .item() "
+                "or float() on it")
+        if loss.ndim != 0:
+            raise ValueError(
+                "loss_fn must return the minibatch mean loss as a 0-d tensor, got shape "
+                f"{tuple(loss.shape)} (per-example losses? use reduction='mean')")
+        return loss
 
     def loss_and_gradient(
         self, theta: torch.Tensor, inputs, targets
@@ -288,6 +313,71 @@ class FlatLoss:
             f"non-finite loss or {what} on the {batch}: {loss_txt}{where}; parameters are "
             "finite, so the model or loss overflowed here (lower the learning rate, or check "
             "the inputs of this batch)", batch=batch, parameter=name)
+
+
+def _twice(x):
+    """The batch ``x`` followed by itself (tensors along dim 0, tuples entry by entry)."""
+    if isinstance(x, torch.Tensor):
+        return torch.cat([x, x]) if x.ndim else x
+    if isinstance(x, tuple | list):
+        return type(x)(_twice(t) for t in x)
+    return x
+
+
+def check_loss_contract(f: FlatLoss, inputs, targets) -> float:
+    """Check once, on the batch ``(inputs, targets)`` at ``f.theta0``, that ``f``'s loss is a
+    minibatch *mean*: a 0-d tensor that depends on the parameters, whose scale does not grow
+    with the batch size. Returns the ratio ``L(B ∪ B) / L(B)`` of the loss on the batch
+    taken twice to the loss on the batch (``1`` up to rounding for a mean, ``2`` for a sum).
+
+    Raises ``TypeError`` for a loss that is not a tensor (e.g. a float from ``.item()``),
+    ``ValueError`` for a tensor of another shape, one without gradient history in ``θ``
+    (detached), or a model and batch that do not fit each other (torch's own error quoted).
+    Warns :class:`LossScaleWarning` when the ratio exceeds 1.5 (a sum loss multiplies the
+    Hessian by the batch size). The ratio test is skipped (``nan`` returned) with train-mode
+    dropout (each call draws a new mask) and when ``L(B) = 0``.
+
+    >>> lin = torch.nn.Linear(2, 1, bias=False)
+    >>> _ = torch.nn.init.constant_(lin.weight, 1.5)   # every output is 3: L = 9 on B and B∪B
+    >>> x, y = torch.ones(4, 2), torch.zeros(4, 1)
+    >>> check_loss_contract(flat_loss(lin, torch.nn.functional.mse_loss), x, y)
+    1.0
+    >>> sum_loss = lambda o, t: torch.nn.functional.mse_loss(o, t, reduction="sum")
+    >>> import warnings
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore", LossScaleWarning)
+    ...     check_loss_contract(flat_loss(lin, sum_loss), x, y)   # 72 / 36
+    2.0
+    """
+    with torch.enable_grad():
+        theta = f.theta0.detach().clone().requires_grad_(True)
+        try:
+            loss = f(theta, inputs, targets)
+        except (RuntimeError, IndexError) as exc:  # shapes/dtypes of model and data disagree
+            raise ValueError(
+                f"loss_fn(model(inputs), targets) failed on a {batch_fingerprint(inputs, targets)}"
+                f" with the model's {f.dtype} parameters: {str(exc).splitlines()[0]} (do the "
+                "inputs' shape and dtype fit the model, and the targets the loss?)") from exc
+        if loss.grad_fn is None or not loss.requires_grad:
+            raise ValueError(
+                "loss_fn must return a tensor computed from the model outputs (it must depend "
+                "on the parameters), got a tensor without gradient history (detached, or "
+                "rebuilt from a Python number)")
+    if f.flags.dropout:
+        return float("nan")
+    with torch.no_grad():
+        single = float(loss.detach())
+        double = float(f(f.theta0, _twice(inputs), _twice(targets)))
+    if single == 0.0 or not math.isfinite(single) or not math.isfinite(double):
+        return float("nan")
+    ratio = double / single
+    if abs(ratio) > _SCALE_RATIO_LIMIT:
+        warnings.warn(
+            f"loss_fn grows with the batch size: the loss of a batch taken twice is {ratio:.3g}"
+            " times the loss of the batch (a mean gives 1, a sum 2), so its Hessian is scaled "
+            "by the batch size; pass a mean loss (reduction='mean')",
+            LossScaleWarning, stacklevel=2)
+    return ratio
 
 
 def flat_loss(model: nn.Module, loss_fn: Callable, *, train: bool = False) -> FlatLoss:

@@ -13,11 +13,14 @@ Conventions:
   come from batch means over time of the ensemble-averaged growth rates, which is valid for
   correlated orbits and correlated steps alike.
 * Nothing assumes ``jacobian`` is the derivative of ``step`` or that the state stays finite:
-  a non-finite state is recorded (``nonfinite_state_step``) and the run goes on while the
-  Jacobians stay finite. A non-finite Jacobian (or Jacobian-frame product) stops the run:
-  ``DivergenceError`` with the completed steps attached, or, with ``on_divergence="record"``,
-  the spectrum of the completed steps with ``diverged=True``. Exponents are never NaN; a zero
-  singular value gives ``-inf``.
+  a state that *overflows* (``±inf`` from a finite state, e.g. gradient descent past the edge
+  of stability) is recorded (``nonfinite_state_step``) and the run goes on while the
+  Jacobians stay finite. A non-finite Jacobian (or Jacobian-frame product) stops the run, and
+  so does a ``step`` that returns NaN from a finite state (the map's code produced an
+  undefined value, so the Jacobians that follow are evaluated at garbage): either raises
+  ``DivergenceError`` with the completed steps attached or, with ``on_divergence="record"``,
+  returns the spectrum of the completed steps with ``diverged=True``. Exponents are never
+  NaN; a zero singular value gives ``-inf``.
 * Randomness: ``rng`` (``None``, an int seed or a ``np.random.Generator``) is turned into one
   integer ``seed`` (see :func:`resolve_seed`) recorded in the result; the noise comes from
   ``np.random.default_rng(seed)`` and the initial frame from an independent child stream, so
@@ -31,7 +34,8 @@ from typing import Any
 
 import numpy as np
 
-from sharpdim.dynamics.maps import validate_map
+from sharpdim.dimension import as_float_array
+from sharpdim.dynamics.maps import as_real_array, validate_map
 
 __all__ = [
     "DivergenceError",
@@ -133,7 +137,7 @@ def _int_arg(name: str, value: Any, minimum: int) -> int:
 
 def validated_points(x0: Any, dim: int, name: str = "x0") -> tuple[np.ndarray, bool]:
     """Validate a point ``(dim,)`` or ensemble ``(n, dim)``; return ``(ensemble, single)``."""
-    xs = np.array(x0, dtype=np.float64)
+    xs = as_float_array(name, x0).copy()
     single = xs.ndim == 1
     if single:
         xs = xs[None, :]
@@ -151,34 +155,21 @@ def validated_points(x0: Any, dim: int, name: str = "x0") -> tuple[np.ndarray, b
 def _jacobians(system: Any, xs: np.ndarray, noise: Any, single: bool, dim: int) -> np.ndarray:
     """``(dim, dim)`` for a single orbit (2-D LAPACK calls are cheaper), else ``(n, dim, dim)``."""
     if single:
-        jac = np.asarray(system.jacobian(xs[0], noise), dtype=np.float64)
-        if jac.size != dim * dim:
-            raise ValueError(
-                f"system.jacobian must return a ({dim}, {dim}) array, got shape {jac.shape}"
-            )
-        return jac.reshape(dim, dim)
+        return as_real_array(system.jacobian(xs[0], noise), (dim, dim), "system.jacobian")
     if hasattr(system, "jacobian_batch"):
-        jac = np.asarray(system.jacobian_batch(xs, noise), dtype=np.float64)
-    else:
-        jac = np.stack([np.asarray(system.jacobian(x, noise), dtype=np.float64) for x in xs])
-    if jac.shape != (xs.shape[0], dim, dim):
-        raise ValueError(
-            f"system Jacobians of an ensemble must have shape {(xs.shape[0], dim, dim)}, "
-            f"got {jac.shape}"
-        )
-    return jac
+        return as_real_array(system.jacobian_batch(xs, noise), (xs.shape[0], dim, dim),
+                             "system.jacobian_batch")
+    return np.stack([as_real_array(system.jacobian(x, noise), (dim, dim), "system.jacobian")
+                     for x in xs])
 
 
 def _advance(system: Any, xs: np.ndarray, noise: Any, single: bool) -> np.ndarray:
+    dim = xs.shape[1]
     if single:
-        out = np.asarray(system.step(xs[0], noise), dtype=np.float64).reshape(1, -1)
-    elif hasattr(system, "step_batch"):
-        out = np.asarray(system.step_batch(xs, noise), dtype=np.float64)
-    else:
-        out = np.stack([np.asarray(system.step(x, noise), dtype=np.float64) for x in xs])
-    if out.shape != xs.shape:
-        raise ValueError(f"system.step must keep the state shape {xs.shape[1:]}, got {out.shape}")
-    return out
+        return as_real_array(system.step(xs[0], noise), (dim,), "system.step").reshape(1, -1)
+    if hasattr(system, "step_batch"):
+        return as_real_array(system.step_batch(xs, noise), xs.shape, "system.step_batch")
+    return np.stack([as_real_array(system.step(x, noise), (dim,), "system.step") for x in xs])
 
 
 def log_abs_det(jac: np.ndarray) -> np.ndarray:
@@ -309,9 +300,20 @@ def lyapunov_spectrum(
                 if log_det:
                     log_det_sum += float(log_abs_det(jac).sum())
                 completed += 1
-            xs = _advance(system, xs, noise, single)
-            if nonfinite_state_step is None and not np.isfinite(xs).all():
+            new = _advance(system, xs, noise, single)
+            if nonfinite_state_step is None and not np.isfinite(new).all():
                 nonfinite_state_step = t + 1
+                made_nan = np.isnan(new) & np.isfinite(xs)
+                if made_nan.any():
+                    orbit = int(np.flatnonzero(made_nan.any(axis=1))[0])
+                    failure = (
+                        f"system.step returned NaN from the finite state {xs[orbit]} (orbit "
+                        f"{orbit}) at step {t + 1} (transient {transient}, {completed} of "
+                        f"{n_steps} averaged steps completed); an overflow to ±inf is "
+                        "tolerated, an undefined value is not"
+                    )
+                    break
+            xs = new
 
     partial = None
     if completed:

@@ -22,11 +22,14 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from sharpdim.dimension import as_float_array
+
 __all__ = [
     "RandomMap",
     "FunctionMap",
     "as_map",
     "validate_map",
+    "as_real_array",
     "step_many",
     "jacobian_many",
 ]
@@ -43,6 +46,23 @@ class RandomMap(Protocol):
     def step(self, x: np.ndarray, noise: Any) -> np.ndarray: ...
 
     def jacobian(self, x: np.ndarray, noise: Any) -> np.ndarray: ...
+
+
+def as_real_array(value: Any, shape: tuple[int, ...], what: str) -> np.ndarray:
+    """``value`` as a float64 array of ``shape``; a ``TypeError``/``ValueError`` naming
+    ``what`` (e.g. ``"system.jacobian"``) for non-numbers, complex values or another shape.
+
+    A size-1 value is accepted for a size-1 shape (``2.0`` for a ``(1, 1)`` Jacobian); any
+    other shape must match exactly (a flat ``(4,)`` is not silently read as ``(2, 2)``).
+
+    >>> as_real_array([[1, 2], [3, 4]], (2, 2), "system.jacobian").dtype
+    dtype('float64')
+    """
+    arr = as_float_array(f"{what}'s return value", value)
+    size = int(np.prod(shape))
+    if arr.shape != shape and not (size == 1 and arr.size == 1):
+        raise ValueError(f"{what} must return a {shape} array, got shape {arr.shape}")
+    return arr.reshape(shape)
 
 
 @dataclass(frozen=True)
@@ -62,12 +82,11 @@ class FunctionMap:
         return None if self.noise_fn is None else self.noise_fn(rng)
 
     def step(self, x: np.ndarray, noise: Any) -> np.ndarray:
-        return np.asarray(self.step_fn(x, noise), dtype=np.float64)
+        return as_real_array(self.step_fn(x, noise), np.shape(x), f"step of {self.name}")
 
     def jacobian(self, x: np.ndarray, noise: Any) -> np.ndarray:
-        return np.asarray(self.jacobian_fn(x, noise), dtype=np.float64).reshape(
-            self.dim, self.dim
-        )
+        return as_real_array(self.jacobian_fn(x, noise), (self.dim, self.dim),
+                             f"jacobian of {self.name}")
 
 
 def as_map(

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from sharpdim.dimension import as_float_array
 from sharpdim.dynamics.lyapunov import noise_generator, resolve_seed
 from sharpdim.dynamics.maps import jacobian_many, validate_map
 
@@ -84,7 +85,7 @@ class SharpnessSamples:
 
 def _validated_points(points: Any, dim: int, n_noise: int) -> tuple[np.ndarray, bool]:
     """Points as ``(1 or n_noise, n_points, dim)`` and whether one sample serves every draw."""
-    pts = np.array(points, dtype=np.float64)
+    pts = as_float_array("points", points).copy()
     shared = pts.ndim == 2
     if shared and pts.shape[1] == dim and pts.shape[0] >= 1:
         pts = pts[None]

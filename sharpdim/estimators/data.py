@@ -65,9 +65,27 @@ def _collate(dataset) -> tuple:
     return inputs, targets
 
 
+def _check_finite(t: torch.Tensor, name: str) -> None:
+    """``ValueError`` naming the first example with a NaN/inf entry of a floating tensor.
+
+    Checked once for the whole training set, so a bad example is caught whether or not a
+    sampled minibatch happens to contain it."""
+    if not (t.is_floating_point() or t.is_complex()):
+        return
+    bad = ~torch.isfinite(t)
+    if bool(bad.any()):
+        where = tuple(int(i) for i in bad.nonzero()[0])
+        value = float(t[where].real) if t.is_complex() else float(t[where])
+        count = int(bad.reshape(t.shape[0], -1).any(dim=1).sum()) if t.ndim else 1
+        raise ValueError(
+            f"{name} must be finite, got {value} at index {where} (example {where[0]}; "
+            f"{count} example(s) with a non-finite entry): remove or repair them")
+
+
 def training_data(data, *, device: torch.device | None = None) -> TrainingData:
     """Validate ``data`` and put its tensors on ``device`` (the model's). Raises
-    ``ValueError`` for empty data or mismatched lengths, ``TypeError`` for other types."""
+    ``ValueError`` for empty data, mismatched lengths or a NaN/inf entry in a floating input
+    or target (checked once, up front), ``TypeError`` for other types."""
     if isinstance(data, torch.utils.data.TensorDataset):
         if len(data.tensors) != 2:
             raise TypeError(f"data must hold (inputs, targets), got a TensorDataset of "
@@ -97,6 +115,9 @@ def training_data(data, *, device: torch.device | None = None) -> TrainingData:
             )
     if n == 0:
         raise ValueError("data must contain at least one example, got an empty dataset")
+    for k, t in enumerate(parts):
+        _check_finite(t, "inputs" if len(parts) == 1 else f"inputs[{k}]")
+    _check_finite(targets, "targets")
     if device is not None:
         parts = tuple(t.to(device) for t in parts)
         targets = targets.to(device)

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from sharpdim.curvature.functional import NonFiniteError, flat_loss
+from sharpdim.curvature.functional import NonFiniteError, check_loss_contract, flat_loss
 from sharpdim.curvature.slq import slq_run_seeds
 from sharpdim.curvature.update_maps import (
     OPTIMIZERS,
@@ -166,10 +166,10 @@ def estimate_sharpness(
                          "would give ln 0), got 0")
     if bandwidth is not None:
         bandwidth = _number("bandwidth", bandwidth, positive=True)
-    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
-        raise ValueError(f"dtype must be a floating torch dtype, got {dtype!r}")
+    if dtype not in (torch.float32, torch.float64):  # the eigensolvers have no half kernels
+        raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
     update = make_update_map(optimizer, lr=lr, momentum=momentum, weight_decay=weight_decay,
-                             betas=tuple(betas), eps=adam_eps)
+                             betas=betas, eps=adam_eps)
 
     f = flat_loss(model, loss_fn, train=train)
     train_data = training_data(data, device=f.device)
@@ -216,6 +216,7 @@ def estimate_sharpness(
     seed = resolve_seed(seed)
     batch_seeds = slq_run_seeds(seed, R)
     batches = [minibatch(i, s, train_data.n, batch_size) for i, s in enumerate(batch_seeds)]
+    check_loss_contract(f, *train_data.take(batches[0].indices))  # after all validation
     setting = dict(
         method=method, aggregate=aggregate, jacobian=jacobian, optimizer=kind, lr=lr,
         batch_size=batch_size, momentum=momentum, weight_decay=weight_decay,

@@ -59,7 +59,12 @@ def exact_spectrum(
     del H
     n_hvp = op.n_hvp
     if jacobian == "gd":
-        z = np.sort(gd_log_singular_value(alpha, lr=lr, eps=eps))[::-1]
+        with np.errstate(over="ignore"):
+            z = np.sort(gd_log_singular_value(alpha, lr=lr, eps=eps))[::-1]
+        if np.isposinf(z[:1]).any():  # lr·α overflowed float64: no finite exponent exists
+            worst = float(alpha[np.argmax(np.abs(alpha))])
+            raise ValueError(f"lr = {lr:g} times the Hessian eigenvalue {worst:g} overflows "
+                             "float64 (ln|1 - lr·α| = +inf); lr must keep lr·max|α| finite")
     else:
         if update is None or state is None:
             raise ValueError("jacobian='update' needs the update map and its state")

@@ -6,7 +6,8 @@
     task = "mnist1d_mlp"               # required; see sharpdim.experiments.tasks
     seeds = [0]                        # required; training seeds (replicates)
     description = "..."                # optional
-    output = "reports/demo/sweep.sqlite"   # optional (default reports/<name>/sweep.sqlite)
+    output = "reports/demo/sweep.sqlite"   # optional (default reports/<name>/sweep.sqlite);
+                                       # relative to the current directory, not this file
 
     [task_options]    # optional overrides of the task's options (width, n_samples, ...)
     [train]           # epochs (required), optimizer, momentum, weight_decay, betas,

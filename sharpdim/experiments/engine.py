@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from sharpdim.experiments.config import RunSpec
 from sharpdim.experiments.run import RunResult, execute_run
 
-__all__ = ["EngineInfo", "check_scheduler", "run_all"]
+__all__ = ["EngineInfo", "SchedulerUnreachable", "check_scheduler", "probe_scheduler", "run_all"]
 
 _ADDRESS = re.compile(r"^(tcp|tls)://[A-Za-z0-9_.\-\[\]:]+:\d{1,5}$")
 
@@ -46,6 +46,30 @@ def check_scheduler(scheduler: str) -> str:
         return scheduler
     raise ValueError(f"scheduler must be 'local', 'inline' or an address tcp://HOST:PORT, "
                      f"got {scheduler!r}")
+
+
+class SchedulerUnreachable(ConnectionError):
+    """Nothing answers at the scheduler address (checked before any work starts)."""
+
+
+def probe_scheduler(scheduler: str, *, timeout: float = 5.0) -> None:
+    """Fail fast when ``tcp://HOST:PORT`` accepts no TCP connection within ``timeout``
+    seconds (Dask's client would retry for its own, longer timeout); ``local``/``inline``
+    need no probe. Raises :class:`SchedulerUnreachable` naming the address."""
+    import socket
+
+    scheduler = check_scheduler(scheduler)
+    if scheduler in ("local", "inline"):
+        return
+    hostport = scheduler.split("://", 1)[1]
+    host, _, port = hostport.rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise SchedulerUnreachable(
+            f"no Dask scheduler answers at {scheduler} ({reason} within {timeout:g} s); start "
+            "one (dask scheduler) or use --scheduler local") from None
 
 
 def _failed(spec: RunSpec, message: str) -> RunResult:
@@ -112,7 +136,12 @@ def _run_dask(specs, on_result, scheduler, workers, fn, allowed_failures, bar, o
             client = Client(cluster)
             info = EngineInfo("local", n, cluster.scheduler_address)
         else:
-            client = Client(scheduler, timeout="20s")
+            probe_scheduler(scheduler)
+            try:
+                client = Client(scheduler, timeout="20s")
+            except OSError as exc:
+                raise SchedulerUnreachable(f"cannot connect to the Dask scheduler at "
+                                           f"{scheduler}: {exc}") from None
             info = EngineInfo(scheduler, len(client.scheduler_info()["workers"]), scheduler)
     try:
         if on_start is not None:

@@ -4,7 +4,15 @@ Guarantees (pinned in ``tests/test_storage.py``):
 
 * **One writer.** Opening for writing takes an exclusive ``flock`` on ``<file>.lock`` (the
   kernel drops it when the process dies, so a killed sweep never leaves a stale lock); a
-  second writer gets :class:`StorageLocked` at once. Readers (reports) take no lock.
+  second writer gets :class:`StorageLocked` at once. The writer deletes the lock file when it
+  closes (a ``<file>.lock`` left beside a sweep file is the trace of a killed writer and is
+  harmless: the lock is the ``flock``, not the file's existence); a writer re-checks after
+  locking that the file it locked is still the one at that path, so deleting never lets two
+  writers in. Readers (reports) take no lock.
+* **Readers never write.** :meth:`SweepStore.open_readonly` checks the SQLite header before
+  connecting and connects read-only (``mode=ro``; ``immutable=1`` when no write-ahead log
+  exists, i.e. no writer has the file open), so a report never changes its input, not even
+  a 0-byte or foreign file, and leaves no side files behind.
 * **Atomic runs.** A run's result — status, every measure, checkpoint, array, seed and timing
   — is written in one transaction, so a killed process loses at most the runs in flight.
   WAL journal with ``synchronous=FULL``.
@@ -19,6 +27,7 @@ Schema version 1 (``PRAGMA user_version``; ``meta.format = 'sharpdim-sweep'``).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import fcntl
 import json
@@ -121,49 +130,79 @@ class SweepStore:
         """Open (creating if absent) for writing; takes the single-writer lock.
         ``timeout``: seconds to wait for SQLite's own lock before :class:`StorageLocked`."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        lock_fd = os.open(str(path) + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(lock_fd)
-            raise StorageLocked(
-                f"sweep file {path} is locked: another sharpdim sweep is writing to it "
-                f"(lock {path}.lock); wait for it to finish or stop it") from None
+        lock_fd = cls._lock(path)
         try:
             conn = cls._connect(path, readonly=False, timeout=timeout)
             store = cls(path, conn, lock_fd)
             store._initialize()
         except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(str(path) + ".lock")
             fcntl.flock(lock_fd, fcntl.LOCK_UN)
             os.close(lock_fd)
             raise
         return store
 
+    @staticmethod
+    def _lock(path: Path) -> int:
+        """Take the single-writer ``flock`` on ``<path>.lock``; return its descriptor."""
+        lock_path = Path(str(path) + ".lock")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            while True:
+                lock_fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+                try:
+                    fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    os.close(lock_fd)
+                    raise StorageLocked(
+                        f"sweep file {path} is locked: another sharpdim sweep is writing to "
+                        f"it (lock {lock_path}); wait for it to finish or stop it") from None
+                try:  # a closing writer may have deleted the file we locked: lock the new one
+                    if os.stat(lock_path).st_ino == os.fstat(lock_fd).st_ino:
+                        return lock_fd
+                except FileNotFoundError:
+                    pass
+                os.close(lock_fd)
+        except OSError as exc:  # read-only folder, no permission, not a folder
+            raise StorageError(
+                f"cannot write the sweep file {path}: {exc.strerror or exc} "
+                f"({exc.filename or lock_path}); pick a writable output path (--output)"
+            ) from None
+
     @classmethod
     def open_readonly(cls, path: str | Path) -> SweepStore:
-        """Open an existing sweep file for reading (no lock; nothing is written).
-
-        The connection is read-write at the SQLite level when the file is writable, so that
-        closing it removes the WAL side files as the last connection; this object never
-        writes through it."""
+        """Open an existing sweep file for reading (no lock; nothing is written, not even
+        SQLite's side files: see the module docstring)."""
         path = Path(path)
         if not path.is_file():
             raise StorageError(f"sweep file {path} does not exist")
-        conn = cls._connect(path, readonly=not os.access(path, os.W_OK))
+        try:
+            with open(path, "rb") as fh:
+                header = fh.read(16)
+        except OSError as exc:
+            raise StorageError(f"cannot read sweep file {path}: {exc.strerror}") from None
+        if header != b"SQLite format 3\x00":
+            what = "an empty file" if not header else "not an SQLite database"
+            raise StorageError(f"{path} is not a readable SQLite sweep file ({what}); "
+                               "give the sweep.sqlite written by `sharpdim sweep`")
+        conn = cls._connect(path, readonly=True)
         store = cls(path, conn, None)
         store._check_format()
         return store
 
     @staticmethod
     def _connect(path: Path, *, readonly: bool, timeout: float = 5.0) -> sqlite3.Connection:
-        uri = f"file:{path}?mode={'ro' if readonly else 'rw' if path.exists() else 'rwc'}"
+        if readonly:
+            # no write-ahead log: nobody has the file open, and immutable=1 creates no -shm/-wal
+            # files (mode=ro would); with a log, mode=ro reads through the writer's files
+            wal = Path(str(path) + "-wal").exists()
+            uri = f"{path.resolve().as_uri()}?mode=ro" + ("" if wal else "&immutable=1")
+        else:
+            uri = f"{path.resolve().as_uri()}?mode={'rw' if path.exists() else 'rwc'}"
         try:
             conn = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None)
             conn.execute("PRAGMA foreign_keys = ON")
-            if not readonly and conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                conn.execute("PRAGMA journal_mode = WAL")
-                conn.execute("PRAGMA synchronous = FULL")
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except sqlite3.OperationalError as exc:
             if "locked" in str(exc) or "busy" in str(exc):
@@ -178,12 +217,18 @@ class SweepStore:
 
     def _initialize(self) -> None:
         tables = {r[0] for r in self._query("SELECT name FROM sqlite_master WHERE type='table'")}
+        if tables:
+            self._check_format()  # before any write: a foreign database is left untouched
+        try:
+            if self._conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                self._conn.execute("PRAGMA journal_mode = WAL")
+            self._conn.execute("PRAGMA synchronous = FULL")
+        except sqlite3.Error as exc:
+            raise self._error(exc) from None
         if not tables:
             self._write_script(_SCHEMA, [("format", _FORMAT),
                                          ("schema_version", str(SCHEMA_VERSION)),
                                          ("created", _now())])
-            return
-        self._check_format()
 
     def _write_script(self, script: str, meta: Sequence[tuple[str, str]]) -> None:
         try:
@@ -227,6 +272,8 @@ class SweepStore:
             self._conn.close()
             self._conn = None
         if self._lock_fd is not None:
+            with contextlib.suppress(OSError):  # unlinked while locked: see the docstring
+                os.unlink(str(self.path) + ".lock")
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
             os.close(self._lock_fd)
             self._lock_fd = None

@@ -169,6 +169,6 @@ def task_names() -> list[str]:
 
 def get_task(name: str) -> Task:
     """The task called ``name``; an unknown name is a ``ValueError`` listing the known ones."""
-    if name not in TASKS:
+    if not isinstance(name, str) or name not in TASKS:
         raise ValueError(f"task must be one of {task_names()}, got {name!r}")
     return TASKS[name]

@@ -12,7 +12,13 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
-__all__ = ["source_digest", "package_versions", "git_commit", "repository_root"]
+__all__ = [
+    "source_digest",
+    "package_versions",
+    "git_commit",
+    "repository_root",
+    "checkout_target",
+]
 
 _PACKAGES = ("numpy", "scipy", "sympy", "hypothesis", "torch", "matplotlib")
 
@@ -20,6 +26,25 @@ _PACKAGES = ("numpy", "scipy", "sympy", "hypothesis", "torch", "matplotlib")
 def repository_root() -> Path:
     """The checkout holding the ``sharpdim`` package (editable installs)."""
     return Path(__file__).resolve().parents[2]
+
+
+def checkout_target(relative: str, *, cwd: Path | None = None) -> Path | None:
+    """Default path of a committed report, ``<checkout>/<relative>``, or ``None``.
+
+    A command writes its committed report by default only when it runs inside the source
+    checkout that holds this package (the current directory, or ``cwd``, is the checkout or
+    below it, and the checkout is a git work tree): a command run from another directory
+    never writes into the checkout unless given an explicit path.
+    """
+    root = repository_root()
+    here = Path.cwd() if cwd is None else Path(cwd)
+    try:
+        here.resolve().relative_to(root)
+    except ValueError:
+        return None
+    if not (root / ".git").exists() or not (root / "pyproject.toml").is_file():
+        return None
+    return root / relative
 
 
 def source_digest(*folders: str) -> str:

@@ -160,6 +160,7 @@ def write_report(sweep_path: str | Path, out_dir: str | Path | None = None, *,
     out.mkdir(parents=True, exist_ok=True)
 
     done = [r for r in records if "gen_gap" in r]
+    degenerate = _degenerate(records, profiles, hess)
     present = measures_present(done)
     krows = kendall_rows(done, factors, measures=present, n_resamples=n_resamples,
                          replicated=multi_seed) if len(done) >= MIN_RUNS_FOR_KENDALL else []
@@ -236,13 +237,31 @@ def write_report(sweep_path: str | Path, out_dir: str | Path | None = None, *,
     for stale in out.glob("*.png"):  # figures of an earlier report that this one lacks
         if stale.name not in written:
             stale.unlink()
-    _write_csv(out / "results.csv", runs, records, seeds, timings)
+    _write_csv(out / "results.csv", runs, records, seeds, timings, degenerate)
     _write_json(out / "kendall.json", krows, claims, factors)
     readme = out / "README.md"
     readme.write_text(_readme(cfg, canonical, factors, runs, done, measures, krows, claims,
                               figs, sessions, meta, sweep_path, out, confidence, n_resamples,
-                              multi_seed, per_opt))
+                              multi_seed, per_opt, degenerate))
     return readme
+
+
+def _degenerate(records, profiles, hess) -> dict[str, str]:
+    """``{run_id: reason}`` of the finished runs flagged by
+    :func:`sharpdim.experiments.degenerate.degenerate_reason`."""
+    from sharpdim.experiments.degenerate import degenerate_reason
+
+    profile_of = {rid: a for (rid, _), a in sorted(profiles.items())}  # last epoch wins
+    hessian_of = {rid: a for (rid, _), a in sorted(hess.items())}
+    out = {}
+    for r in records:
+        if r["status"] != "finished":
+            continue
+        reason = degenerate_reason(r, profile=profile_of.get(r["run_id"]),
+                                   hessian=hessian_of.get(r["run_id"]))
+        if reason:
+            out[r["run_id"]] = reason
+    return out
 
 
 def _spectrum_runs(done: Sequence[Mapping[str, Any]],
@@ -254,14 +273,14 @@ def _spectrum_runs(done: Sequence[Mapping[str, Any]],
     return [(r["run_id"], have[r["run_id"]]) for r in pick]
 
 
-def _write_csv(path: Path, runs, records, seeds, timings) -> None:
+def _write_csv(path: Path, runs, records, seeds, timings, degenerate) -> None:
     by_id = {r["run_id"]: r for r in records}
     names = sorted({k for r in records for k in r} - {"run_id", "lr", "batch_size",
                                                        "weight_decay", "optimizer", "seed",
                                                        "status"})
     cols = ["run_id", "lr", "batch_size", "weight_decay", "optimizer", "seed", "status",
             "epochs_completed", "n_parameters", "seconds", "seed_init", "seed_order",
-            "seed_measures"] + names
+            "seed_measures", "degenerate"] + names
     with open(path, "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(cols)
@@ -271,7 +290,7 @@ def _write_csv(path: Path, runs, records, seeds, timings) -> None:
             w.writerow([r["run_id"], r["lr"], r["batch_size"], r["weight_decay"],
                         r["optimizer"], r["seed"], r["status"], r["epochs_completed"],
                         r["n_parameters"], _num(r["seconds"], ".1f"), s.get("init"),
-                        s.get("order"), s.get("measures")]
+                        s.get("order"), s.get("measures"), degenerate.get(r["run_id"], "")]
                        + [repr(rec[n]) if n in rec else "" for n in names])
 
 
@@ -308,7 +327,7 @@ def _per_optimizer_markdown(per_opt) -> list[str]:
 
 def _readme(cfg, canonical, factors, runs, done, measures, krows, claims, figs, sessions,
             meta, sweep_path: Path, out: Path, confidence, n_resamples, multi_seed,
-            per_opt) -> str:
+            per_opt, degenerate) -> str:
     from sharpdim.experiments.tasks import get_task
 
     task = get_task(cfg["task"])
@@ -371,6 +390,12 @@ def _readme(cfg, canonical, factors, runs, done, measures, krows, claims, figs, 
         elif r["status"] in ("failed", "pending"):
             first = (r["error"] or "").strip().splitlines()[-1:] or ["not run yet"]
             L.append(f"  * {r['status']}: {where}: {_md(first[0])}")
+        elif r["run_id"] in degenerate:
+            L.append(f"  * finished but **degenerate**: {where}: {degenerate[r['run_id']]}")
+    if degenerate:
+        L += ["", f"{len(degenerate)} finished run(s) are degenerate (marked *degenerate* in "
+              "the Runs table and in `results.csv`): their SD measures flat directions of a "
+              "dead network, not expansion; read their SD and λ₁ with that in mind."]
     L += ["", "Measure outcomes at the end of training (a failing measure is recorded, never "
           "fatal):", ""] + _measure_status(measures)
     L += ["## Kendall correlations", "",
@@ -408,7 +433,9 @@ def _readme(cfg, canonical, factors, runs, done, measures, krows, claims, figs, 
         sd = rec.get("sd_exact", rec.get("sd_slq"))
         lam = rec.get("lambda_1", rec.get("lambda_1_slq"))
         L.append(f"| {r['lr']:g} | {r['batch_size']} | {r['weight_decay']:g} | {r['optimizer']} "
-                 f"| {r['seed']} | {r['status']} | {r['epochs_completed']} | "
+                 f"| {r['seed']} | "
+                 f"{r['status'] + (' (degenerate)' if r['run_id'] in degenerate else '')} | "
+                 f"{r['epochs_completed']} | "
                  f"{_num(rec.get('train_acc'))} | {_num(rec.get('test_acc'))} | "
                  f"{_num(rec.get('gen_gap'))} | {_num(rec.get('loss_gap'))} | {_num(sd, '.5g')} "
                  f"| {_num(lam)} | {_num(r['seconds'], '.0f')} |")

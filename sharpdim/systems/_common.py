@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from sharpdim.dimension import as_float_array
+
 EPS = float(np.finfo(np.float64).eps)
 
 AGGREGATES = ("sup", "mean")
@@ -55,7 +57,7 @@ def positive_int(name: str, value: Any) -> int:
 
 def finite_array(name: str, value: Any, ndim: int) -> np.ndarray:
     """A float64 copy with ``ndim`` dimensions, non-empty and finite."""
-    a = np.array(value, dtype=np.float64)
+    a = as_float_array(name, value).copy()
     if a.ndim != ndim or a.size == 0:
         raise ValueError(f"{name} must be a non-empty {ndim}-D array, got shape {np.shape(value)}")
     if not np.isfinite(a).all():

@@ -120,14 +120,19 @@ def audit(
         raise TypeError(f"estimator must be callable, got {type(estimator).__name__}")
     if time_limit is not None and not time_limit > 0:
         raise ValueError(f"time_limit must be > 0 seconds, got {time_limit!r}")
+    if time_limit is not None and isolation == "inline":
+        raise ValueError(f"time_limit cannot be enforced with isolation='inline' (a plain call "
+                         f"cannot be stopped), got time_limit={time_limit!r}; use isolation "
+                         "'thread' or 'process', or drop the time limit")
     quantity = resolve_quantity(estimator, kind, quantity)
     selected = cases(kind, profile, quantity=quantity)
     if only is not None:
         wanted = list(only)
         unknown = sorted(set(wanted) - {c.name for c in selected})
         if unknown:
-            raise ValueError(f"only must name cases of this kind and profile; unknown: "
-                             f"{', '.join(unknown)}")
+            raise ValueError(f"only must name cases of kind {kind!r}, profile {profile!r}; "
+                             f"unknown: {', '.join(unknown)}; valid: "
+                             f"{', '.join(c.name for c in selected)}")
         selected = tuple(c for c in selected if c.name in wanted)
     limit = DEFAULT_TIME_LIMIT[profile] if time_limit is None else float(time_limit)
     notes: list[str] = []

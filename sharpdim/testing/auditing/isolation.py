@@ -13,12 +13,18 @@ verdict, not the end of the audit.
   in a daemon thread joined with the time limit. Python cannot kill a thread, so a call that
   times out is *abandoned* and keeps running in the background until it returns (the report
   says so); a crash of the interpreter itself cannot be contained in this mode.
-* ``inline``: a plain call without a time limit (debugging).
+* ``inline``: a plain call without a time limit (debugging); :func:`audit` refuses an
+  explicit time limit with it rather than ignore it.
+
+An estimator that raises ``SystemExit`` or ``KeyboardInterrupt`` gets the verdict *raised*
+with that exception named (in a worker process or thread; inline, ``KeyboardInterrupt`` is
+taken for the user's Ctrl-C and stops the audit).
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
 import pickle
 import threading
 import time
@@ -54,14 +60,25 @@ def execute(kind: str, estimator: Callable, case_name: str) -> CallOutcome:
     start = time.perf_counter()
     try:
         raw = invoke(kind, estimator, case)
-    except Exception as exc:  # the estimator's failure is a verdict, not ours
+    except (Exception, SystemExit, KeyboardInterrupt) as exc:  # a verdict, not our failure
+        if isinstance(exc, KeyboardInterrupt) and _in_main_thread_of_main_process():
+            raise  # inline: the user's Ctrl-C
         seconds = time.perf_counter() - start
         frames = traceback.extract_tb(exc.__traceback__)
         where = f" (at {frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno})" \
             if frames else ""
-        return CallOutcome("raised", None, f"{type(exc).__name__}: {exc}"[:300] + where, seconds)
+        text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        if isinstance(exc, SystemExit | KeyboardInterrupt):
+            text = f"the estimator raised {text} (it must return or raise an Exception)"
+        return CallOutcome("raised", None, text[:300] + where, seconds)
     seconds = time.perf_counter() - start
     return CallOutcome("ok", read_answer(case, raw), "", seconds)
+
+
+def _in_main_thread_of_main_process() -> bool:
+    return (threading.current_thread() is threading.main_thread()
+            and multiprocessing.parent_process() is None
+            and os.environ.get("SHARPDIM_AUDIT_WORKER") != "1")
 
 
 def picklable(estimator: Callable) -> str | None:
@@ -99,6 +116,7 @@ def run_in_thread(kind: str, estimator: Callable, case_name: str,
 
 
 def _worker_main(conn, payload: bytes, kind: str) -> None:
+    os.environ["SHARPDIM_AUDIT_WORKER"] = "1"
     try:
         estimator = pickle.loads(payload)
         from sharpdim.testing.oracles import cases

@@ -240,12 +240,27 @@ def write_markdown(path: Path, report: AuditReport, *, title: str = "Audit repor
     path.write_text(text)
 
 
-def write_json(path: Path, report: AuditReport) -> None:
-    """Merge ``report`` into the JSON file at ``path`` (``{"audits": {section_id: …}}``)."""
-    data: dict[str, Any] = {"generated_by": "sharpdim audit", "audits": {}}
-    if path.exists():
+def read_json(path: Path) -> dict[str, Any]:
+    """The audit JSON at ``path`` (``{"audits": {…}}``; a fresh one when absent). A file that
+    is not such JSON is a ``ValueError`` naming it (never overwritten)."""
+    if not path.exists():
+        return {"generated_by": "sharpdim audit", "audits": {}}
+    try:
         data = json.loads(path.read_text())
-        data.setdefault("audits", {})
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path} is not valid JSON ({exc}); it is left untouched: repair "
+                         "it, or move it away to start a new one") from None
+    if not isinstance(data, dict) or not isinstance(data.get("audits", {}), dict):
+        raise ValueError(f"{path} is not an audit JSON file (no 'audits' mapping); it is left "
+                         "untouched: move it away or pick another --report path")
+    data.setdefault("audits", {})
+    return data
+
+
+def write_json(path: Path, report: AuditReport) -> None:
+    """Merge ``report`` into the JSON file at ``path`` (``{"audits": {section_id: …}}``);
+    ``ValueError`` when the existing file is not audit JSON (see :func:`read_json`)."""
+    data = read_json(path)
     data["audits"][section_id(report)] = report.to_dict()
     data["audits"] = dict(sorted(data["audits"].items()))
     path.parent.mkdir(parents=True, exist_ok=True)
