@@ -26,7 +26,7 @@ from pathlib import Path
 __all__ = ["add_parser", "run"]
 
 _KINDS = ("lyapunov-map", "lyapunov-series", "correlation-dimension", "dimension",
-          "hessian-spectrum", "sharpness-dimension", "kendall")
+          "hessian-spectrum", "sharpness-dimension", "kendall", "persistence-h0")
 
 
 def add_parser(subparsers) -> None:
