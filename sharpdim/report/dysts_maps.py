@@ -33,14 +33,18 @@ def _fmt(values, stderr=None) -> str:
 
 
 def _deviation(row) -> str:
-    """Largest |λ − reference| in standard errors, against literature, else closed form."""
+    """Largest |λ − reference| (against literature, else closed form), absolute and in
+    batch-means standard errors (meaningless where the Jacobian is constant and the standard
+    error is rounding: then the absolute value is the finite-difference error)."""
     ref = row.literature if row.literature is not None else row.closed_form
     if ref is None or row.exponents is None:
         return "–"
-    worst = 0.0
+    worst, worst_sigma = 0.0, 0.0
     for v, s, r in zip(row.exponents, row.stderr, ref, strict=True):
-        worst = max(worst, abs(v - r) / s if s > 0 else (0.0 if v == r else float("inf")))
-    return f"{worst:.1f} σ"
+        worst = max(worst, abs(v - r))
+        worst_sigma = max(worst_sigma, abs(v - r) / s if s > 0 else
+                          (0.0 if v == r else float("inf")))
+    return f"{worst:.1e} ({worst_sigma:.1f} σ)"
 
 
 def rows():

@@ -13,7 +13,9 @@ an error ``≈ eps^{2/3}·max(1, |x_j|)^{2/3}`` (``4e-11`` near the unit box). S
 are not smooth (``|x|``, ``floor``, ``mod``, ``sign``): where the forward and backward one-sided
 differences disagree by more than ``KINK_RTOL`` (a kink or jump within ``h`` of ``x``), the
 one-sided difference of smaller norm (the side that did not cross the jump) is used instead,
-with error ``h·|f''| ≈ 6e-6`` relative, and the event is counted (``kinks``).
+with error ``h·|f''| ≈ 6e-6`` relative, and the event is counted (``kinks``); so is a step
+that leaves the map's domain (a non-finite value on one side, e.g. ``arccos`` beyond ±1), where
+the other side's one-sided difference is used.
 
 **Checks** (:func:`spectrum_row`): the QR spectrum (:func:`sharpdim.lyapunov_spectrum`) from
 dysts' initial condition, its sum against ``mean ln|det J|`` over the same orbit (computed by
@@ -165,6 +167,11 @@ class DystsMap:
             e[j] = h
             fp, fm = self.step(x + e), self.step(x - e)
             forward, backward = (fp - f0) / h, (f0 - fm) / h
+            if not (np.isfinite(forward).all() and np.isfinite(backward).all()):
+                # x ± h left the map's domain (e.g. arccos beyond ±1): the other side
+                self.kinks += 1
+                J[:, j] = forward if np.isfinite(forward).all() else backward
+                continue
             scale = max(1.0, float(np.abs(forward).max()), float(np.abs(backward).max()))
             if float(np.abs(forward - backward).max()) > KINK_RTOL * scale:
                 self.kinks += 1
