@@ -17,11 +17,12 @@ a change of the loss.
   generalized Gauss–Newton ``GGNLinearOperator`` (on the planted problems the model is linear
   in its parameters, so GGN = Hessian exactly, indefinite loss curvature included).
 * Trace: ``hutchinson_trace``, ``hutchpp_trace`` and ``xtrace`` with ``num_matvecs = 48``
-  (no default; it must be below the operator's size, 100 in the trace cases, and Hutch++ needs a multiple of 3). Probes come from
-  torch's global generator: each call runs inside ``torch.random.fork_rng`` seeded with the
-  case seed. ``n_probes`` reported = ``num_matvecs``; Hutch++ and XTrace spend them on a
-  sketch plus probes and have a smaller variance than Hutchinson's at the same count, so the
-  Hutchinson-scaled tolerance is conservative for them.
+  (no default; it must be below the operator's size, 100 in the trace cases, and Hutch++
+  needs a multiple of 3). Probes come from torch's global generator: each call runs inside
+  ``torch.random.fork_rng`` seeded with the case seed. ``n_probes`` reported =
+  ``num_matvecs``. Hutch++ and XTrace spend them on a sketch plus probes; their variance is
+  not Hutchinson's (smaller when the spectrum decays fast, not in general), and the case
+  tolerances, scaled to a Rademacher Hutchinson mean, are read with that in mind.
 * Density: ``lanczos_approximate_spectrum`` (Papyan 2020, algorithm 2) returns a density on a
   grid of Gaussian bumps; the adapter returns its grid and ``density·Δgrid`` renormalized to
   mass 1 (``ncv = 128``, ``num_repeats = 1``, the library's other defaults). Its smoothing
@@ -156,26 +157,27 @@ def _trace(name: str, model, loss_fn, data, seed: int) -> dict:
     return {"trace": float(value), "n_probes": NUM_MATVECS}
 
 
+_MATVEC_SOURCE = "adapter (no default; < N = 100, divisible by 3 for Hutch++)"
 _PROBE_NOTE = ("probes from torch's global generator, seeded with the case seed inside "
                "torch.random.fork_rng (caller's state untouched)")
 
 
 @with_info(_info("curvlinops.hutchinson_trace", "curvlinops hutchinson_trace",
-                 {"num_matvecs": NUM_MATVECS}, "adapter (no default; < N = 100, divisible by 3 for Hutch++)", "trace",
+                 {"num_matvecs": NUM_MATVECS}, _MATVEC_SOURCE, "trace",
                  (_PROBE_NOTE,)))
 def hutchinson(model, loss_fn, data, seed: int = 0) -> dict:
     return _trace("hutchinson_trace", model, loss_fn, data, seed)
 
 
 @with_info(_info("curvlinops.hutchpp_trace", "curvlinops hutchpp_trace (Hutch++)",
-                 {"num_matvecs": NUM_MATVECS}, "adapter (no default; < N = 100, divisible by 3 for Hutch++)", "trace",
+                 {"num_matvecs": NUM_MATVECS}, _MATVEC_SOURCE, "trace",
                  (_PROBE_NOTE,)))
 def hutchpp(model, loss_fn, data, seed: int = 0) -> dict:
     return _trace("hutchpp_trace", model, loss_fn, data, seed)
 
 
 @with_info(_info("curvlinops.xtrace", "curvlinops xtrace (XTrace)",
-                 {"num_matvecs": NUM_MATVECS}, "adapter (no default; < N = 100, divisible by 3 for Hutch++)", "trace",
+                 {"num_matvecs": NUM_MATVECS}, _MATVEC_SOURCE, "trace",
                  (_PROBE_NOTE,)))
 def xtrace(model, loss_fn, data, seed: int = 0) -> dict:
     return _trace("xtrace", model, loss_fn, data, seed)

@@ -11,9 +11,10 @@ differentiation cannot see through them). For coordinate ``j`` the central diffe
 ``|f'''| = O(1)`` the step ``h_j = eps^{1/3}·max(1, |x_j|)^{1/3}`` balances the two terms, for
 an error ``≈ eps^{2/3}·max(1, |x_j|)^{2/3}`` (``4e-11`` near the unit box). Several dysts maps
 are not smooth (``|x|``, ``floor``, ``mod``, ``sign``): where the forward and backward one-sided
-differences disagree by more than ``KINK_RTOL`` (a kink or jump within ``h`` of ``x``), the
-one-sided difference of smaller norm (the side that did not cross the jump) is used instead,
-with error ``h·|f''| ≈ 6e-6`` relative, and the event is counted (``kinks``); so is a step
+differences disagree by more than ``KINK_RTOL`` relative (a kink or jump within ``h`` of
+``x``), the one-sided difference of the side that did not cross it is used instead — the side
+whose difference is unchanged when the step is halved — with error ``h·|f''| ≈ 6e-6``
+relative, and the event is counted (``kinks``); so is a step
 that leaves the map's domain (a non-finite value on one side, e.g. ``arccos`` beyond ±1), where
 the other side's one-sided difference is used.
 
@@ -174,9 +175,13 @@ class DystsMap:
                 continue
             scale = max(1.0, float(np.abs(forward).max()), float(np.abs(backward).max()))
             if float(np.abs(forward - backward).max()) > KINK_RTOL * scale:
+                # a kink or jump within h: keep the side that is linear on [x, x ± h], i.e.
+                # whose difference does not change when the step is halved
                 self.kinks += 1
-                J[:, j] = forward if np.linalg.norm(forward) <= np.linalg.norm(backward) \
-                    else backward
+                forward2 = (self.step(x + e / 2) - f0) / (h / 2)
+                backward2 = (f0 - self.step(x - e / 2)) / (h / 2)
+                J[:, j] = forward if np.abs(forward - forward2).max() <= \
+                    np.abs(backward - backward2).max() else backward
             else:
                 J[:, j] = (fp - fm) / (2 * h)
         return J

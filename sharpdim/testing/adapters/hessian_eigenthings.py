@@ -15,9 +15,10 @@ lanczos_steps=80)``), ``lanczos(which='LA')`` — the largest *algebraic* eigenv
 ones compared with ``2/η`` at the edge of stability — and ``lanczos(which='LA',
 max_iter=100)`` (the default ``max_iter`` is ``min(2k, n − 1)`` Lanczos steps: two for
 ``k = 1``). Every eigen-result is returned as computed, whether or not its ``converged`` flags
-are set (the library returns unconverged values without raising or warning). ``spectral_density`` is audited twice: its
-smoothed density on the grid (``density·Δgrid``, renormalized) and its raw quadrature (the
-runs' Ritz values with their weights, each run's weights divided by the number of runs).
+are set (the library returns unconverged values without raising or warning).
+``spectral_density`` is audited twice: its smoothed density on the grid (``density·Δgrid``,
+renormalized) and its raw quadrature (the runs' Ritz values with their weights, each run's
+weights divided by the number of runs).
 """
 
 from __future__ import annotations
