@@ -120,7 +120,8 @@ CLOSED_FORMS = {
                     "exponents ln 2, ln α"),
 }
 
-#: Maps whose ln|det J| is the same at every point: (value from the parameters, derivation).
+#: Maps whose ln|det J| is the same at every point: (value from the parameters, or None
+#: where it is not constant at those parameters; derivation).
 CONSTANT_LOG_DET = {
     "Henon": (lambda p: math.log(p["b"]), "det J = −b"),
     "Ikeda": (lambda p: math.log(p["u"] ** 2), "det J = u² (a rotation scaled by u)"),
@@ -129,7 +130,10 @@ CONSTANT_LOG_DET = {
     "KaplanYorke": (lambda p: math.log(2 * p["alpha"]), "det J = 2α"),
     "Chirikov": (lambda p: 0.0, "area-preserving (standard map): det J = 1"),
     "Gingerbreadman": (lambda p: 0.0, "x' = 1 − y + |x|, y' = x: det J = 1"),
-    "Bogdanov": (None, "det J varies with x, y (dissipative unless ε = μ = 0)"),
+    "Bogdanov": (lambda p: 0.0 if p["eps"] == 0 and p["mu"] == 0 else None,
+                 "det J = 1 + ε + μx: area-preserving at ε = μ = 0"),
+    "Hopalong": (lambda p: 0.0, "x' = y − 1 − √|bx − 1 − c|·sign(x − 1), y' = a − x − 1: "
+                               "det J = 1"),
 }
 
 
@@ -267,7 +271,8 @@ def spectrum_row(name: str, *, n_steps: int = 20000, transient: int = 1000,
     log_det, log_det_text = None, ""
     if name in CONSTANT_LOG_DET:
         fn, log_det_text = CONSTANT_LOG_DET[name]
-        log_det = None if fn is None else float(fn(p))
+        value = fn(p)
+        log_det, log_det_text = (None, "") if value is None else (float(value), log_det_text)
     orbit = _classify(system, system.initial_point, transient + n_steps)
     common = dict(name=name, parameters=p, initial_point=tuple(system.initial_point.tolist()),
                   n_steps=n_steps, transient=transient, analytic_log_det=log_det,
