@@ -126,3 +126,19 @@ def test_audit_list_shows_every_adapter_module_and_the_map_catalogue():
     assert nolds and all(r.last_version == "0.6.3" for r in nolds)  # from the committed report
     text = format_listing(rows)
     assert "last run with" in text and "persistence-h0" in text
+
+
+def test_audit_list_is_a_command_line_option_and_a_target_is_otherwise_required(capsys):
+    import argparse
+
+    from sharpdim.cli import audit as audit_cli
+
+    parser = argparse.ArgumentParser(prog="sharpdim")
+    audit_cli.add_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["audit", "--list"])
+    assert args.run(args) == 0
+    out = capsys.readouterr().out
+    assert "…adapters.gudhi:rips_h0_defaults" in out and "python -m sharpdim.report" in out
+    args = parser.parse_args(["audit"])
+    assert args.run(args) == 2
+    assert "give MODULE[:FUNCTION] (or --list)" in capsys.readouterr().err

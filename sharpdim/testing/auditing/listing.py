@@ -62,8 +62,16 @@ def _committed(path: Path) -> dict[tuple[str, str, str | None], dict]:
     return {(a["estimator"], a["kind"], a.get("quantity")): a for a in audits.values()}
 
 
-def list_adapters(reports: Path = Path("reports/audits")) -> list[ListedAdapter]:
-    """Every adapter entry, with the committed report's last version and result."""
+def _default_reports() -> Path:
+    """``reports/audits`` of the current directory, else of the checkout holding sharpdim."""
+    here = Path("reports/audits")
+    return here if here.is_dir() else Path(__file__).resolve().parents[3] / "reports" / "audits"
+
+
+def list_adapters(reports: Path | None = None) -> list[ListedAdapter]:
+    """Every adapter entry, with the committed report's last version and result (reports from
+    ``reports``, default :func:`_default_reports`)."""
+    reports = _default_reports() if reports is None else Path(reports)
     out = []
     for module, distribution in ADAPTER_MODULES.items():
         name = f"sharpdim.testing.adapters.{module}"
