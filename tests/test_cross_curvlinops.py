@@ -60,34 +60,38 @@ class _PooledTransformer(nn.Module):
 
 
 def _mlp(seed: int):
-    torch.manual_seed(seed)
-    model = nn.Sequential(nn.Linear(5, 8), nn.Tanh(), nn.Linear(8, 6), nn.Tanh(),
-                          nn.Linear(6, 3)).double()
+    with torch.random.fork_rng():  # layer initializers draw from the global generator
+        torch.manual_seed(seed)
+        model = nn.Sequential(nn.Linear(5, 8), nn.Tanh(), nn.Linear(8, 6), nn.Tanh(),
+                              nn.Linear(6, 3)).double()
     gen = torch.Generator().manual_seed(seed + 100)
     return model, torch.randn(16, 5, generator=gen, dtype=torch.float64), \
         torch.randint(0, 3, (16,), generator=gen)
 
 
 def _cnn(seed: int):
-    torch.manual_seed(seed)
-    model = nn.Sequential(nn.Conv2d(1, 3, 3), nn.Tanh(), nn.AvgPool2d(2), nn.Flatten(),
-                          nn.Linear(3 * 2 * 2, 3)).double()
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        model = nn.Sequential(nn.Conv2d(1, 3, 3), nn.Tanh(), nn.AvgPool2d(2), nn.Flatten(),
+                              nn.Linear(3 * 2 * 2, 3)).double()
     gen = torch.Generator().manual_seed(seed + 100)
     return model, torch.randn(8, 1, 6, 6, generator=gen, dtype=torch.float64), \
         torch.randint(0, 3, (8,), generator=gen)
 
 
 def _transformer(seed: int):
-    torch.manual_seed(seed)
-    model = _PooledTransformer().eval()
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        model = _PooledTransformer().eval()
     gen = torch.Generator().manual_seed(seed + 100)
     return model, torch.randn(6, 5, 4, generator=gen, dtype=torch.float64), \
         torch.randint(0, 3, (6,), generator=gen)
 
 
 def _layer_norm_mlp(seed: int):
-    torch.manual_seed(seed)
-    model = nn.Sequential(nn.Linear(4, 6), nn.LayerNorm(6), nn.Linear(6, 3)).double()
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        model = nn.Sequential(nn.Linear(4, 6), nn.LayerNorm(6), nn.Linear(6, 3)).double()
     gen = torch.Generator().manual_seed(seed + 100)
     return model, torch.randn(10, 4, generator=gen, dtype=torch.float64), \
         torch.randint(0, 3, (10,), generator=gen)
