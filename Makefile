@@ -11,6 +11,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e ".[dev,sweep,audit]"
+	# pyproject's audit-nodeps extra, without dependencies (why: see pyproject.toml)
+	$(PY) -m pip install --quiet --no-deps curvlinops-for-pytorch==3.0.1 \
+		backpack-for-pytorch==1.7.1 dysts==0.96
 	touch $(STAMP)
 
 venv: $(STAMP)

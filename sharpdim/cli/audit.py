@@ -5,6 +5,7 @@ sharpdim's analytic oracles.
     sharpdim audit sharpdim.testing.adapters.pyhessian:eigenvalues_defaults \\
         --kind hessian-spectrum --quantity top_eigenvalues --report reports/audits/pyhessian.md
     sharpdim audit sharpdim.testing.adapters.nolds --report reports/audits/nolds.md
+    sharpdim audit --list          # every adapter, kind, library version last run with
 
 ``MODULE`` alone audits every entry of the module's ``AUDITS`` list (the adapters have one).
 The current directory is importable, as with ``python -m``. Prints one table per audit (or
@@ -26,7 +27,7 @@ from pathlib import Path
 __all__ = ["add_parser", "run"]
 
 _KINDS = ("lyapunov-map", "lyapunov-series", "correlation-dimension", "dimension",
-          "hessian-spectrum", "sharpness-dimension", "kendall")
+          "hessian-spectrum", "sharpness-dimension", "kendall", "persistence-h0")
 
 
 def add_parser(subparsers) -> None:
@@ -34,9 +35,12 @@ def add_parser(subparsers) -> None:
         "audit", help="check an estimator against analytic oracles",
         description="Audit MODULE:FUNCTION (or every entry of MODULE.AUDITS) against the "
                     "oracle cases of its kind.")
-    p.add_argument("target", metavar="MODULE[:FUNCTION]",
+    p.add_argument("target", metavar="MODULE[:FUNCTION]", nargs="?", default=None,
                    help="the estimator, e.g. mypkg.mod:func (importable from the current "
                         "directory)")
+    p.add_argument("--list", action="store_true", dest="list_adapters",
+                   help="list every adapter, its kind, the library version installed and "
+                        "the one its committed report (reports/audits/) was last run with")
     p.add_argument("--kind", choices=_KINDS, default=None,
                    help="kind of estimator (required with :FUNCTION unless the function's "
                         "audit_info implies it)")
@@ -101,6 +105,13 @@ def _progress(name: str, row) -> None:
     print(f"  {name}: {row.verdict}", file=sys.stderr, flush=True)
 
 
+def _list() -> int:
+    from sharpdim.testing.auditing.listing import format_listing, list_adapters
+
+    print(format_listing(list_adapters()))
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from sharpdim.testing.auditing import audit, write_json, write_markdown
     from sharpdim.testing.auditing.report import read_json
@@ -111,6 +122,12 @@ def run(args: argparse.Namespace) -> int:
         except ValueError as exc:
             print(f"sharpdim audit: {exc}", file=sys.stderr)
             return 2
+
+    if getattr(args, "list_adapters", False):
+        return _list()
+    if args.target is None:
+        print("sharpdim audit: give MODULE[:FUNCTION] (or --list)", file=sys.stderr)
+        return 2
 
     try:
         targets = _resolve(args.target, args.kind, args.quantity)

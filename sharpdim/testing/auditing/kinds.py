@@ -26,6 +26,10 @@ kind                       callable (returns)
                            (like ``sharpdim.estimate_sharpness(...).dimension``)
 ``kendall``                ``f(x, y)`` → Kendall's τ-a (Jiang et al.'s sign definition;
                            added so that a τ-b-for-τ-a mistake is caught)
+``persistence-h0``         ``f(points)`` → the ``n − 1`` finite death times of the
+                           0-dimensional Vietoris–Rips persistence of ``n`` distinct points
+                           (``(n, d)`` array), ascending (= minimum-spanning-tree edge
+                           lengths; what PH dimensions and lifetime sums are built from)
 =========================  ===============================================================
 
 Torch tensors, numpy arrays, lists and Python numbers are all accepted as return values.
@@ -53,6 +57,7 @@ KIND_SIGNATURES: dict[str, str] = {
                         "(nodes, weights)",
     "sharpness-dimension": "f(model, loss_fn, data, *, lr, batch_size, seed) -> SD",
     "kendall": "f(x, y) -> Kendall tau-a",
+    "persistence-h0": "f(points) -> finite H0 death times, ascending",
 }
 assert set(KIND_SIGNATURES) == set(KINDS)
 
@@ -80,6 +85,8 @@ def invoke(kind: str, estimator: Callable, case: OracleCase) -> Any:
         return estimator(inputs["exponents"])
     if kind == "kendall":
         return estimator(inputs["x"], inputs["y"])
+    if kind == "persistence-h0":
+        return estimator(inputs["points"])
     if kind == "hessian-spectrum":
         wanted = {"seed": case.seed}
         if case.options["quantity"] == "top_eigenvalues":

@@ -9,7 +9,7 @@ process rebuilds the inputs without receiving them.
 
 Kinds (the callable each one audits is documented in :mod:`sharpdim.testing.auditing`):
 ``lyapunov-map``, ``lyapunov-series``, ``correlation-dimension``, ``dimension``,
-``hessian-spectrum``, ``sharpness-dimension``, ``kendall``.
+``hessian-spectrum``, ``sharpness-dimension``, ``kendall``, ``persistence-h0``.
 """
 
 from __future__ import annotations
@@ -55,6 +55,11 @@ def _kendall():
     return kendall_cases()
 
 
+def _ph0():
+    from sharpdim.testing.oracles.persistence import persistence_h0_cases
+    return persistence_h0_cases()
+
+
 def _hessian():
     from sharpdim.testing.oracles.hessian import hessian_spectrum_cases
     return hessian_spectrum_cases()
@@ -74,6 +79,7 @@ _BUILDERS: dict[str, Callable[[], list[OracleCase]]] = {
     "hessian-spectrum": _hessian,
     "sharpness-dimension": _sd,
     "kendall": _kendall,
+    "persistence-h0": _ph0,
 }
 
 KINDS = tuple(_BUILDERS)
