@@ -35,6 +35,7 @@ from sharpdim.experiments.measures import (
 from sharpdim.experiments.models import count_parameters
 from sharpdim.experiments.tasks import get_task
 from sharpdim.experiments.training import TrainSettings, train
+from sharpdim.provenance import device_of
 
 __all__ = ["StageMeasure", "CheckpointRecord", "RunResult", "execute_run", "derived_seed"]
 
@@ -84,11 +85,11 @@ class RunResult:
 
 
 def _environment(model: torch.nn.Module | None) -> dict[str, Any]:
-    p = None if model is None else next(model.parameters(), None)
+    """Where the run ran: host, versions, threads, and the device and dtype read from the
+    model's parameters (``None`` when no model was built, never a guess)."""
+    where = device_of(model) if model is not None else {"device": None, "dtype": None}
     return {"host": socket.gethostname(), "pid": os.getpid(), "python": platform.python_version(),
-            "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-            "device": "cpu" if p is None else str(p.device),
-            "dtype": "float32" if p is None else str(p.dtype).removeprefix("torch.")}
+            "torch": torch.__version__, "torch_threads": torch.get_num_threads(), **where}
 
 
 def execute_run(spec: RunSpec) -> RunResult:

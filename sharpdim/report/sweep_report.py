@@ -27,7 +27,7 @@ from sharpdim.report.kendall_table import (
     measures_present,
     tau_by_group,
 )
-from sharpdim.report.provenance import package_versions, repository_root, source_digest
+from sharpdim.provenance import package_versions, repository_root, source_digest
 
 __all__ = ["write_report", "default_report_dir"]
 
