@@ -9,12 +9,16 @@
     output = "reports/demo/sweep.sqlite"   # optional (default reports/<name>/sweep.sqlite)
 
     [task_options]    # optional overrides of the task's options (width, n_samples, ...)
-    [train]           # epochs (required), optimizer, momentum, weight_decay, betas,
-                      # divergence_loss, checkpoints (number of evenly spaced checkpoints)
+    [train]           # epochs (required: the schedule, or the cap with stop = "criterion"),
+                      # stop ("epochs" | "criterion"), target_loss (0.01), max_steps,
+                      # optimizer, momentum, weight_decay, betas, divergence_loss,
+                      # checkpoints (number of evenly spaced checkpoints)
     [grid]            # lr and batch_size (required), weight_decay, optimizer (optional);
                       # [grid.lr_by_optimizer] gives each optimizer its own lr list instead
     [measures]        # final, checkpoint (group lists), exact_max_params and the option
-                      # tables exact, density, update, sup, hessian, topology
+                      # tables exact, density, update, sup, hessian, topology,
+                      # fixed_batch (batch_size, method + estimator options), eos
+                      # (n_batches, n_steps, slq_runs), bound (n_points, chunk)
     [engine]          # workers (LocalCluster worker processes)
 
 Every key is checked: an unknown key, a missing required key, a wrong type, an empty list,
@@ -39,7 +43,7 @@ from typing import Any
 
 from sharpdim.experiments.measures import GROUPS, MeasureSettings
 from sharpdim.experiments.tasks import get_task
-from sharpdim.experiments.training import OPTIMIZERS
+from sharpdim.experiments.training import OPTIMIZERS, STOP_MODES
 
 __all__ = ["ConfigError", "SweepConfig", "RunSpec", "load_config", "parse_config", "plan_runs"]
 
@@ -51,10 +55,12 @@ class ConfigError(ValueError):
 _TOP = {"name", "task", "seeds", "description", "output", "task_options", "train", "grid",
         "measures", "engine"}
 _TRAIN = {"epochs", "optimizer", "momentum", "weight_decay", "betas", "divergence_loss",
-          "checkpoints"}
+          "checkpoints", "stop", "target_loss", "max_steps"}
 _GRID = {"lr", "batch_size", "weight_decay", "optimizer", "lr_by_optimizer"}
 _MEASURES = {"final", "checkpoint", "exact_max_params", "exact", "density", "update", "sup",
-             "hessian", "topology"}
+             "hessian", "topology", "fixed_batch", "eos", "bound"}
+_EOS = {"n_batches", "n_steps", "slq_runs"}
+_BOUND = {"n_points", "chunk"}
 _HESSIAN = {"method", "n_examples", "n_steps", "trace_samples"}
 _TOPOLOGY = {"iterates", "alpha", "n_sizes", "loss_examples"}
 _ENGINE = {"workers"}
@@ -216,7 +222,17 @@ def _train(raw: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(checkpoints, bool) or not isinstance(checkpoints, int) or checkpoints < 0:
         raise _fail("train.checkpoints", "must be a non-negative integer", checkpoints)
     epochs_at = sorted({round(x) for x in _linspace(0, epochs, checkpoints)})
-    return {"epochs": epochs, "optimizer": _optimizer("train.optimizer",
+    stop = t.get("stop", "epochs")
+    if stop not in STOP_MODES:
+        raise _fail("train.stop", f"must be one of {list(STOP_MODES)}", stop)
+    target = t.get("target_loss", 0.01)
+    if not _is_number(target) or target <= 0:
+        raise _fail("train.target_loss", "must be > 0", target)
+    max_steps = t.get("max_steps")
+    if max_steps is not None:
+        _positive_int("train.max_steps", max_steps)
+    return {"epochs": epochs, "stop": stop, "target_loss": float(target),
+            "max_steps": max_steps, "optimizer": _optimizer("train.optimizer",
                                                       t.get("optimizer", "sgd")),
             "momentum": float(momentum), "weight_decay": float(wd),
             "betas": [float(b) for b in betas], "divergence_loss": float(div),
@@ -325,6 +341,28 @@ def _measures(raw: Mapping[str, Any]) -> dict[str, Any]:
         raise _fail("measures.topology.iterates", f"must be >= 20 for {sorted(uses_traj)}",
                     topo["iterates"])
     out["topology"] = topo
+    fixed = _estimator_options("fixed_batch", _table(m, "fixed_batch", None, "measures."),
+                               {"batch_size", "method"})
+    if "batch_size" in fixed:
+        _positive_int("measures.fixed_batch.batch_size", fixed["batch_size"])
+    elif "sd_fixed_batch" in out["final"] + out["checkpoint"]:
+        raise ConfigError("missing required key measures.fixed_batch.batch_size (the one "
+                          "Hessian batch size of sd_fixed_batch for every run)")
+    if fixed.get("method", "exact") not in ("exact", "slq", "kde", "ps"):
+        raise _fail("measures.fixed_batch.method", "must be exact, slq, kde or ps",
+                    fixed["method"])
+    out["fixed_batch"] = fixed
+    eos = _table(m, "eos", _EOS, "measures.")
+    for k in _EOS & set(eos):
+        _positive_int(f"measures.eos.{k}", eos[k])
+    out["eos"] = eos
+    bound = _table(m, "bound", _BOUND, "measures.")
+    for k in _BOUND & set(bound):
+        _positive_int(f"measures.bound.{k}", bound[k])
+    if "bound" in out["final"] and topo["iterates"] < 1:
+        raise _fail("measures.topology.iterates", "must be >= 1 for the bound group (its "
+                    "iterates are the last ones kept)", topo["iterates"])
+    out["bound"] = bound
     return out
 
 
@@ -407,7 +445,9 @@ def measure_settings(measures: Mapping[str, Any]) -> MeasureSettings:
         final=tuple(measures["final"]), checkpoint=tuple(measures["checkpoint"]),
         exact_max_params=measures["exact_max_params"], exact=measures["exact"],
         density=measures["density"], update=measures["update"], sup=measures["sup"],
-        hessian=measures["hessian"], topology=measures["topology"])
+        hessian=measures["hessian"], topology=measures["topology"],
+        fixed_batch=measures.get("fixed_batch", {}), eos=measures.get("eos", {}),
+        bound=measures.get("bound", {}))
 
 
 def plan_runs(config: SweepConfig, *, progress: bool = False) -> list[RunSpec]:

@@ -114,17 +114,18 @@ def execute_run(spec: RunSpec) -> RunResult:
             optimizer=spec.optimizer, momentum=t["momentum"], weight_decay=spec.weight_decay,
             betas=tuple(t["betas"]), trajectory=ms.topology.get("iterates", 0),
             checkpoint_epochs=tuple(t["checkpoint_epochs"]),
-            divergence_loss=t["divergence_loss"])
+            divergence_loss=t["divergence_loss"], stop=t.get("stop", "epochs"),
+            target_loss=t.get("target_loss", 0.01), max_steps=t.get("max_steps"))
         timings["setup"] = time.perf_counter() - t0
 
-        def context(optimizer, trajectory=None) -> MeasureContext:
+        def context(optimizer, trajectory=None, training=None) -> MeasureContext:
             return MeasureContext(
                 model=model, loss_fn=task.loss_fn, data=data, lr=spec.lr,
                 batch_size=spec.batch_size, optimizer=spec.optimizer,
                 momentum=settings.torch_momentum, weight_decay=spec.weight_decay,
                 betas=settings.betas, n_parameters=n_params, seed=seeds["measures"],
                 settings=ms, trajectory=trajectory, torch_optimizer=optimizer,
-                progress=False)
+                progress=False, training=training)
 
         measure_seconds = 0.0
 
@@ -151,8 +152,12 @@ def execute_run(spec: RunSpec) -> RunResult:
                         name, g, "skipped", None, f"run diverged: {result.divergence}", 0.0, {})))
         else:
             status, error = "finished", None
-            outcomes, arr = compute_measures(context(result.optimizer, result.trajectory),
-                                             ms.final)
+            summary = {"steps": result.steps, "epochs": result.epochs_completed,
+                       "converged": result.converged, "stopped_by": result.stopped_by,
+                       "final_train_loss": result.final_train_loss,
+                       "final_train_acc": result.final_train_acc}
+            outcomes, arr = compute_measures(
+                context(result.optimizer, result.trajectory, summary), ms.final)
             staged.extend(StageMeasure("final", result.epochs_completed, o) for o in outcomes)
             arrays.update({("final", result.epochs_completed, k): v for k, v in arr.items()})
         timings["final_measures"] = time.perf_counter() - tf
