@@ -14,7 +14,9 @@
                       # optimizer, momentum, weight_decay, betas, divergence_loss,
                       # checkpoints (number of evenly spaced checkpoints)
     [grid]            # lr and batch_size (required), weight_decay, optimizer (optional);
-                      # [grid.lr_by_optimizer] gives each optimizer its own lr list instead
+                      # [grid.lr_by_optimizer] gives each optimizer its own lr list instead;
+                      # [grid.task_options] makes task options grid factors, e.g.
+                      # label_noise = [0.0, 0.2] or train_size = [300, 0]
     [measures]        # final, checkpoint (group lists), exact_max_params and the option
                       # tables exact, density, update, sup, hessian, topology,
                       # fixed_batch (batch_size, method + estimator options), eos
@@ -24,8 +26,8 @@
 Every key is checked: an unknown key, a missing required key, a wrong type, an empty list,
 a non-positive learning rate, an unknown task, optimizer or measure group is a
 :class:`ConfigError` (a ``ValueError``) that names the key and the bad value. The grid is the
-product lr × batch_size × weight_decay × optimizer × seeds; grid keys with two or more values
-are the *factors* of the granulated Kendall analysis.
+product lr × batch_size × weight_decay × optimizer × task options × seeds; grid keys with two
+or more values are the *factors* of the granulated Kendall analysis.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ _TOP = {"name", "task", "seeds", "description", "output", "task_options", "train
         "measures", "engine"}
 _TRAIN = {"epochs", "optimizer", "momentum", "weight_decay", "betas", "divergence_loss",
           "checkpoints", "stop", "target_loss", "max_steps"}
-_GRID = {"lr", "batch_size", "weight_decay", "optimizer", "lr_by_optimizer"}
+_GRID = {"lr", "batch_size", "weight_decay", "optimizer", "lr_by_optimizer", "task_options"}
 _MEASURES = {"final", "checkpoint", "exact_max_params", "exact", "density", "update", "sup",
              "hessian", "topology", "fixed_batch", "eos", "bound"}
 _EOS = {"n_batches", "n_steps", "slq_runs"}
@@ -127,6 +129,7 @@ class SweepConfig:
         for key in ("batch_size", "weight_decay", "optimizer"):
             if len(self.grid[key]) > 1:
                 out.append(key)
+        out += [k for k, v in self.grid.get("task_options", {}).items() if len(v) > 1]
         return tuple(out)
 
     def canonical(self) -> dict[str, Any]:
@@ -278,8 +281,14 @@ def _grid(raw: Mapping[str, Any], train: Mapping[str, Any]) -> dict[str, Any]:
     if "momentum" in optimizers and not 0 < train["momentum"] < 1:
         raise _fail("train.momentum", "must be in (0, 1) when optimizer 'momentum' is used",
                     train["momentum"])
-    return {"lr": lr, "batch_size": bs, "weight_decay": [float(w) for w in wds],
-            "optimizer": optimizers}
+    grid_options = _table(g, "task_options", None, "grid.")
+    for key, values in grid_options.items():
+        _non_empty_list(f"grid.task_options.{key}", values)
+    out = {"lr": lr, "batch_size": bs, "weight_decay": [float(w) for w in wds],
+           "optimizer": optimizers}
+    if grid_options:
+        out["task_options"] = {k: list(v) for k, v in grid_options.items()}
+    return out
 
 
 def _estimator_options(key: str, table: Mapping[str, Any], extra: set[str]) -> dict[str, Any]:
@@ -401,18 +410,30 @@ def parse_config(
         raise ConfigError(str(exc).replace("task.", "task_options.")) from None
     train = _train(raw)
     grid = _grid(raw, train)
+    for key, values in grid.get("task_options", {}).items():
+        if key in options_raw:
+            raise ConfigError(f"task option {key} is given both in [task_options] and in "
+                              "[grid.task_options]; keep one")
+        try:
+            grid["task_options"][key] = [task.options({key: v})[key] for v in values]
+        except ValueError as exc:
+            raise ConfigError(str(exc).replace("task.", "grid.task_options.")) from None
     measures = _measures(raw)
     engine = _table(raw, "engine", _ENGINE, "")
     if "workers" in engine:
         _positive_int("engine.workers", engine["workers"])
     try:
-        data = task.dataset(options)
+        sizes = []
+        for combo in _option_combos(grid):
+            data = task.dataset({**options, **combo})
+            sizes.append(data.n_train)
         task.model(options, 0)
     except ValueError as exc:
         raise ConfigError(f"task_options: {exc}") from None
-    too_big = [b for b in grid["batch_size"] if b > data.n_train]
+    data_n = min(sizes)
+    too_big = [b for b in grid["batch_size"] if b > data_n]
     if too_big:
-        raise _fail("grid.batch_size", f"values must be <= the {data.n_train} training "
+        raise _fail("grid.batch_size", f"values must be <= the {data_n} training "
                     "examples", too_big[0])
     description = raw.get("description", "")
     if not isinstance(description, str):
@@ -450,23 +471,36 @@ def measure_settings(measures: Mapping[str, Any]) -> MeasureSettings:
         bound=measures.get("bound", {}))
 
 
+def _option_combos(grid: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every combination of the ``[grid.task_options]`` values (``[{}]`` when none)."""
+    table = grid.get("task_options", {})
+    keys = list(table)
+    return [dict(zip(keys, vals, strict=True))
+            for vals in itertools.product(*(table[k] for k in keys))]
+
+
 def plan_runs(config: SweepConfig, *, progress: bool = False) -> list[RunSpec]:
-    """Every run of the grid, in a fixed order (optimizer, lr, batch size, weight decay,
-    seed), each with its content-derived ``run_id``."""
+    """Every run of the grid, in a fixed order (optimizer, task options, lr, batch size,
+    weight decay, seed), each with its content-derived ``run_id``."""
     train = dict(config.train)
     runs = []
     for opt in config.grid["optimizer"]:
-        for lr, bs, wd, seed in itertools.product(config.grid["lr"][opt],
-                                                  config.grid["batch_size"],
-                                                  config.grid["weight_decay"], config.seeds):
-            run_train = {**train, "momentum": train["momentum"] if opt == "momentum" else 0.0}
-            run_train.pop("optimizer")
-            run_train.pop("weight_decay")
-            key = {"task": config.task, "task_options": dict(config.task_options), "lr": lr,
-                   "batch_size": bs, "weight_decay": wd, "optimizer": opt, "seed": seed,
-                   "train": run_train, "measures": dict(config.measures)}
-            runs.append(RunSpec(run_id=_digest(key), sweep=config.name, task=config.task,
-                                task_options=dict(config.task_options), lr=lr, batch_size=bs,
-                                weight_decay=wd, optimizer=opt, seed=seed, train=run_train,
-                                measures=dict(config.measures), progress=progress))
+        for combo in _option_combos(config.grid):
+            task_options = {**config.task_options, **combo}
+            for lr, bs, wd, seed in itertools.product(config.grid["lr"][opt],
+                                                      config.grid["batch_size"],
+                                                      config.grid["weight_decay"],
+                                                      config.seeds):
+                run_train = {**train,
+                             "momentum": train["momentum"] if opt == "momentum" else 0.0}
+                run_train.pop("optimizer")
+                run_train.pop("weight_decay")
+                key = {"task": config.task, "task_options": task_options, "lr": lr,
+                       "batch_size": bs, "weight_decay": wd, "optimizer": opt, "seed": seed,
+                       "train": run_train, "measures": dict(config.measures)}
+                runs.append(RunSpec(run_id=_digest(key), sweep=config.name, task=config.task,
+                                    task_options=dict(task_options), lr=lr, batch_size=bs,
+                                    weight_decay=wd, optimizer=opt, seed=seed,
+                                    train=run_train, measures=dict(config.measures),
+                                    progress=progress))
     return runs
