@@ -380,8 +380,10 @@ def bootstrap_ci(
 
 
 VERDICT_RULE = (
-    "For each SD variant, d = τ(SD, gap) − τ(best baseline, gap), the best baseline being the "
-    "baseline with the largest τ on all runs (chosen once, before resampling); the 95 % "
+    "For each SD variant, d = τ(SD, gap) − s·τ(best baseline, gap), the best baseline being "
+    "the baseline with the largest |τ| on all runs and s the sign of its τ (chosen once, "
+    "before resampling: a baseline may predict the gap in either direction, SD must predict "
+    "it with the paper's sign, positive); the 95 % "
     "interval of d is a seed-stratified percentile bootstrap (seeds resampled within each "
     "configuration; both τ on the same resample: a paired difference). Verdict: **held** "
     "when the whole interval is above 0, **did not hold** when it is below 0, **tie** when "
@@ -407,10 +409,10 @@ def verdict(low: float, high: float) -> str:
 
 @dataclass(frozen=True)
 class PairedDifference:
-    """``τ(measure, target) − τ(baseline, target)`` on the same records, with a bootstrap
+    """``τ(measure, target) − s·τ(baseline, target)`` on the same records, with a bootstrap
     interval in which both τ are computed on each resample (paired). ``baseline`` is the
-    best baseline (largest τ on the original records) among ``candidates``; ``verdict``
-    applies :func:`verdict` to the interval."""
+    best baseline (largest ``|τ|`` on the original records) among ``candidates`` and
+    ``sign`` (s) the sign of its τ; ``verdict`` applies :func:`verdict` to the interval."""
 
     measure: str
     baseline: str
@@ -421,6 +423,7 @@ class PairedDifference:
     interval: BootstrapInterval
     verdict: str
     candidates: Mapping[str, float]
+    sign: int = 1
 
 
 def paired_tau_difference(
@@ -434,16 +437,16 @@ def paired_tau_difference(
     n_resamples: int = 1000,
     confidence: float = 0.95,
 ) -> PairedDifference:
-    """Paired difference of Kendall τ-a between ``measure`` and the best of ``baselines``
-    (see :data:`VERDICT_RULE`). Records missing any of the compared values (or the target)
-    are dropped first, so both τ use the same runs. ``group_by``: the factors (seeds are
-    resampled within each of their settings).
+    """Paired difference of Kendall τ-a between ``measure`` and the best of ``baselines``,
+    oriented by the sign of its τ (see :data:`VERDICT_RULE`). Records missing any of the
+    compared values (or the target) are dropped first, so both τ use the same runs.
+    ``group_by``: the factors (seeds are resampled within each of their settings).
 
     >>> runs = [{"lr": lr, "seed": s, "sd": lr + s / 10, "eta": lr, "gap": lr + s / 10}
     ...         for lr in (1, 2, 3) for s in range(3)]
     >>> d = paired_tau_difference(runs, "sd", ["eta"], "gap", group_by=["lr"], seed=0,
     ...                           n_resamples=200)
-    >>> d.baseline, round(d.difference, 4), d.verdict  # η ties within each lr: τ = 27/36
+    >>> d.baseline, round(d.difference, 4), d.verdict  # η ties inside an lr: τ = 27/36
     ('eta', 0.25, 'held')
     """
     if isinstance(baselines, str) or not baselines:
@@ -458,11 +461,12 @@ def paired_tau_difference(
         return kendall_tau([r[m] for r in rs], [r[target] for r in rs])
 
     candidates = {b: tau(rows, b) for b in baselines}
-    best = max(candidates, key=lambda b: (candidates[b], -list(baselines).index(b)))
+    best = max(candidates, key=lambda b: (abs(candidates[b]), -list(baselines).index(b)))
+    sign = -1 if candidates[best] < 0 else 1
 
     def stat(rs):
         try:
-            return tau(rs, measure) - tau(rs, best)
+            return tau(rs, measure) - sign * tau(rs, best)
         except ValueError:
             return None
 
@@ -471,7 +475,8 @@ def paired_tau_difference(
     return PairedDifference(measure=measure, baseline=best, target=target,
                             tau_measure=tau(rows, measure), tau_baseline=candidates[best],
                             difference=ci.estimate, interval=ci,
-                            verdict=verdict(ci.low, ci.high), candidates=candidates)
+                            verdict=verdict(ci.low, ci.high), candidates=candidates,
+                            sign=sign)
 
 
 def accuracy_standard_error(p: float, n: int) -> float:

@@ -74,3 +74,27 @@ def test_provenance_is_layer_zero_and_imports_nothing_from_sharpdim():
 def test_experiments_and_report_do_not_import_each_other_in_a_cycle():
     exp = {n for p in (ROOT / "experiments").rglob("*.py") for _, n in _imports(p)}
     assert not any(n.startswith("sharpdim.report") for n in exp)
+
+
+def test_every_measure_group_output_is_in_the_registry_the_report_reads():
+    from sharpdim.experiments.measures import GROUPS
+    from sharpdim.experiments.registry import MEASURES
+
+    missing = sorted({o for g in GROUPS.values() for o in g.outputs} - set(MEASURES))
+    assert not missing, f"add {missing} to sharpdim.experiments.registry.MEASURES"
+
+
+def test_report_names_no_measure_itself():
+    """The report reads measure names from the registry; claims.py is the exception: each
+    claim is a statement of the paper about named measures (SD-KDE, SD-PS, SD-SLQ)."""
+    from sharpdim.experiments.registry import MEASURES
+
+    offenders = []
+    for path in (ROOT / "report").rglob("*.py"):
+        if path.name == "claims.py":
+            continue
+        text = path.read_text()
+        offenders += [f"{path.name}: {n}" for n in MEASURES
+                      if n.startswith(("sd_", "lambda_1", "ph_dim", "e_alpha"))
+                      and (f'"{n}"' in text or f"'{n}'" in text)]
+    assert not offenders, offenders

@@ -79,8 +79,8 @@ def test_train_subset_keeps_class_proportions_and_the_test_set():
 
 
 def test_grid_factor_values_reach_the_records_of_the_sweep_file(tmp_path):
-    from sharpdim.experiments.sweep import run_sweep
     from sharpdim.experiments.storage import SweepStore
+    from sharpdim.experiments.sweep import run_sweep
 
     raw = _raw(seeds=[0], grid={"lr": [0.1], "batch_size": [64],
                                 "task_options": {"label_noise": [0.0, 0.5]}},

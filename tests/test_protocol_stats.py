@@ -73,10 +73,12 @@ def test_paired_difference_estimate_is_the_pairwise_tau_difference_of_the_best_b
                               n_resamples=100)
     gap = [r["gap"] for r in recs]
     taus = {b: _tau_loop([r[b] for r in recs], gap) for b in ("eta", "acc")}
-    best = max(taus, key=taus.get)
+    best = max(taus, key=lambda b: abs(taus[b]))
+    sign = 1 if taus[best] >= 0 else -1
     assert d.baseline == best and d.candidates == pytest.approx(taus, abs=1e-15)
-    assert d.difference == pytest.approx(_tau_loop([r["sd"] for r in recs], gap) - taus[best],
-                                         abs=1e-15)
+    assert d.sign == sign
+    assert d.difference == pytest.approx(
+        _tau_loop([r["sd"] for r in recs], gap) - sign * taus[best], abs=1e-15)
     assert d.interval.strata == 4 and d.interval.low <= d.difference <= d.interval.high
 
 
@@ -84,9 +86,23 @@ def test_a_monotone_transform_of_the_baseline_ties_on_every_resample():
     recs = _grid_records(np.random.default_rng(1))
     for r in recs:
         r["sd"] = math.exp(3 * r["acc"])  # same ranks as acc on any resample
+    if paired_tau_difference(recs, "sd", ["acc"], "gap", group_by=["lr"], seed=0,
+                             n_resamples=1).sign < 0:
+        for r in recs:
+            r["acc"] = -r["acc"]  # orient the baseline positively, so s = +1
     d = paired_tau_difference(recs, "sd", ["acc"], "gap", group_by=["lr"], seed=0,
                               n_resamples=200)
     assert (d.interval.low, d.interval.high, d.verdict) == (0.0, 0.0, "tie")
+
+
+def test_a_baseline_is_oriented_by_its_sign_but_sd_is_not():
+    recs = _grid_records(np.random.default_rng(3))
+    for r in recs:
+        r["neg"] = -r["gap"]  # a perfect baseline with negative τ
+    d = paired_tau_difference(recs, "sd", ["neg"], "gap",
+                              group_by=["lr"], seed=0, n_resamples=50)
+    assert d.sign == -1 and d.tau_baseline == -1.0
+    assert d.difference == pytest.approx(d.tau_measure - 1.0)
 
 
 def test_a_measure_equal_to_the_target_beats_a_noise_baseline_and_a_reversed_one_loses():

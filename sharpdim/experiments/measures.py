@@ -419,9 +419,14 @@ def _training(ctx: MeasureContext) -> GroupValues:
                                 "final_train_acc": t.get("final_train_acc")})
 
 
+def hyperparameter_baselines(lr: float, batch_size: int) -> dict[str, float]:
+    """The hyperparameter baselines of a run: η, 1/b and η/b."""
+    return {"lr": float(lr), "inv_batch_size": 1.0 / batch_size,
+            "lr_over_batch_size": lr / batch_size}
+
+
 def _baselines(ctx: MeasureContext) -> GroupValues:
-    return GroupValues({"lr": ctx.lr, "inv_batch_size": 1.0 / ctx.batch_size,
-                        "lr_over_batch_size": ctx.lr / ctx.batch_size})
+    return GroupValues(hyperparameter_baselines(ctx.lr, ctx.batch_size))
 
 
 @torch.no_grad()
