@@ -96,3 +96,14 @@ def test_grid_factor_values_reach_the_records_of_the_sweep_file(tmp_path):
     noisy = next(r for r in recs if r["label_noise"] == 0.5)
     clean = next(r for r in recs if r["label_noise"] == 0.0)
     assert noisy["train_acc"] < clean["train_acc"]  # half the labels are wrong
+
+
+def test_exact_runs_restrict_the_exact_groups_to_the_named_runs():
+    raw = _raw(measures={"final": ["sd_exact", "baselines"], "exact_runs": [[0.2, 32, 1]]})
+    runs = plan_runs(parse_config(raw))
+    with_exact = [(r.lr, r.batch_size, r.seed) for r in runs
+                  if "sd_exact" in r.measures["final"]]
+    assert sorted(set(with_exact)) == [(0.2, 32, 1)]
+    assert all("baselines" in r.measures["final"] for r in runs)
+    with pytest.raises(ConfigError, match="measures.exact_runs entries must be"):
+        parse_config(_raw(measures={"final": ["sd_exact"], "exact_runs": [[0.3, 32, 0]]}))

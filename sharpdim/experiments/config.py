@@ -20,7 +20,9 @@
     [measures]        # final, checkpoint (group lists), exact_max_params and the option
                       # tables exact, density, update, sup, hessian, topology,
                       # fixed_batch (batch_size, method + estimator options), eos
-                      # (n_batches, n_steps, slq_runs), bound (n_points, chunk)
+                      # (n_batches, n_steps, slq_runs, method), bound (n_points, chunk);
+                      # exact_runs = [[lr, batch_size, seed], ...]: take sd_exact / sd_sup
+                      # on these runs only (exact spectra of a large net are costly)
     [engine]          # workers (LocalCluster worker processes)
 
 Every key is checked: an unknown key, a missing required key, a wrong type, an empty list,
@@ -60,8 +62,9 @@ _TRAIN = {"epochs", "optimizer", "momentum", "weight_decay", "betas", "divergenc
           "checkpoints", "stop", "target_loss", "max_steps"}
 _GRID = {"lr", "batch_size", "weight_decay", "optimizer", "lr_by_optimizer", "task_options"}
 _MEASURES = {"final", "checkpoint", "exact_max_params", "exact", "density", "update", "sup",
-             "hessian", "topology", "fixed_batch", "eos", "bound"}
-_EOS = {"n_batches", "n_steps", "slq_runs"}
+             "hessian", "topology", "fixed_batch", "eos", "bound", "exact_runs"}
+_EXACT_GROUPS = ("sd_exact", "sd_sup")
+_EOS = {"n_batches", "n_steps", "slq_runs", "method"}
 _BOUND = {"n_points", "chunk"}
 _HESSIAN = {"method", "n_examples", "n_steps", "trace_samples"}
 _TOPOLOGY = {"iterates", "alpha", "n_sizes", "loss_examples"}
@@ -362,8 +365,10 @@ def _measures(raw: Mapping[str, Any]) -> dict[str, Any]:
                     fixed["method"])
     out["fixed_batch"] = fixed
     eos = _table(m, "eos", _EOS, "measures.")
-    for k in _EOS & set(eos):
+    for k in (_EOS - {"method"}) & set(eos):
         _positive_int(f"measures.eos.{k}", eos[k])
+    if eos.get("method", "auto") not in ("auto", "exact", "lanczos"):
+        raise _fail("measures.eos.method", "must be auto, exact or lanczos", eos["method"])
     out["eos"] = eos
     bound = _table(m, "bound", _BOUND, "measures.")
     for k in _BOUND & set(bound):
@@ -372,6 +377,14 @@ def _measures(raw: Mapping[str, Any]) -> dict[str, Any]:
         raise _fail("measures.topology.iterates", "must be >= 1 for the bound group (its "
                     "iterates are the last ones kept)", topo["iterates"])
     out["bound"] = bound
+    exact_runs = m.get("exact_runs", [])
+    if not isinstance(exact_runs, list) or not all(
+            isinstance(t, list) and len(t) == 3 and _is_number(t[0])
+            and not isinstance(t[1], bool) and isinstance(t[1], int)
+            and not isinstance(t[2], bool) and isinstance(t[2], int) for t in exact_runs):
+        raise _fail("measures.exact_runs", "must be a list of [lr, batch_size, seed] triples",
+                    exact_runs)
+    out["exact_runs"] = [[float(t[0]), t[1], t[2]] for t in exact_runs]
     return out
 
 
@@ -431,6 +444,11 @@ def parse_config(
     except ValueError as exc:
         raise ConfigError(f"task_options: {exc}") from None
     data_n = min(sizes)
+    for lr, bs, seed in measures["exact_runs"]:
+        if (not any(lr in v for v in grid["lr"].values()) or bs not in grid["batch_size"]
+                or seed not in seeds):
+            raise _fail("measures.exact_runs", "entries must be [lr, batch_size, seed] of the "
+                        "grid", [lr, bs, seed])
     too_big = [b for b in grid["batch_size"] if b > data_n]
     if too_big:
         raise _fail("grid.batch_size", f"values must be <= the {data_n} training "
@@ -495,12 +513,24 @@ def plan_runs(config: SweepConfig, *, progress: bool = False) -> list[RunSpec]:
                              "momentum": train["momentum"] if opt == "momentum" else 0.0}
                 run_train.pop("optimizer")
                 run_train.pop("weight_decay")
+                measures = _run_measures(config.measures, lr, bs, seed)
                 key = {"task": config.task, "task_options": task_options, "lr": lr,
                        "batch_size": bs, "weight_decay": wd, "optimizer": opt, "seed": seed,
-                       "train": run_train, "measures": dict(config.measures)}
+                       "train": run_train, "measures": measures}
                 runs.append(RunSpec(run_id=_digest(key), sweep=config.name, task=config.task,
                                     task_options=dict(task_options), lr=lr, batch_size=bs,
                                     weight_decay=wd, optimizer=opt, seed=seed,
-                                    train=run_train, measures=dict(config.measures),
+                                    train=run_train, measures=measures,
                                     progress=progress))
     return runs
+
+
+def _run_measures(measures: Mapping[str, Any], lr: float, bs: int,
+                  seed: int) -> dict[str, Any]:
+    """The measures of one run: without the exact-spectrum groups when ``exact_runs`` names
+    other runs only."""
+    out = dict(measures)
+    subset = out.get("exact_runs") or []
+    if subset and [float(lr), bs, seed] not in subset:
+        out["final"] = [g for g in out["final"] if g not in _EXACT_GROUPS]
+    return out

@@ -39,7 +39,7 @@ Protocol groups (the decisive-test protocol; option tables of the same names):
   batch size), ``eos_threshold`` (2, or 2(1 + β) with heavy-ball momentum β: the linear
   stability limit of η·λ), ``negative_fraction`` (share of the training Hessian's eigenvalues
   below ``−N·eps·max|α|``: exact spectrum up to ``exact_max_params``, SLQ mass below 0
-  above), and where λ₁ > 0 comes
+  above; ``[measures.eos] method = "exact" | "lanczos"`` forces one), and where λ₁ > 0 comes
   from: ``lambda_1_top_share`` / ``lambda_1_negative_share`` = share of minibatches whose
   largest ``ln|1 − ηα|`` is positive and attained at the top eigenvalue (``ηα_max > 2``) /
   at the bottom one (``α_min < 0``); ``lambda_1_eos`` is the mean of that largest value.
@@ -498,7 +498,10 @@ def _eos(ctx: MeasureContext) -> GroupValues:
     x, y, n_ex = _hessian_rows(ctx, ctx.settings.hessian.get("n_examples"))
     details: dict[str, Any] = {"n_batches": n_batches, "n_steps": n_steps, "seed": ctx.seed,
                                "n_examples": n_ex, "optimizer": ctx.optimizer}
-    if _too_big(ctx) is None:
+    method = opts.get("method", "auto")
+    if method == "auto":
+        method = "exact" if _too_big(ctx) is None else "lanczos"
+    if method == "exact":
         alpha = _full_spectrum(ctx, f, x, y, n_ex, exact_hessian_eigenvalues)
         top, neg = float(alpha[-1]), negative_share(alpha)
         details["full_batch"] = "exact eigendecomposition (float64)"
