@@ -299,7 +299,7 @@ def eos_diagnostic(records: Sequence[Mapping[str, Any]], labels: Sequence[str],
                    full: str, minibatch: str, threshold: str, path: Path) -> Path:
     """Per run: η·λ_max of the full-batch Hessian (filled) and the minibatch mean (open)
     against the EoS threshold 2(1+β) (dashed, per run); log axis; marker per optimizer."""
-    fig = _figure(max(6.0, 0.22 * len(records) + 2), 3.4)
+    fig = _figure(min(16.0, max(6.0, 0.22 * len(records) + 2)), 3.4)
     ax = fig.add_subplot(1, 1, 1)
     x = np.arange(len(records))
     for xi, r in zip(x, records, strict=True):

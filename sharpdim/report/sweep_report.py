@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from sharpdim.experiments.registry import (
     EOS_RATIO,
     SLQ_VALIDATION,
@@ -25,7 +27,7 @@ from sharpdim.report import figures as fig
 from sharpdim.report.analysis import MIN_RUNS_FOR_KENDALL, Analysis, analyse
 from sharpdim.report.outputs import write_csv, write_json
 from sharpdim.report.sections import ReportContext, render_readme
-from sharpdim.report.sweep_data import SweepData, load_sweep
+from sharpdim.report.sweep_data import SweepData, load_sweep, run_label
 
 __all__ = ["write_report", "default_report_dir", "FIGURES"]
 
@@ -99,9 +101,20 @@ def fig_eos(d: SweepData, a: Analysis, out: Path) -> list[Figure]:
                   key=lambda r: (r["lr"], r["batch_size"], r["seed"]))
     if not rows:
         return []
-    labels = [d.label_of(r["run_id"]) for r in rows]
-    return [("Edge-of-stability diagnostic per run against the threshold 2(1+β)",
-             fig.eos_diagnostic(rows, labels, full, mini, thr, out / "eos_diagnostic.png").name)]
+    caption = "Edge-of-stability diagnostic per run against the threshold 2(1+β)"
+    if d.multi_seed:  # one point per configuration: the mean over its seeds
+        groups: dict[str, list[Mapping[str, Any]]] = {}
+        for r in rows:
+            groups.setdefault(run_label(r, d.factors, False), []).append(r)
+        rows = [{**g[0], **{k: float(np.mean([r[k] for r in g if k in r]))
+                            for k in (full, mini, thr) if any(k in r for r in g)}}
+                for g in groups.values()]
+        labels = list(groups)
+        caption += " (mean over seeds per configuration)"
+    else:
+        labels = [d.label_of(r["run_id"]) for r in rows]
+    return [(caption, fig.eos_diagnostic(rows, labels, full, mini, thr,
+                                         out / "eos_diagnostic.png").name)]
 
 
 def fig_spectra(d: SweepData, a: Analysis, out: Path) -> list[Figure]:
