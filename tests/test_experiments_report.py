@@ -223,3 +223,37 @@ def test_protocol_report_writes_the_issue_columns_and_figures(protocol_report):
     table = json.loads((out / "kendall.json").read_text())
     assert table["n_comparisons"] == 6 and {d["verdict"] for d in table["decisive"]} <= {
         "held", "tie", "did not hold"}
+
+
+def _fake_sweep(records):
+    from pathlib import Path
+
+    from sharpdim.report.sweep_data import SweepData
+
+    canonical = {"seeds": [0, 1]}
+    return SweepData(path=Path("x.sqlite"), digest="0", config={
+        "canonical": canonical, "factors": ["lr", "batch_size"], "name": "x"},
+        runs=(), records=tuple(records), final_measures=(), sessions=(), seeds={},
+        timings={}, meta={}, hessian={}, profiles={}, slq={}, slq_checkpoints={}, series={})
+
+
+def test_runs_that_missed_the_criterion_are_also_analysed_separately():
+    from sharpdim.report.analysis import analyse
+
+    rng = __import__("numpy").random.default_rng(0)
+    recs = [{"run_id": f"{lr}-{bs}-{s}", "lr": lr, "batch_size": bs, "seed": s,
+             "gen_gap": float(rng.random()), "loss_gap": float(rng.random()),
+             "sd_exact": float(rng.random()), "train_acc": float(rng.random()),
+             "converged": float(lr < 0.3)}
+            for lr in (0.1, 0.2, 0.4) for bs in (16, 64) for s in (0, 1)]
+    a = analyse(_fake_sweep(recs), n_resamples=20)
+    assert a.n_comparisons == 2 and len(a.decisive_converged) == 2
+    # the converged-only comparison uses the 8 converged runs: its τ(SD) is theirs
+    from sharpdim.stats import kendall_tau
+
+    conv = [r for r in recs if r["converged"] == 1.0]
+    d = next(x for x in a.decisive_converged if x.target == "gen_gap")
+    assert d.tau_measure == kendall_tau([r["sd_exact"] for r in conv],
+                                        [r["gen_gap"] for r in conv])
+    # baselines η, 1/b, η/b are derived for records that predate the baselines group
+    assert {"lr", "inv_batch_size", "lr_over_batch_size", "train_acc"} <= set(a.baselines)

@@ -89,6 +89,7 @@ class Analysis:
     per_optimizer: Mapping[str, Mapping[str, Mapping[Any, float | None]]]
     decisive: tuple[PairedDifference, ...]
     decisive_errors: tuple[str, ...]
+    decisive_converged: tuple[PairedDifference, ...]
     baselines: tuple[str, ...]
     sd_variants: tuple[str, ...]
     confounds: Mapping[str, Mapping[str, float | None]]
@@ -147,17 +148,29 @@ def analyse(data: SweepData, *, n_resamples: int = 400,
                if "optimizer" in factors and present else {})
     sd_variants = tuple(m for m in names_with_role("sd") if m in present)
     baselines = tuple(m for m in names_with_role("baseline") if m in present)
-    decisive, errors = [], []
-    if enough and baselines:
+    errors: list[str] = []
+
+    def compare(rows, note: str) -> list[PairedDifference]:
+        out = []
+        if len(rows) < MIN_RUNS_FOR_KENDALL or not baselines:
+            return out
         for target in TARGETS:
             for m in sd_variants:
                 try:
-                    decisive.append(paired_tau_difference(
-                        done, m, baselines, target,
+                    out.append(paired_tau_difference(
+                        rows, m, baselines, target,
                         group_by=factors if data.multi_seed else (), seed=0,
                         n_resamples=n_resamples, confidence=confidence))
                 except ValueError as exc:
-                    errors.append(f"{m} vs baselines on {target}: {exc}")
+                    errors.append(f"{m} vs baselines on {target}{note}: {exc}")
+        return out
+
+    decisive = compare(done, "")
+    converged = [r for r in done if r.get("converged") == 1.0]
+    # runs that missed the stopping criterion are analysed separately: the same comparison
+    # on the converged runs alone, when some but not all converged
+    decisive_converged = (compare(converged, " (converged runs)")
+                          if 0 < len(converged) < len(done) else [])
     confounds: dict[str, dict[str, float | None]] = {}
     for m in sd_variants:
         confounds[m] = {}
@@ -175,7 +188,8 @@ def analyse(data: SweepData, *, n_resamples: int = 400,
             claims += grokking_claims(data.series, sd_name=sd_name, lambda_name=lam_name)
     return Analysis(records=tuple(done), present=tuple(present), kendall=tuple(krows),
                     per_optimizer=per_opt, decisive=tuple(decisive),
-                    decisive_errors=tuple(errors), baselines=baselines,
+                    decisive_errors=tuple(errors),
+                    decisive_converged=tuple(decisive_converged), baselines=baselines,
                     sd_variants=sd_variants, confounds=confounds, regime=_regime(done),
                     bounds=tuple(_bounds(done)), claims=tuple(claims),
                     n_resamples=n_resamples, confidence=confidence)

@@ -80,6 +80,10 @@ def write_json(path: Path, data: SweepData, analysis: Analysis) -> None:
                       "tau_baseline": d.tau_baseline, "difference": d.difference,
                       "interval": _ci(d.interval), "verdict": d.verdict,
                       "candidates": d.candidates} for d in analysis.decisive],
+        "decisive_converged_only": [
+            {"measure": d.measure, "target": d.target, "best_baseline": d.baseline,
+             "difference": d.difference, "interval": _ci(d.interval), "verdict": d.verdict}
+            for d in analysis.decisive_converged],
         "n_comparisons": analysis.n_comparisons,
         "confounds": analysis.confounds,
         "bounds": [{"run_id": b.run_id, "sd": b.sd_name, "value": b.bound.value,

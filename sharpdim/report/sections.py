@@ -189,6 +189,22 @@ def outcomes(c: ReportContext) -> list[str]:
     return lines + [""]
 
 
+def _decisive_table(c: ReportContext, rows) -> list[str]:
+    a = c.analysis
+    lines = ["| target | SD variant | τ(SD) | best baseline | s·τ(baseline) | d = τ(SD) − "
+             f"s·τ(baseline) [{_pct(c)}% CI] | verdict | τ(SD, b) | τ(SD, η) |",
+             "|---|---|---:|---|---:|---|---|---:|---:|"]
+    for d in rows:
+        conf = a.confounds.get(d.measure, {})
+        lines.append(f"| {_md(label(d.target))} | {_md(label(d.measure))} | "
+                     f"{d.tau_measure:+.3f} | "
+                     f"{_md(label(d.baseline))}{' (reversed)' if d.sign < 0 else ''} | "
+                     f"{d.sign * d.tau_baseline:+.3f} | {d.difference:+.3f}{_ci(d.interval)} | "
+                     f"**{d.verdict}** | {_num(conf.get('batch_size'), '+.2f')} | "
+                     f"{_num(conf.get('lr'), '+.2f')} |")
+    return lines
+
+
 def decisive(c: ReportContext) -> list[str]:
     a = c.analysis
     lines = ["## Decisive comparison: SD against the best baseline", ""]
@@ -197,21 +213,15 @@ def decisive(c: ReportContext) -> list[str]:
                "no SD variant was recorded" if not a.sd_variants else
                f"fewer than {MIN_RUNS_FOR_KENDALL} runs with a generalization gap")
         return lines + [f"Not evaluated: {why}.", *[f"* {e}" for e in a.decisive_errors], ""]
-    lines += ["| target | SD variant | τ(SD) | best baseline | s·τ(baseline) | d = τ(SD) − "
-              f"s·τ(baseline) [{_pct(c)}% CI] | verdict | τ(SD, b) | τ(SD, η) |",
-              "|---|---|---:|---|---:|---|---|---:|---:|"]
-    for d in a.decisive:
-        conf = a.confounds.get(d.measure, {})
-        lines.append(f"| {_md(label(d.target))} | {_md(label(d.measure))} | "
-                     f"{d.tau_measure:+.3f} | "
-                     f"{_md(label(d.baseline))}{' (reversed)' if d.sign < 0 else ''} | "
-                     f"{d.sign * d.tau_baseline:+.3f} | {d.difference:+.3f}{_ci(d.interval)} | "
-                     f"**{d.verdict}** | {_num(conf.get('batch_size'), '+.2f')} | "
-                     f"{_num(conf.get('lr'), '+.2f')} |")
+    lines += _decisive_table(c, a.decisive)
     verdicts = Counter(d.verdict for d in a.decisive if d.target == "gen_gap")
-    lines += ["", "**Bottom line** (accuracy gap): " + ", ".join(
+    lines += ["", "**Bottom line** (accuracy gap, all finished runs): " + ", ".join(
         f"{n} {v}" for v, n in sorted(verdicts.items())) + f" out of "
         f"{sum(verdicts.values())} SD variants.", ""]
+    if a.decisive_converged:
+        n_conv = sum(r.get("converged") == 1.0 for r in a.records)
+        lines += [f"### Converged runs only ({n_conv} of {len(a.records)} runs met the stopping "
+                  "criterion)", ""] + _decisive_table(c, a.decisive_converged) + [""]
     return lines + [*[f"* {e}" for e in a.decisive_errors], ""] if a.decisive_errors else lines
 
 
