@@ -218,3 +218,31 @@ def test_bound_inputs_are_the_largest_per_example_gradient_norm_and_loss(trained
     assert v["bound_B"] == pytest.approx(B, rel=1e-6)
     assert v["worst_loss_gap"] == pytest.approx(max(gaps), rel=1e-6, abs=1e-12)
     assert v["n_train"] == data.n_train
+
+
+def test_mse_task_option_trains_and_measures_with_the_squared_error(task_data):
+    from sharpdim.experiments.tasks import mse_onehot
+
+    task, options, data = task_data
+    opts = task.options({**options, "loss": "mse"})
+    loss_fn = task.loss_for(opts)
+    assert loss_fn is mse_onehot and task.loss_for(options) is task.loss_fn
+    model = task.model(opts, 0)
+    r = train(model, data, TrainSettings(lr=0.1, batch_size=16, epochs=2, trajectory=2),
+              loss_fn, seed=0)
+    ctx = MeasureContext(model=model, loss_fn=loss_fn, data=data, lr=0.1, batch_size=16,
+                         optimizer="sgd", momentum=0.0, weight_decay=0.0, betas=(0.9, 0.999),
+                         n_parameters=sum(p.numel() for p in model.parameters()), seed=0,
+                         settings=MeasureSettings(bound={"n_points": 1}),
+                         trajectory=r.trajectory)
+    v = _values(compute_measures(ctx, ["standard_errors", "bound"])[0])
+    with torch.no_grad():
+        out = model(data.x_test)
+        per = [float(mse_onehot(out[i:i + 1], data.y_test[i:i + 1])) for i in range(data.n_test)]
+    assert v["loss_gap_se"] == pytest.approx(np.std(per, ddof=1) / math.sqrt(data.n_test),
+                                             rel=1e-6)
+    onehot = torch.nn.functional.one_hot(data.y_test, 10).float()
+    assert float(mse_onehot(out, data.y_test)) == pytest.approx(  # the definition
+        float(0.5 * ((out - onehot) ** 2).sum(1).mean()), rel=1e-6)  # float32, 10-term sums
+    with pytest.raises(ValueError, match="task.loss must be one of"):
+        task.loss_for({"loss": "hinge"})

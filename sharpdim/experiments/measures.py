@@ -429,6 +429,13 @@ def _baselines(ctx: MeasureContext) -> GroupValues:
     return GroupValues(hyperparameter_baselines(ctx.lr, ctx.batch_size))
 
 
+def _per_example(loss_fn: Callable, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """``loss_fn`` (a minibatch mean) of each example on its own."""
+    from torch.func import vmap
+
+    return vmap(lambda o, t: loss_fn(o.unsqueeze(0), t.unsqueeze(0)))(out, y)
+
+
 @torch.no_grad()
 def _per_example_test_losses(ctx: MeasureContext, chunk: int = 4096) -> tuple[np.ndarray, float]:
     was = ctx.model.training
@@ -438,8 +445,7 @@ def _per_example_test_losses(ctx: MeasureContext, chunk: int = 4096) -> tuple[np
         x, y = ctx.data.x_test, ctx.data.y_test
         for a in range(0, int(y.shape[0]), chunk):
             out = ctx.model(x[a:a + chunk])
-            losses.append(torch.nn.functional.cross_entropy(out, y[a:a + chunk],
-                                                            reduction="none").double().numpy())
+            losses.append(_per_example(ctx.loss_fn, out, y[a:a + chunk]).double().numpy())
             correct += int((out.argmax(dim=1) == y[a:a + chunk]).sum())
     finally:
         ctx.model.train(was)
@@ -590,7 +596,7 @@ def _per_example_grad_norms_and_losses(ctx: MeasureContext, theta: torch.Tensor,
         params = {n: b.view(s) for n, b, s in zip(names, torch.split(th, sizes), shapes,
                                                   strict=True)}
         out = functional_call(ctx.model, params, (xi.unsqueeze(0),))
-        return torch.nn.functional.cross_entropy(out, yi.unsqueeze(0))
+        return ctx.loss_fn(out, yi.unsqueeze(0))
 
     per = vmap(grad_and_value(one), in_dims=(None, 0, 0))
     norms, losses = [], []

@@ -107,6 +107,7 @@ def execute_run(spec: RunSpec) -> RunResult:
         data = task.dataset(spec.task_options)
         model = task.model(spec.task_options, seeds["init"])
         n_params = count_parameters(model)
+        loss_fn = task.loss_for(spec.task_options)
         ms = measure_settings(spec.measures)
         t = spec.train
         settings = TrainSettings(
@@ -120,7 +121,7 @@ def execute_run(spec: RunSpec) -> RunResult:
 
         def context(optimizer, trajectory=None, training=None) -> MeasureContext:
             return MeasureContext(
-                model=model, loss_fn=task.loss_fn, data=data, lr=spec.lr,
+                model=model, loss_fn=loss_fn, data=data, lr=spec.lr,
                 batch_size=spec.batch_size, optimizer=spec.optimizer,
                 momentum=settings.torch_momentum, weight_decay=spec.weight_decay,
                 betas=settings.betas, n_parameters=n_params, seed=seeds["measures"],
@@ -139,7 +140,7 @@ def execute_run(spec: RunSpec) -> RunResult:
             measure_seconds += dt
             checkpoints.append(CheckpointRecord(epoch, step, dt))
 
-        result = train(model, data, settings, task.loss_fn, seed=seeds["order"],
+        result = train(model, data, settings, loss_fn, seed=seeds["order"],
                        on_checkpoint=on_checkpoint, progress=spec.progress, desc=spec.label())
         timings["train"] = result.seconds - measure_seconds
         timings["checkpoint_measures"] = measure_seconds

@@ -18,7 +18,8 @@ stands in for the paper's GPT-2 optimizer comparison at toy scale.
 The classification tasks also take two controlled factors of the generalization gap:
 ``train_size`` (a class-stratified subset of the training split; 0 = all) and
 ``label_noise`` (a fraction of training labels flipped to another class), drawn from
-``data_seed``; the test set is never changed.
+``data_seed``; the test set is never changed. Their ``loss`` option is ``"cross_entropy"``
+(default) or ``"mse"`` (:func:`mse_onehot`; :meth:`Task.loss_for`).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from sharpdim.experiments.data import (
 )
 from sharpdim.experiments.models import ModularTransformer, count_parameters, mlp
 
-__all__ = ["Task", "TASKS", "get_task", "task_names"]
+__all__ = ["Task", "TASKS", "LOSSES", "get_task", "task_names", "mse_onehot"]
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,30 @@ class Task:
     def loss_fn(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Minibatch-mean cross-entropy (what an SGD step differentiates)."""
         return F.cross_entropy(outputs, targets)
+
+    def loss_for(self, options: Mapping[str, Any]) -> Callable:
+        """The training loss of ``options``: cross-entropy, or :func:`mse_onehot` when the
+        task option ``loss`` is ``"mse"`` (where sharpness does not decay with the loss)."""
+        loss = options.get("loss", "cross_entropy")
+        if loss not in LOSSES:
+            raise ValueError(f"task.loss must be one of {sorted(LOSSES)}, got {loss!r}")
+        return LOSSES[loss]
+
+
+def mse_onehot(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Squared error to one-hot targets, ``mean_i ½‖f(x_i) − e_{y_i}‖²`` (the MSE of Cohen et
+    al. 2021's edge-of-stability experiments), a minibatch mean like cross-entropy.
+
+    >>> out = torch.tensor([[1.0, 0.0], [0.0, 0.0]])
+    >>> float(mse_onehot(out, torch.tensor([0, 1])))  # (0 + ½·1) / 2
+    0.25
+    """
+    # ½‖o − e_y‖² = ½(‖o‖² − 2·o_y + 1), written with gather so it also runs under vmap
+    o_y = outputs.gather(1, targets.unsqueeze(1)).squeeze(1)
+    return 0.5 * ((outputs ** 2).sum(dim=1) - 2 * o_y + 1).mean()
+
+
+LOSSES: dict[str, Callable] = {"cross_entropy": Task.loss_fn, "mse": mse_onehot}
 
 
 @functools.lru_cache(maxsize=4)
@@ -143,7 +168,7 @@ def _mnist1d_task(name: str, description: str, width: int, depth: int) -> Task:
 _MODADD = {"modulus": 97, "train_fraction": 0.4, "data_seed": 0}
 # Controlled factors that move the generalization gap (see _controlled); a sweep makes one a
 # grid factor with [grid.task_options].
-_CONTROLLED = {"train_size": 0, "label_noise": 0.0}
+_CONTROLLED = {"train_size": 0, "label_noise": 0.0, "loss": "cross_entropy"}
 
 TASKS: dict[str, Task] = {
     t.name: t
