@@ -92,7 +92,7 @@ def regime(c: ReportContext) -> list[str]:
                   f"{r.from_top} runs and from negative curvature (α_min < 0) in "
                   f"{r.from_negative} runs (majority of the sampled minibatches)."]
     if r.n_converged_known:
-        lines.append(f"* stopping criterion (train cross-entropy ≤ target or 100 % train "
+        lines.append(f"* stopping criterion (train loss ≤ target or 100 % train "
                      f"accuracy) met at the end by {r.converged} of {r.n_converged_known} runs.")
     return lines + [""]
 
@@ -112,8 +112,9 @@ def setup(c: ReportContext) -> list[str]:
                          sort_keys=True)
     checkpoints = (f"; checkpoints at epochs {train['checkpoint_epochs']}"
                    if train["checkpoint_epochs"] else "")
+    loss = canonical["task_options"].get("loss", "cross_entropy").replace("_", "-")
     if train.get("stop", "epochs") == "criterion":
-        stop = (f"until train cross-entropy ≤ {train['target_loss']:g} or 100 % train accuracy "
+        stop = (f"until train loss ≤ {train['target_loss']:g} or 100 % train accuracy "
                 f"(checked on the full training set after each epoch), at most "
                 f"{train['epochs']} epochs" + (f" and {train['max_steps']} steps"
                                                if train.get("max_steps") else ""))
@@ -124,7 +125,7 @@ def setup(c: ReportContext) -> list[str]:
             + ", ".join(f"`{k}={v}`" for k, v in canonical["task_options"].items()),
             f"* parameters: {', '.join(map(str, n_params)) or '–'}",
             f"* training: {stop}; minibatches of exactly `batch_size` examples (last "
-            f"incomplete batch dropped), cross-entropy; momentum {train['momentum']:g} where "
+            f"incomplete batch dropped), {loss} loss; momentum {train['momentum']:g} where "
             "the optimizer is `momentum`; divergence when a minibatch loss is non-finite or > "
             f"{train['divergence_loss']:g}{checkpoints}",
             f"* grid: optimizer {grid_text}; batch size {grid['batch_size']}; weight decay "
@@ -324,10 +325,13 @@ def runs(c: ReportContext) -> list[str]:
     sd_names = names_in_family("sd")
     lam_names = names_in_family("lambda")
     se = STANDARD_ERROR_OF["gen_gap"]
-    lines = ["## Runs", "", "| lr | batch | wd | optimizer | seed | status | converged | "
-             "steps | train acc | test acc | gen gap ± s.e. | loss gap | SD | λ₁ | η·λ_max | "
-             "seconds |",
-             "|---:|---:|---:|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    extra = [f for f in c.data.factors
+             if f not in ("lr", "batch_size", "weight_decay", "optimizer")]
+    lines = ["## Runs", "", "| lr | batch | " + "".join(f"{f} | " for f in extra)
+             + "wd | optimizer | seed | status | converged | steps | train acc | test acc | "
+             "gen gap ± s.e. | loss gap | SD | λ₁ | η·λ_max | seconds |",
+             "|---:|---:|" + "---:|" * len(extra)
+             + "---:|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     by_id = {r["run_id"]: r for r in c.analysis.records}
     for r in c.data.runs:
         rec = by_id.get(r["run_id"], {})
@@ -335,7 +339,8 @@ def runs(c: ReportContext) -> list[str]:
         lam = next((rec[m] for m in lam_names if m in rec), None)
         gap = _num(rec.get("gen_gap")) + (f" ± {rec[se]:.2g}" if se in rec else "")
         conv = {1.0: "yes", 0.0: "no"}.get(rec.get("converged"), "–")
-        lines.append(f"| {r['lr']:g} | {r['batch_size']} | {r['weight_decay']:g} | "
+        cells = "".join(f"{_num(rec.get(f), 'g') if f in rec else '–'} | " for f in extra)
+        lines.append(f"| {r['lr']:g} | {r['batch_size']} | {cells}{r['weight_decay']:g} | "
                      f"{r['optimizer']} | {r['seed']} | {r['status']} | {conv} | "
                      f"{_num(rec.get('steps', r['steps']), '.0f')} | "
                      f"{_num(rec.get('train_acc'))} | {_num(rec.get('test_acc'))} | {gap} | "
