@@ -49,6 +49,11 @@ __all__ = [
     "granulated_kendall",
     "BootstrapInterval",
     "bootstrap_ci",
+    "VERDICT_RULE",
+    "PairedDifference",
+    "paired_tau_difference",
+    "verdict",
+    "accuracy_standard_error",
 ]
 
 _CHUNK = 512  # rows per block of the pairwise sign sum: O(n · _CHUNK) memory
@@ -378,3 +383,117 @@ def bootstrap_ci(
         strata=len(members),
         single_replicate_strata=sum(g.size == 1 for g in members),
     )
+
+
+VERDICT_RULE = (
+    "For each SD variant, d = τ(SD, gap) − s·τ(best baseline, gap), the best baseline being "
+    "the baseline with the largest |τ| on all runs and s the sign of its τ (chosen once, "
+    "before resampling: a baseline may predict the gap in either direction, SD must predict "
+    "it with the paper's sign, positive); the 95 % "
+    "interval of d is a seed-stratified percentile bootstrap (seeds resampled within each "
+    "configuration; both τ on the same resample: a paired difference). Verdict: **held** "
+    "when the whole interval is above 0, **did not hold** when it is below 0, **tie** when "
+    "it covers 0."
+)
+
+
+def verdict(low: float, high: float) -> str:
+    """``"held"`` when ``low > 0``, ``"did not hold"`` when ``high < 0``, else ``"tie"``
+    (the interval covers 0; see :data:`VERDICT_RULE`).
+
+    >>> verdict(0.01, 0.3), verdict(-0.2, 0.1), verdict(-0.4, -0.05), verdict(0.0, 0.0)
+    ('held', 'tie', 'did not hold', 'tie')
+    """
+    if not (math.isfinite(low) and math.isfinite(high)) or low > high:
+        raise ValueError(f"need finite low <= high, got low={low!r}, high={high!r}")
+    if low > 0:
+        return "held"
+    if high < 0:
+        return "did not hold"
+    return "tie"
+
+
+@dataclass(frozen=True)
+class PairedDifference:
+    """``τ(measure, target) − s·τ(baseline, target)`` on the same records, with a bootstrap
+    interval in which both τ are computed on each resample (paired). ``baseline`` is the
+    best baseline (largest ``|τ|`` on the original records) among ``candidates`` and
+    ``sign`` (s) the sign of its τ; ``verdict`` applies :func:`verdict` to the interval."""
+
+    measure: str
+    baseline: str
+    target: str
+    tau_measure: float
+    tau_baseline: float
+    difference: float
+    interval: BootstrapInterval
+    verdict: str
+    candidates: Mapping[str, float]
+    sign: int = 1
+
+
+def paired_tau_difference(
+    records: Sequence[Mapping[str, Any]],
+    measure: str,
+    baselines: Sequence[str],
+    target: str,
+    *,
+    group_by: Sequence[str],
+    seed: int,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+) -> PairedDifference:
+    """Paired difference of Kendall τ-a between ``measure`` and the best of ``baselines``,
+    oriented by the sign of its τ (see :data:`VERDICT_RULE`). Records missing any of the
+    compared values (or the target) are dropped first, so both τ use the same runs.
+    ``group_by``: the factors (seeds are resampled within each of their settings).
+
+    >>> runs = [{"lr": lr, "seed": s, "sd": lr + s / 10, "eta": lr, "gap": lr + s / 10}
+    ...         for lr in (1, 2, 3) for s in range(3)]
+    >>> d = paired_tau_difference(runs, "sd", ["eta"], "gap", group_by=["lr"], seed=0,
+    ...                           n_resamples=200)
+    >>> d.baseline, round(d.difference, 4), d.verdict  # η ties inside an lr: τ = 27/36
+    ('eta', 0.25, 'held')
+    """
+    if isinstance(baselines, str) or not baselines:
+        raise ValueError(f"baselines must be a non-empty sequence of names, got {baselines!r}")
+    names = [measure, *baselines, target]
+    rows = [r for r in records if all(_finite_number(r.get(k)) is not None for k in names)]
+    if len(rows) < 3:
+        raise ValueError(f"paired_tau_difference needs at least 3 records with finite "
+                         f"{names}, got {len(rows)}")
+
+    def tau(rs, m):
+        return kendall_tau([r[m] for r in rs], [r[target] for r in rs])
+
+    candidates = {b: tau(rows, b) for b in baselines}
+    best = max(candidates, key=lambda b: (abs(candidates[b]), -list(baselines).index(b)))
+    sign = -1 if candidates[best] < 0 else 1
+
+    def stat(rs):
+        try:
+            return tau(rs, measure) - sign * tau(rs, best)
+        except ValueError:
+            return None
+
+    ci = bootstrap_ci(rows, stat, seed=seed, group_by=group_by, n_resamples=n_resamples,
+                      confidence=confidence)
+    return PairedDifference(measure=measure, baseline=best, target=target,
+                            tau_measure=tau(rows, measure), tau_baseline=candidates[best],
+                            difference=ci.estimate, interval=ci,
+                            verdict=verdict(ci.low, ci.high), candidates=candidates,
+                            sign=sign)
+
+
+def accuracy_standard_error(p: float, n: int) -> float:
+    """Binomial standard error of an accuracy ``p`` measured on ``n`` examples,
+    ``√(p(1 − p)/n)``.
+
+    >>> accuracy_standard_error(0.9, 100)
+    0.03
+    """
+    if not 0 <= p <= 1:
+        raise ValueError(f"p must be in [0, 1], got {p!r}")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    return math.sqrt(p * (1 - p) / n)

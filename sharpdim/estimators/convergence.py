@@ -326,20 +326,11 @@ def render_markdown(table: ConvergenceTable, *, provenance: Mapping[str, str]) -
 
 
 def _provenance() -> dict[str, str]:
-    # a private copy of the report layer's provenance lines (estimators may not import it)
-    import platform
-    import subprocess
-    from importlib import metadata
+    from sharpdim.provenance import device_of, git_commit, package_versions
 
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True,
-                                text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        commit = "unknown (no commit yet)"
-    info = {"git commit": commit, "python": platform.python_version()}
-    for name in ("numpy", "scipy", "torch"):
-        info[name] = metadata.version(name)
-    info.update({"device": "cpu", "dtype": "float64"})
+    info = {"git commit": git_commit(), **package_versions(("numpy", "scipy", "torch"))}
+    seen = [device_of(case.make_model()) for case in default_cases()]  # read from the models
+    info.update({k: ", ".join(sorted({str(d[k]) for d in seen})) for k in ("device", "dtype")})
     return info
 
 

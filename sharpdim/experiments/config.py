@@ -10,19 +10,27 @@
                                        # relative to the current directory, not this file
 
     [task_options]    # optional overrides of the task's options (width, n_samples, ...)
-    [train]           # epochs (required), optimizer, momentum, weight_decay, betas,
-                      # divergence_loss, checkpoints (number of evenly spaced checkpoints)
+    [train]           # epochs (required: the schedule, or the cap with stop = "criterion"),
+                      # stop ("epochs" | "criterion"), target_loss (0.01), max_steps,
+                      # optimizer, momentum, weight_decay, betas, divergence_loss,
+                      # checkpoints (number of evenly spaced checkpoints)
     [grid]            # lr and batch_size (required), weight_decay, optimizer (optional);
-                      # [grid.lr_by_optimizer] gives each optimizer its own lr list instead
+                      # [grid.lr_by_optimizer] gives each optimizer its own lr list instead;
+                      # [grid.task_options] makes task options grid factors, e.g.
+                      # label_noise = [0.0, 0.2] or train_size = [300, 0]
     [measures]        # final, checkpoint (group lists), exact_max_params and the option
-                      # tables exact, density, update, sup, hessian, topology
+                      # tables exact, density, update, sup, hessian, topology,
+                      # fixed_batch (batch_size, method + estimator options), eos
+                      # (n_batches, n_steps, slq_runs, method), bound (n_points, chunk);
+                      # exact_runs = [[lr, batch_size, seed], ...]: take sd_exact / sd_sup
+                      # on these runs only (exact spectra of a large net are costly)
     [engine]          # workers (LocalCluster worker processes)
 
 Every key is checked: an unknown key, a missing required key, a wrong type, an empty list,
 a non-positive learning rate, an unknown task, optimizer or measure group is a
 :class:`ConfigError` (a ``ValueError``) that names the key and the bad value. The grid is the
-product lr × batch_size × weight_decay × optimizer × seeds; grid keys with two or more values
-are the *factors* of the granulated Kendall analysis.
+product lr × batch_size × weight_decay × optimizer × task options × seeds; grid keys with two
+or more values are the *factors* of the granulated Kendall analysis.
 """
 
 from __future__ import annotations
@@ -40,7 +48,7 @@ from typing import Any
 
 from sharpdim.experiments.measures import GROUPS, MeasureSettings
 from sharpdim.experiments.tasks import get_task
-from sharpdim.experiments.training import OPTIMIZERS
+from sharpdim.experiments.training import OPTIMIZERS, STOP_MODES
 
 __all__ = ["ConfigError", "SweepConfig", "RunSpec", "load_config", "parse_config", "plan_runs"]
 
@@ -52,10 +60,13 @@ class ConfigError(ValueError):
 _TOP = {"name", "task", "seeds", "description", "output", "task_options", "train", "grid",
         "measures", "engine"}
 _TRAIN = {"epochs", "optimizer", "momentum", "weight_decay", "betas", "divergence_loss",
-          "checkpoints"}
-_GRID = {"lr", "batch_size", "weight_decay", "optimizer", "lr_by_optimizer"}
+          "checkpoints", "stop", "target_loss", "max_steps"}
+_GRID = {"lr", "batch_size", "weight_decay", "optimizer", "lr_by_optimizer", "task_options"}
 _MEASURES = {"final", "checkpoint", "exact_max_params", "exact", "density", "update", "sup",
-             "hessian", "topology"}
+             "hessian", "topology", "fixed_batch", "eos", "bound", "exact_runs"}
+_EXACT_GROUPS = ("sd_exact", "sd_sup")
+_EOS = {"n_batches", "n_steps", "slq_runs", "method"}
+_BOUND = {"n_points", "chunk"}
 _HESSIAN = {"method", "n_examples", "n_steps", "trace_samples"}
 _TOPOLOGY = {"iterates", "alpha", "n_sizes", "loss_examples"}
 _ENGINE = {"workers"}
@@ -122,6 +133,7 @@ class SweepConfig:
         for key in ("batch_size", "weight_decay", "optimizer"):
             if len(self.grid[key]) > 1:
                 out.append(key)
+        out += [k for k, v in self.grid.get("task_options", {}).items() if len(v) > 1]
         return tuple(out)
 
     def canonical(self) -> dict[str, Any]:
@@ -217,7 +229,17 @@ def _train(raw: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(checkpoints, bool) or not isinstance(checkpoints, int) or checkpoints < 0:
         raise _fail("train.checkpoints", "must be a non-negative integer", checkpoints)
     epochs_at = sorted({round(x) for x in _linspace(0, epochs, checkpoints)})
-    return {"epochs": epochs, "optimizer": _optimizer("train.optimizer",
+    stop = t.get("stop", "epochs")
+    if stop not in STOP_MODES:
+        raise _fail("train.stop", f"must be one of {list(STOP_MODES)}", stop)
+    target = t.get("target_loss", 0.01)
+    if not _is_number(target) or target <= 0:
+        raise _fail("train.target_loss", "must be > 0", target)
+    max_steps = t.get("max_steps")
+    if max_steps is not None:
+        _positive_int("train.max_steps", max_steps)
+    return {"epochs": epochs, "stop": stop, "target_loss": float(target),
+            "max_steps": max_steps, "optimizer": _optimizer("train.optimizer",
                                                       t.get("optimizer", "sgd")),
             "momentum": float(momentum), "weight_decay": float(wd),
             "betas": [float(b) for b in betas], "divergence_loss": float(div),
@@ -263,8 +285,14 @@ def _grid(raw: Mapping[str, Any], train: Mapping[str, Any]) -> dict[str, Any]:
     if "momentum" in optimizers and not 0 < train["momentum"] < 1:
         raise _fail("train.momentum", "must be in (0, 1) when optimizer 'momentum' is used",
                     train["momentum"])
-    return {"lr": lr, "batch_size": bs, "weight_decay": [float(w) for w in wds],
-            "optimizer": optimizers}
+    grid_options = _table(g, "task_options", None, "grid.")
+    for key, values in grid_options.items():
+        _non_empty_list(f"grid.task_options.{key}", values)
+    out = {"lr": lr, "batch_size": bs, "weight_decay": [float(w) for w in wds],
+           "optimizer": optimizers}
+    if grid_options:
+        out["task_options"] = {k: list(v) for k, v in grid_options.items()}
+    return out
 
 
 def _estimator_options(key: str, table: Mapping[str, Any], extra: set[str]) -> dict[str, Any]:
@@ -326,6 +354,38 @@ def _measures(raw: Mapping[str, Any]) -> dict[str, Any]:
         raise _fail("measures.topology.iterates", f"must be >= 20 for {sorted(uses_traj)}",
                     topo["iterates"])
     out["topology"] = topo
+    fixed = _estimator_options("fixed_batch", _table(m, "fixed_batch", None, "measures."),
+                               {"batch_size", "method"})
+    if "batch_size" in fixed:
+        _positive_int("measures.fixed_batch.batch_size", fixed["batch_size"])
+    elif "sd_fixed_batch" in out["final"] + out["checkpoint"]:
+        raise ConfigError("missing required key measures.fixed_batch.batch_size (the one "
+                          "Hessian batch size of sd_fixed_batch for every run)")
+    if fixed.get("method", "exact") not in ("exact", "slq", "kde", "ps"):
+        raise _fail("measures.fixed_batch.method", "must be exact, slq, kde or ps",
+                    fixed["method"])
+    out["fixed_batch"] = fixed
+    eos = _table(m, "eos", _EOS, "measures.")
+    for k in (_EOS - {"method"}) & set(eos):
+        _positive_int(f"measures.eos.{k}", eos[k])
+    if eos.get("method", "auto") not in ("auto", "exact", "lanczos"):
+        raise _fail("measures.eos.method", "must be auto, exact or lanczos", eos["method"])
+    out["eos"] = eos
+    bound = _table(m, "bound", _BOUND, "measures.")
+    for k in _BOUND & set(bound):
+        _positive_int(f"measures.bound.{k}", bound[k])
+    if "bound" in out["final"] and topo["iterates"] < 1:
+        raise _fail("measures.topology.iterates", "must be >= 1 for the bound group (its "
+                    "iterates are the last ones kept)", topo["iterates"])
+    out["bound"] = bound
+    exact_runs = m.get("exact_runs", [])
+    if not isinstance(exact_runs, list) or not all(
+            isinstance(t, list) and len(t) == 3 and _is_number(t[0])
+            and not isinstance(t[1], bool) and isinstance(t[1], int)
+            and not isinstance(t[2], bool) and isinstance(t[2], int) for t in exact_runs):
+        raise _fail("measures.exact_runs", "must be a list of [lr, batch_size, seed] triples",
+                    exact_runs)
+    out["exact_runs"] = [[float(t[0]), t[1], t[2]] for t in exact_runs]
     return out
 
 
@@ -364,18 +424,35 @@ def parse_config(
         raise ConfigError(str(exc).replace("task.", "task_options.")) from None
     train = _train(raw)
     grid = _grid(raw, train)
+    for key, values in grid.get("task_options", {}).items():
+        if key in options_raw:
+            raise ConfigError(f"task option {key} is given both in [task_options] and in "
+                              "[grid.task_options]; keep one")
+        try:
+            grid["task_options"][key] = [task.options({key: v})[key] for v in values]
+        except ValueError as exc:
+            raise ConfigError(str(exc).replace("task.", "grid.task_options.")) from None
     measures = _measures(raw)
     engine = _table(raw, "engine", _ENGINE, "")
     if "workers" in engine:
         _positive_int("engine.workers", engine["workers"])
     try:
-        data = task.dataset(options)
+        sizes = []
+        for combo in _option_combos(grid):
+            data = task.dataset({**options, **combo})
+            sizes.append(data.n_train)
         task.model(options, 0)
     except ValueError as exc:
         raise ConfigError(f"task_options: {exc}") from None
-    too_big = [b for b in grid["batch_size"] if b > data.n_train]
+    data_n = min(sizes)
+    for lr, bs, seed in measures["exact_runs"]:
+        if (not any(lr in v for v in grid["lr"].values()) or bs not in grid["batch_size"]
+                or seed not in seeds):
+            raise _fail("measures.exact_runs", "entries must be [lr, batch_size, seed] of the "
+                        "grid", [lr, bs, seed])
+    too_big = [b for b in grid["batch_size"] if b > data_n]
     if too_big:
-        raise _fail("grid.batch_size", f"values must be <= the {data.n_train} training "
+        raise _fail("grid.batch_size", f"values must be <= the {data_n} training "
                     "examples", too_big[0])
     description = raw.get("description", "")
     if not isinstance(description, str):
@@ -408,26 +485,53 @@ def measure_settings(measures: Mapping[str, Any]) -> MeasureSettings:
         final=tuple(measures["final"]), checkpoint=tuple(measures["checkpoint"]),
         exact_max_params=measures["exact_max_params"], exact=measures["exact"],
         density=measures["density"], update=measures["update"], sup=measures["sup"],
-        hessian=measures["hessian"], topology=measures["topology"])
+        hessian=measures["hessian"], topology=measures["topology"],
+        fixed_batch=measures.get("fixed_batch", {}), eos=measures.get("eos", {}),
+        bound=measures.get("bound", {}))
+
+
+def _option_combos(grid: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every combination of the ``[grid.task_options]`` values (``[{}]`` when none)."""
+    table = grid.get("task_options", {})
+    keys = list(table)
+    return [dict(zip(keys, vals, strict=True))
+            for vals in itertools.product(*(table[k] for k in keys))]
 
 
 def plan_runs(config: SweepConfig, *, progress: bool = False) -> list[RunSpec]:
-    """Every run of the grid, in a fixed order (optimizer, lr, batch size, weight decay,
-    seed), each with its content-derived ``run_id``."""
+    """Every run of the grid, in a fixed order (optimizer, task options, lr, batch size,
+    weight decay, seed), each with its content-derived ``run_id``."""
     train = dict(config.train)
     runs = []
     for opt in config.grid["optimizer"]:
-        for lr, bs, wd, seed in itertools.product(config.grid["lr"][opt],
-                                                  config.grid["batch_size"],
-                                                  config.grid["weight_decay"], config.seeds):
-            run_train = {**train, "momentum": train["momentum"] if opt == "momentum" else 0.0}
-            run_train.pop("optimizer")
-            run_train.pop("weight_decay")
-            key = {"task": config.task, "task_options": dict(config.task_options), "lr": lr,
-                   "batch_size": bs, "weight_decay": wd, "optimizer": opt, "seed": seed,
-                   "train": run_train, "measures": dict(config.measures)}
-            runs.append(RunSpec(run_id=_digest(key), sweep=config.name, task=config.task,
-                                task_options=dict(config.task_options), lr=lr, batch_size=bs,
-                                weight_decay=wd, optimizer=opt, seed=seed, train=run_train,
-                                measures=dict(config.measures), progress=progress))
+        for combo in _option_combos(config.grid):
+            task_options = {**config.task_options, **combo}
+            for lr, bs, wd, seed in itertools.product(config.grid["lr"][opt],
+                                                      config.grid["batch_size"],
+                                                      config.grid["weight_decay"],
+                                                      config.seeds):
+                run_train = {**train,
+                             "momentum": train["momentum"] if opt == "momentum" else 0.0}
+                run_train.pop("optimizer")
+                run_train.pop("weight_decay")
+                measures = _run_measures(config.measures, lr, bs, seed)
+                key = {"task": config.task, "task_options": task_options, "lr": lr,
+                       "batch_size": bs, "weight_decay": wd, "optimizer": opt, "seed": seed,
+                       "train": run_train, "measures": measures}
+                runs.append(RunSpec(run_id=_digest(key), sweep=config.name, task=config.task,
+                                    task_options=dict(task_options), lr=lr, batch_size=bs,
+                                    weight_decay=wd, optimizer=opt, seed=seed,
+                                    train=run_train, measures=measures,
+                                    progress=progress))
     return runs
+
+
+def _run_measures(measures: Mapping[str, Any], lr: float, bs: int,
+                  seed: int) -> dict[str, Any]:
+    """The measures of one run: without the exact-spectrum groups when ``exact_runs`` names
+    other runs only."""
+    out = dict(measures)
+    subset = out.get("exact_runs") or []
+    if subset and [float(lr), bs, seed] not in subset:
+        out["final"] = [g for g in out["final"] if g not in _EXACT_GROUPS]
+    return out

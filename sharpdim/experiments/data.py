@@ -11,7 +11,10 @@
   installs it), each checked against its SHA-256 before it is read.
 
 Every dataset is a :class:`Dataset` of float32 inputs and int64 labels; the split and any
-subsampling are drawn from an explicit ``seed``.
+subsampling are drawn from an explicit ``seed``. Two controlled factors that move the
+generalization gap apply to any of them: :func:`train_subset` (a smaller, class-stratified
+training set) and :func:`with_label_noise` (a fraction of training labels replaced by a
+different class); the test set is never touched.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ __all__ = [
     "digits_data",
     "modular_addition_data",
     "fashion_mnist_data",
+    "train_subset",
+    "with_label_noise",
     "read_idx",
     "FASHION_MNIST_DIR",
     "FASHION_MNIST_SHA256",
@@ -317,3 +322,47 @@ def fashion_mnist_data(
               "sha256_verified": bool(verify), "n_train": int(tr.size),
               "n_test": int(te.size), "seed": seed},
     )
+
+
+def train_subset(data: Dataset, n_train: int, *, seed: int) -> Dataset:
+    """The first-class factor "training-set size": a class-stratified subset of ``n_train``
+    training examples (largest-remainder class counts), drawn with ``seed``; the test set
+    is unchanged. ``info`` records ``n_train_subset`` and ``subset_seed``.
+
+    >>> d = digits_data(seed=0)
+    >>> s = train_subset(d, 100, seed=1)
+    >>> s.n_train, s.n_test == d.n_test, sorted(set(s.y_train.tolist())) == list(range(10))
+    (100, True, True)
+    """
+    seed = _seed(seed)
+    idx = _stratified_subset(data.y_train.numpy(), n_train, np.random.default_rng(seed),
+                             "n_train")
+    t = torch.as_tensor(idx)
+    return Dataset(data.x_train[t], data.y_train[t], data.x_test, data.y_test, data.n_classes,
+                   {**data.info, "n_train_subset": int(idx.size), "subset_seed": seed})
+
+
+def with_label_noise(data: Dataset, fraction: float, *, seed: int) -> Dataset:
+    """Replace the labels of ``round(fraction · n_train)`` training examples (drawn without
+    replacement) by a class drawn uniformly from the ``C − 1`` *other* classes, with
+    ``seed``; inputs and the test set are unchanged. ``info`` records the fraction, the
+    number flipped and the seed.
+
+    >>> d = digits_data(seed=0)
+    >>> noisy = with_label_noise(d, 0.2, seed=3)
+    >>> int((noisy.y_train != d.y_train).sum()), round(0.2 * d.n_train)
+    (269, 269)
+    """
+    if not (isinstance(fraction, int | float) and not isinstance(fraction, bool)
+            and 0 <= fraction <= 1):
+        raise ValueError(f"label_noise must be a fraction in [0, 1], got {fraction!r}")
+    seed = _seed(seed)
+    rng = np.random.default_rng(seed)
+    y = data.y_train.numpy().copy()
+    k = int(round(fraction * y.size))
+    rows = rng.choice(y.size, size=k, replace=False)
+    shift = rng.integers(1, data.n_classes, size=k)  # 1..C-1: never the same class
+    y[rows] = (y[rows] + shift) % data.n_classes
+    return Dataset(data.x_train, torch.as_tensor(y), data.x_test, data.y_test, data.n_classes,
+                   {**data.info, "label_noise": float(fraction), "labels_flipped": k,
+                    "label_noise_seed": seed})

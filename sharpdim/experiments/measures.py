@@ -22,6 +22,35 @@ minibatches for every method given a seed):
   to the threshold (spectrum kept), Lanczos and Hutchinson above (``method`` forces one).
 * ``topology`` — PH dimension and α-weighted lifetime sums of the last iterates, with the
   Euclidean metric and the data-dependent loss metric.
+
+Protocol groups (the decisive-test protocol; option tables of the same names):
+
+* ``training`` — how training ended: ``steps``, ``epochs``, ``converged`` (1 / 0: train
+  cross-entropy ``≤ target_loss`` or 100 % train accuracy at the end).
+* ``baselines`` — the hyperparameter baselines ``lr`` (η), ``inv_batch_size`` (1/b) and
+  ``lr_over_batch_size`` (η/b); the other baselines (train accuracy and loss, steps, top
+  Hessian eigenvalue, trace) come from ``performance``, ``training`` and ``hessian``.
+* ``standard_errors`` — test-set noise of the targets: ``gen_gap_se = √(p(1 − p)/n_test)``
+  (p the test accuracy; the training accuracy of a given model is exact) and
+  ``loss_gap_se = s/√n_test`` (s the sample standard deviation of per-example test losses).
+* ``eos`` — edge-of-stability diagnostics: ``eta_lambda_max`` (η × top eigenvalue of the
+  training-loss Hessian, all examples or ``[measures.hessian] n_examples``),
+  ``eta_lambda_max_minibatch`` (η × mean top eigenvalue of minibatch Hessians at the training
+  batch size), ``eos_threshold`` (2, or 2(1 + β) with heavy-ball momentum β: the linear
+  stability limit of η·λ), ``negative_fraction`` (share of the training Hessian's eigenvalues
+  below ``−N·eps·max|α|``: exact spectrum up to ``exact_max_params``, SLQ mass below 0
+  above; ``[measures.eos] method = "exact" | "lanczos"`` forces one), and where λ₁ > 0 comes
+  from: ``lambda_1_top_share`` / ``lambda_1_negative_share`` = share of minibatches whose
+  largest ``ln|1 − ηα|`` is positive and attained at the top eigenvalue (``ηα_max > 2``) /
+  at the bottom one (``α_min < 0``); ``lambda_1_eos`` is the mean of that largest value.
+* ``sd_fixed_batch`` — SD with minibatch Hessians of one fixed size for every run
+  (``[measures.fixed_batch] batch_size``), so the rank effect of b (rank ≤ b(C − 1)) can be
+  told from the dynamics; exact up to ``exact_max_params``, SLQ above.
+* ``bound`` — the measured inputs of Theorem 4.5 on the last iterates: ``bound_L`` (largest
+  per-example gradient norm: the Lipschitz constant), ``bound_B`` (largest per-example
+  loss: the loss bound), ``worst_loss_gap`` (largest test − train mean loss over those
+  iterates: the measured worst-case gap), ``n_train``. The bound itself needs an SD and is
+  evaluated by :func:`sharpdim.bounds.theorem_4_5_bound`.
 """
 
 from __future__ import annotations
@@ -69,6 +98,9 @@ class MeasureSettings:
     sup: Mapping[str, Any] = field(default_factory=lambda: {"n_points": 5})
     hessian: Mapping[str, Any] = field(default_factory=dict)
     topology: Mapping[str, Any] = field(default_factory=dict)
+    fixed_batch: Mapping[str, Any] = field(default_factory=dict)
+    eos: Mapping[str, Any] = field(default_factory=dict)
+    bound: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -91,6 +123,8 @@ class MeasureContext:
     trajectory: np.ndarray | None = None
     torch_optimizer: torch.optim.Optimizer | None = None
     progress: bool = False
+    training: Mapping[str, Any] | None = None
+    cache: dict = field(default_factory=dict, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -282,7 +316,7 @@ def _hessian(ctx: MeasureContext) -> GroupValues:
         method = "exact" if _too_big(ctx) is None else "lanczos"
     t0 = time.perf_counter()
     if method == "exact":
-        alpha = exact_hessian_eigenvalues(f, f.theta0, x, y)
+        alpha = _full_spectrum(ctx, f, x, y, n_examples, exact_hessian_eigenvalues)
         return GroupValues(
             {"top_eigenvalue": float(alpha[-1]), "trace": float(alpha.sum())},
             arrays={"hessian_eigenvalues": alpha},
@@ -299,6 +333,15 @@ def _hessian(ctx: MeasureContext) -> GroupValues:
                  "(float64)", "n_examples": n_examples, "lanczos": jsonable(top),
                  "trace_stderr": tr.stderr, "trace_samples": n_samples, "seed": ctx.seed,
                  "seconds": time.perf_counter() - t0})
+
+
+def _full_spectrum(ctx: MeasureContext, f, x, y, n_examples: int, eig) -> np.ndarray:
+    """Exact training-loss Hessian spectrum, computed once per context (``hessian`` and
+    ``eos`` share it)."""
+    key = ("full_hessian_spectrum", n_examples)
+    if key not in ctx.cache:
+        ctx.cache[key] = eig(f, f.theta0, x, y)
+    return ctx.cache[key]
 
 
 def _skip_topology(ctx: MeasureContext) -> str | None:
@@ -359,6 +402,248 @@ def _topology(ctx: MeasureContext) -> GroupValues:
     return GroupValues(values, details=details, errors=errors)
 
 
+# -- protocol groups ------------------------------------------------------------------------
+
+
+def _skip_training(ctx: MeasureContext) -> str | None:
+    return None if ctx.training is not None else "no training summary at this stage"
+
+
+def _training(ctx: MeasureContext) -> GroupValues:
+    t = ctx.training or {}
+    converged = t.get("converged")
+    return GroupValues({"steps": float(t["steps"]), "epochs": float(t["epochs"]),
+                        "converged": None if converged is None else float(bool(converged))},
+                       details={"stopped_by": t.get("stopped_by"),
+                                "final_train_loss": t.get("final_train_loss"),
+                                "final_train_acc": t.get("final_train_acc")})
+
+
+def hyperparameter_baselines(lr: float, batch_size: int) -> dict[str, float]:
+    """The hyperparameter baselines of a run: η, 1/b and η/b."""
+    return {"lr": float(lr), "inv_batch_size": 1.0 / batch_size,
+            "lr_over_batch_size": lr / batch_size}
+
+
+def _baselines(ctx: MeasureContext) -> GroupValues:
+    return GroupValues(hyperparameter_baselines(ctx.lr, ctx.batch_size))
+
+
+def _per_example(loss_fn: Callable, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """``loss_fn`` (a minibatch mean) of each example on its own."""
+    from torch.func import vmap
+
+    return vmap(lambda o, t: loss_fn(o.unsqueeze(0), t.unsqueeze(0)))(out, y)
+
+
+@torch.no_grad()
+def _per_example_test_losses(ctx: MeasureContext, chunk: int = 4096) -> tuple[np.ndarray, float]:
+    was = ctx.model.training
+    ctx.model.eval()
+    try:
+        losses, correct = [], 0
+        x, y = ctx.data.x_test, ctx.data.y_test
+        for a in range(0, int(y.shape[0]), chunk):
+            out = ctx.model(x[a:a + chunk])
+            losses.append(_per_example(ctx.loss_fn, out, y[a:a + chunk]).double().numpy())
+            correct += int((out.argmax(dim=1) == y[a:a + chunk]).sum())
+    finally:
+        ctx.model.train(was)
+    return np.concatenate(losses), correct / int(y.shape[0])
+
+
+def _standard_errors(ctx: MeasureContext) -> GroupValues:
+    losses, p = _per_example_test_losses(ctx)
+    n = losses.size
+    return GroupValues({"gen_gap_se": math.sqrt(p * (1.0 - p) / n),
+                        "loss_gap_se": float(losses.std(ddof=1)) / math.sqrt(n) if n > 1
+                        else None},
+                       details={"n_test": n, "test_acc": p,
+                                "rule": "sqrt(p(1-p)/n_test); sd(per-example loss)/sqrt(n_test)"})
+
+
+def eos_threshold(optimizer: str, momentum: float) -> float:
+    """Linear-stability limit of ``η·λ`` on a quadratic: 2 for GD/SGD, ``2(1 + β)`` for heavy
+    ball with momentum β (PyTorch's form ``v' = βv + g``, ``w' = w − ηv'``). Adam has no such
+    constant; 2 is returned and the diagnostic is labelled with the optimizer."""
+    return 2.0 * (1.0 + momentum) if optimizer == "momentum" else 2.0
+
+
+def _hessian_rows(ctx: MeasureContext, n_examples: int | None):
+    x, y = ctx.data.x_train, ctx.data.y_train
+    n = ctx.data.n_train if n_examples is None else min(int(n_examples), ctx.data.n_train)
+    if n < ctx.data.n_train:  # the same fixed subset as the hessian group
+        rows = np.sort(np.random.default_rng(ctx.seed).choice(ctx.data.n_train, n,
+                                                              replace=False))
+        x, y = x[torch.as_tensor(rows)], y[torch.as_tensor(rows)]
+    return x, y, n
+
+
+def _extremes(op, n_steps: int, seed: int):
+    from sharpdim.curvature import LanczosNotConverged, extreme_eigenvalues
+
+    try:
+        return extreme_eigenvalues(op, k=1, which="both", n_steps=n_steps, seed=seed)
+    except LanczosNotConverged as exc:  # Ritz values are inner bounds; recorded as such
+        return exc.partial
+
+
+def _eos(ctx: MeasureContext) -> GroupValues:
+    from sharpdim.curvature import (
+        exact_hessian_eigenvalues,
+        flat_loss,
+        hessian_operator,
+        slq_spectral_measure,
+    )
+
+    opts = dict(ctx.settings.eos)
+    n_batches = int(opts.get("n_batches", 10))
+    n_steps = min(int(opts.get("n_steps", 100)), ctx.n_parameters)
+    eta = ctx.lr
+    f = flat_loss(ctx.model, ctx.loss_fn)
+    x, y, n_ex = _hessian_rows(ctx, ctx.settings.hessian.get("n_examples"))
+    details: dict[str, Any] = {"n_batches": n_batches, "n_steps": n_steps, "seed": ctx.seed,
+                               "n_examples": n_ex, "optimizer": ctx.optimizer}
+    method = opts.get("method", "auto")
+    if method == "auto":
+        method = "exact" if _too_big(ctx) is None else "lanczos"
+    if method == "exact":
+        alpha = _full_spectrum(ctx, f, x, y, n_ex, exact_hessian_eigenvalues)
+        top, neg = float(alpha[-1]), negative_share(alpha)
+        details["full_batch"] = "exact eigendecomposition (float64)"
+    else:
+        op = hessian_operator(f, f.theta0, x, y, dtype=torch.float64)
+        ext = _extremes(op, n_steps, ctx.seed)
+        top = float(ext.top[0])
+        sm = slq_spectral_measure(f, f.theta0, (x, y), n_runs=int(opts.get("slq_runs", 10)),
+                                  n_steps=n_steps, batch_size=n_ex, seed=ctx.seed,
+                                  dtype=torch.float64)
+        w = np.asarray(sm.weights, dtype=np.float64)
+        neg = float(w[np.asarray(sm.nodes) < 0].sum() / w.sum())
+        details["full_batch"] = ("Lanczos top eigenvalue; negative share = SLQ mass below 0 "
+                                 f"({int(opts.get('slq_runs', 10))} runs × {n_steps} steps)")
+        details["lanczos_converged"] = bool(ext.converged)
+    rng = np.random.default_rng(ctx.seed)
+    tops, bottoms, lam1, from_top, from_neg = [], [], [], 0, 0
+    for i in range(n_batches):
+        idx = torch.as_tensor(np.sort(rng.choice(ctx.data.n_train, ctx.batch_size,
+                                                 replace=False)))
+        op = hessian_operator(f, f.theta0, ctx.data.x_train[idx], ctx.data.y_train[idx],
+                              dtype=torch.float64)
+        e = _extremes(op, n_steps, ctx.seed + i)
+        a_max, a_min = float(e.top[0]), float(e.bottom[0])
+        tops.append(a_max)
+        bottoms.append(a_min)
+        up, down = abs(1.0 - eta * a_max), abs(1.0 - eta * a_min)
+        lam1.append(math.log(max(up, down)))
+        if max(up, down) > 1.0:
+            if up >= down:
+                from_top += 1
+            else:
+                from_neg += 1
+    details.update({"minibatch_top": tops, "minibatch_bottom": bottoms,
+                    "full_batch_top": top})
+    return GroupValues({
+        "eta_lambda_max": eta * top,
+        "eta_lambda_max_minibatch": eta * float(np.mean(tops)),
+        "eos_threshold": eos_threshold(ctx.optimizer, ctx.momentum),
+        "negative_fraction": neg,
+        "lambda_1_top_share": from_top / n_batches,
+        "lambda_1_negative_share": from_neg / n_batches,
+        "lambda_1_eos": float(np.mean(lam1)),
+    }, details=details)
+
+
+def negative_share(alpha: np.ndarray) -> float:
+    """Share of eigenvalues below ``−N·eps·max|α|`` (float64): exactly-flat directions
+    (dead units, rescaling symmetries) come out of an eigensolver as ±(rounding), and
+    ``N·eps·‖H‖`` bounds that rounding (backward error of a symmetric eigensolver), so
+    they are not counted as negative curvature."""
+    a = np.asarray(alpha, dtype=np.float64)
+    tol = a.size * np.finfo(np.float64).eps * float(np.abs(a).max(initial=0.0))
+    return float(np.mean(a < -tol))
+
+
+def _skip_fixed_batch(ctx: MeasureContext) -> str | None:
+    b = ctx.settings.fixed_batch.get("batch_size")
+    if b is None:
+        return "no [measures.fixed_batch] batch_size given"
+    if int(b) > ctx.data.n_train:
+        return f"fixed batch size {b} > the {ctx.data.n_train} training examples"
+    return None
+
+
+def _sd_fixed_batch(ctx: MeasureContext) -> GroupValues:
+    options = dict(ctx.settings.fixed_batch)
+    b = int(options.pop("batch_size"))
+    method = options.pop("method", None) or ("exact" if _too_big(ctx) is None else "slq")
+    est = _estimate(dataclasses.replace(ctx, batch_size=b), method=method, jacobian="gd",
+                    options=options)
+    return GroupValues({"sd_fixed_batch": est.dimension, "lambda_1_fixed_batch": est.lambda_1},
+                       details={"batch_size": b, "method": method,
+                                "diagnostics": jsonable(est.diagnostics)})
+
+
+def _per_example_grad_norms_and_losses(ctx: MeasureContext, theta: torch.Tensor, x, y,
+                                       chunk: int) -> tuple[np.ndarray, np.ndarray]:
+    from torch.func import functional_call, grad_and_value, vmap
+
+    names = [n for n, p in ctx.model.named_parameters() if p.requires_grad]
+    shapes = [p.shape for n, p in ctx.model.named_parameters() if p.requires_grad]
+    sizes = [math.prod(s) for s in shapes]
+
+    def one(th, xi, yi):
+        params = {n: b.view(s) for n, b, s in zip(names, torch.split(th, sizes), shapes,
+                                                  strict=True)}
+        out = functional_call(ctx.model, params, (xi.unsqueeze(0),))
+        return ctx.loss_fn(out, yi.unsqueeze(0))
+
+    per = vmap(grad_and_value(one), in_dims=(None, 0, 0))
+    norms, losses = [], []
+    for a in range(0, int(y.shape[0]), chunk):
+        g, v = per(theta, x[a:a + chunk], y[a:a + chunk])
+        norms.append(torch.linalg.vector_norm(g.double(), dim=1).numpy())
+        losses.append(v.detach().double().numpy())
+    return np.concatenate(norms), np.concatenate(losses)
+
+
+def _bound(ctx: MeasureContext) -> GroupValues:
+    opts = dict(ctx.settings.bound)
+    k = int(opts.get("n_points", 5))
+    chunk = int(opts.get("chunk", 512))
+    traj = ctx.trajectory
+    rows = np.unique(np.round(np.linspace(0, traj.shape[0] - 1, k)).astype(int))
+    dtype = next(ctx.model.parameters()).dtype
+    d = ctx.data
+    was = ctx.model.training
+    ctx.model.eval()
+    L = B = 0.0
+    gaps = []
+    try:
+        for r in rows:
+            theta = torch.as_tensor(traj[r]).to(dtype)
+            g_tr, l_tr = _per_example_grad_norms_and_losses(ctx, theta, d.x_train, d.y_train,
+                                                            chunk)
+            _, l_te = _per_example_grad_norms_and_losses(ctx, theta, d.x_test, d.y_test, chunk)
+            L = max(L, float(g_tr.max()))
+            B = max(B, float(l_tr.max()))
+            gaps.append(float(l_te.mean() - l_tr.mean()))
+    finally:
+        ctx.model.train(was)
+    return GroupValues({"bound_L": L, "bound_B": B, "worst_loss_gap": max(gaps),
+                        "n_train": float(d.n_train)},
+                       details={"iterates": [int(r) for r in rows], "loss_gaps": gaps,
+                                "rule": "L = max ||grad l(w, z_i)||, B = max l(w, z_i) over "
+                                "training examples and the listed last iterates; worst gap "
+                                "= max over them of mean test loss - mean train loss"})
+
+
+def _skip_bound(ctx: MeasureContext) -> str | None:
+    if ctx.trajectory is None or ctx.trajectory.shape[0] < 1:
+        return "no trajectory iterates kept (measures.topology.iterates = 0)"
+    return None
+
+
 GROUPS: dict[str, MeasureGroup] = {g.name: g for g in (
     MeasureGroup("performance", ("train_loss", "train_acc", "test_loss", "test_acc", "gen_gap",
                                  "loss_gap"), _performance,
@@ -380,6 +665,21 @@ GROUPS: dict[str, MeasureGroup] = {g.name: g for g in (
     MeasureGroup("topology", ("ph_dim_euclidean", "ph_dim_loss", "e_alpha_euclidean",
                               "e_alpha_loss"), _topology, _skip_topology,
                  "PH dimension and α-weighted MST lifetime sums of the last iterates"),
+    MeasureGroup("training", ("steps", "epochs", "converged"), _training, _skip_training,
+                 "optimizer steps, epochs and whether the stopping criterion holds at the end"),
+    MeasureGroup("baselines", ("lr", "inv_batch_size", "lr_over_batch_size"), _baselines,
+                 description="hyperparameter baselines η, 1/b and η/b"),
+    MeasureGroup("standard_errors", ("gen_gap_se", "loss_gap_se"), _standard_errors,
+                 description="test-set standard errors of the accuracy and loss gaps"),
+    MeasureGroup("eos", ("eta_lambda_max", "eta_lambda_max_minibatch", "eos_threshold",
+                         "negative_fraction", "lambda_1_top_share", "lambda_1_negative_share",
+                         "lambda_1_eos"), _eos,
+                 description="edge-of-stability diagnostics (η·λ_max against 2(1+β), negative "
+                 "curvature, where λ₁ > 0 comes from)"),
+    MeasureGroup("sd_fixed_batch", ("sd_fixed_batch", "lambda_1_fixed_batch"), _sd_fixed_batch,
+                 _skip_fixed_batch, "SD from minibatch Hessians of one fixed size for all runs"),
+    MeasureGroup("bound", ("bound_L", "bound_B", "worst_loss_gap", "n_train"), _bound,
+                 _skip_bound, "measured inputs of Theorem 4.5 on the last iterates"),
 )}
 
 

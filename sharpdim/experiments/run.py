@@ -35,6 +35,7 @@ from sharpdim.experiments.measures import (
 from sharpdim.experiments.models import count_parameters
 from sharpdim.experiments.tasks import get_task
 from sharpdim.experiments.training import TrainSettings, train
+from sharpdim.provenance import device_of
 
 __all__ = ["StageMeasure", "CheckpointRecord", "RunResult", "execute_run", "derived_seed"]
 
@@ -84,11 +85,11 @@ class RunResult:
 
 
 def _environment(model: torch.nn.Module | None) -> dict[str, Any]:
-    p = None if model is None else next(model.parameters(), None)
+    """Where the run ran: host, versions, threads, and the device and dtype read from the
+    model's parameters (``None`` when no model was built, never a guess)."""
+    where = device_of(model) if model is not None else {"device": None, "dtype": None}
     return {"host": socket.gethostname(), "pid": os.getpid(), "python": platform.python_version(),
-            "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-            "device": "cpu" if p is None else str(p.device),
-            "dtype": "float32" if p is None else str(p.dtype).removeprefix("torch.")}
+            "torch": torch.__version__, "torch_threads": torch.get_num_threads(), **where}
 
 
 def execute_run(spec: RunSpec) -> RunResult:
@@ -106,6 +107,7 @@ def execute_run(spec: RunSpec) -> RunResult:
         data = task.dataset(spec.task_options)
         model = task.model(spec.task_options, seeds["init"])
         n_params = count_parameters(model)
+        loss_fn = task.loss_for(spec.task_options)
         ms = measure_settings(spec.measures)
         t = spec.train
         settings = TrainSettings(
@@ -113,17 +115,18 @@ def execute_run(spec: RunSpec) -> RunResult:
             optimizer=spec.optimizer, momentum=t["momentum"], weight_decay=spec.weight_decay,
             betas=tuple(t["betas"]), trajectory=ms.topology.get("iterates", 0),
             checkpoint_epochs=tuple(t["checkpoint_epochs"]),
-            divergence_loss=t["divergence_loss"])
+            divergence_loss=t["divergence_loss"], stop=t.get("stop", "epochs"),
+            target_loss=t.get("target_loss", 0.01), max_steps=t.get("max_steps"))
         timings["setup"] = time.perf_counter() - t0
 
-        def context(optimizer, trajectory=None) -> MeasureContext:
+        def context(optimizer, trajectory=None, training=None) -> MeasureContext:
             return MeasureContext(
-                model=model, loss_fn=task.loss_fn, data=data, lr=spec.lr,
+                model=model, loss_fn=loss_fn, data=data, lr=spec.lr,
                 batch_size=spec.batch_size, optimizer=spec.optimizer,
                 momentum=settings.torch_momentum, weight_decay=spec.weight_decay,
                 betas=settings.betas, n_parameters=n_params, seed=seeds["measures"],
                 settings=ms, trajectory=trajectory, torch_optimizer=optimizer,
-                progress=False)
+                progress=False, training=training)
 
         measure_seconds = 0.0
 
@@ -137,7 +140,7 @@ def execute_run(spec: RunSpec) -> RunResult:
             measure_seconds += dt
             checkpoints.append(CheckpointRecord(epoch, step, dt))
 
-        result = train(model, data, settings, task.loss_fn, seed=seeds["order"],
+        result = train(model, data, settings, loss_fn, seed=seeds["order"],
                        on_checkpoint=on_checkpoint, progress=spec.progress, desc=spec.label())
         timings["train"] = result.seconds - measure_seconds
         timings["checkpoint_measures"] = measure_seconds
@@ -150,8 +153,12 @@ def execute_run(spec: RunSpec) -> RunResult:
                         name, g, "skipped", None, f"run diverged: {result.divergence}", 0.0, {})))
         else:
             status, error = "finished", None
-            outcomes, arr = compute_measures(context(result.optimizer, result.trajectory),
-                                             ms.final)
+            summary = {"steps": result.steps, "epochs": result.epochs_completed,
+                       "converged": result.converged, "stopped_by": result.stopped_by,
+                       "final_train_loss": result.final_train_loss,
+                       "final_train_acc": result.final_train_acc}
+            outcomes, arr = compute_measures(
+                context(result.optimizer, result.trajectory, summary), ms.final)
             staged.extend(StageMeasure("final", result.epochs_completed, o) for o in outcomes)
             arrays.update({("final", result.epochs_completed, k): v for k, v in arr.items()})
         timings["final_measures"] = time.perf_counter() - tf

@@ -445,17 +445,32 @@ class SweepStore:
         return out
 
     def records(self) -> list[dict[str, Any]]:
-        """One mapping per terminal run: hyperparameters, ``status`` and every final measure
-        value that is ``ok`` — the input of :func:`sharpdim.stats.granulated_kendall`."""
+        """One mapping per terminal run: hyperparameters (with the task options that are grid
+        factors), ``status`` and every final measure value that is ``ok`` — the input of
+        :func:`sharpdim.stats.granulated_kendall`."""
         runs = {r["run_id"]: r for r in self.runs() if r["status"] in TERMINAL}
         records = {rid: {"run_id": rid, "lr": r["lr"], "batch_size": r["batch_size"],
                          "weight_decay": r["weight_decay"], "optimizer": r["optimizer"],
                          "seed": r["seed"], "status": r["status"]}
                    for rid, r in runs.items()}
+        # task options that are grid factors ([grid.task_options]) live in each run's spec
+        grid_options = self._grid_task_options()
+        if grid_options and records:
+            marks = ",".join("?" * len(records))
+            for rid, spec in self._query(f"SELECT run_id, spec FROM runs WHERE run_id IN "
+                                         f"({marks})", tuple(records)):
+                options = json.loads(spec).get("task_options", {})
+                records[rid].update({k: options.get(k) for k in grid_options})
         for m in self.measures(stage="final"):
             if m["run_id"] in records and m["status"] == "ok":
                 records[m["run_id"]][m["name"]] = m["value"]
         return list(records.values())
+
+    def _grid_task_options(self) -> list[str]:
+        rows = self._query("SELECT canonical FROM configs")
+        if not rows:
+            return []
+        return list(json.loads(rows[0][0]).get("grid", {}).get("task_options", {}))
 
     def arrays(self, name: str, *, stage: str = "final") -> dict[tuple[str, int], np.ndarray]:
         rows = self._query("SELECT run_id, epoch, data FROM arrays WHERE name = ? AND stage = ? "

@@ -19,6 +19,7 @@ from sharpdim.experiments.config import SweepConfig, plan_runs
 from sharpdim.experiments.engine import EngineInfo, check_scheduler, run_all
 from sharpdim.experiments.run import RunResult, execute_run
 from sharpdim.experiments.storage import SweepStore
+from sharpdim.provenance import git_commit, package_versions, source_digest
 
 __all__ = ["SweepSummary", "run_sweep"]
 
@@ -52,8 +53,6 @@ def run_sweep(
 ) -> SweepSummary:
     """Run (or resume) ``config`` into its sweep file (``output`` overrides
     ``config.output``). ``workers`` defaults to ``config.engine.workers``."""
-    from sharpdim.report.provenance import git_commit, package_versions, source_digest
-
     t0 = time.perf_counter()
     scheduler = check_scheduler(scheduler)
     workers = workers if workers is not None else config.engine.get("workers")

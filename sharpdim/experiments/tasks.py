@@ -14,6 +14,12 @@ parameters) on a class-stratified Fashion-MNIST subset; ``mnist1d_mlp_deep`` is 
 width-200 MLP (130,000 parameters here), SLQ only;
 ``modadd_mlp_gelu`` / ``modadd_mlp_relu`` are the grokking networks; ``modadd_transformer``
 stands in for the paper's GPT-2 optimizer comparison at toy scale.
+
+The classification tasks also take two controlled factors of the generalization gap:
+``train_size`` (a class-stratified subset of the training split; 0 = all) and
+``label_noise`` (a fraction of training labels flipped to another class), drawn from
+``data_seed``; the test set is never changed. Their ``loss`` option is ``"cross_entropy"``
+(default) or ``"mse"`` (:func:`mse_onehot`; :meth:`Task.loss_for`).
 """
 
 from __future__ import annotations
@@ -34,10 +40,12 @@ from sharpdim.experiments.data import (
     fashion_mnist_data,
     mnist1d_data,
     modular_addition_data,
+    train_subset,
+    with_label_noise,
 )
 from sharpdim.experiments.models import ModularTransformer, count_parameters, mlp
 
-__all__ = ["Task", "TASKS", "get_task", "task_names"]
+__all__ = ["Task", "TASKS", "LOSSES", "get_task", "task_names", "mse_onehot"]
 
 
 @dataclass(frozen=True)
@@ -87,10 +95,45 @@ class Task:
         """Minibatch-mean cross-entropy (what an SGD step differentiates)."""
         return F.cross_entropy(outputs, targets)
 
+    def loss_for(self, options: Mapping[str, Any]) -> Callable:
+        """The training loss of ``options``: cross-entropy, or :func:`mse_onehot` when the
+        task option ``loss`` is ``"mse"`` (where sharpness does not decay with the loss)."""
+        loss = options.get("loss", "cross_entropy")
+        if loss not in LOSSES:
+            raise ValueError(f"task.loss must be one of {sorted(LOSSES)}, got {loss!r}")
+        return LOSSES[loss]
+
+
+def mse_onehot(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Squared error to one-hot targets, ``mean_i ½‖f(x_i) − e_{y_i}‖²`` (the MSE of Cohen et
+    al. 2021's edge-of-stability experiments), a minibatch mean like cross-entropy.
+
+    >>> out = torch.tensor([[1.0, 0.0], [0.0, 0.0]])
+    >>> float(mse_onehot(out, torch.tensor([0, 1])))  # (0 + ½·1) / 2
+    0.25
+    """
+    # ½‖o − e_y‖² = ½(‖o‖² − 2·o_y + 1), written with gather so it also runs under vmap
+    o_y = outputs.gather(1, targets.unsqueeze(1)).squeeze(1)
+    return 0.5 * ((outputs ** 2).sum(dim=1) - 2 * o_y + 1).mean()
+
+
+LOSSES: dict[str, Callable] = {"cross_entropy": Task.loss_fn, "mse": mse_onehot}
+
 
 @functools.lru_cache(maxsize=4)
 def _cached_dataset(name: str, options_json: str) -> Dataset:
-    return TASKS[name]._data(json.loads(options_json))
+    return _controlled(TASKS[name]._data(json.loads(options_json)), json.loads(options_json))
+
+
+def _controlled(data: Dataset, o: Mapping[str, Any]) -> Dataset:
+    """The controlled factors of the protocol, in this order: ``train_size`` (a stratified
+    subset of the training split; 0 = all of it) and ``label_noise`` (a fraction of the
+    training labels flipped to another class), both drawn from ``data_seed``."""
+    if o.get("train_size", 0) and o["train_size"] < data.n_train:
+        data = train_subset(data, o["train_size"], seed=o["data_seed"])
+    if o.get("label_noise", 0.0) > 0:
+        data = with_label_noise(data, o["label_noise"], seed=o["data_seed"])
+    return data
 
 
 def _mnist1d(o: Mapping[str, Any]) -> Dataset:
@@ -118,11 +161,14 @@ def _transformer_for(o: Mapping[str, Any], d: Dataset, seed: int) -> nn.Module:
 def _mnist1d_task(name: str, description: str, width: int, depth: int) -> Task:
     return Task(name, description,
                 {"n_samples": 5000, "data_seed": 42, "width": width, "depth": depth,
-                 "bias": False, "activation": "relu"},
+                 "bias": False, "activation": "relu", **_CONTROLLED},
                 _mnist1d, _mlp_for)
 
 
 _MODADD = {"modulus": 97, "train_fraction": 0.4, "data_seed": 0}
+# Controlled factors that move the generalization gap (see _controlled); a sweep makes one a
+# grid factor with [grid.task_options].
+_CONTROLLED = {"train_size": 0, "label_noise": 0.0, "loss": "cross_entropy"}
 
 TASKS: dict[str, Task] = {
     t.name: t
@@ -136,14 +182,14 @@ TASKS: dict[str, Task] = {
         Task("digits_mlp", "scikit-learn digits (8x8), 3-layer width-16 ReLU MLP without bias "
              "(1,440 parameters)",
              {"test_fraction": 0.25, "data_seed": 0, "width": 16, "depth": 3, "bias": False,
-              "activation": "relu"},
+              "activation": "relu", **_CONTROLLED},
              lambda o: digits_data(test_fraction=o["test_fraction"], seed=o["data_seed"]),
              _mlp_for),
         Task("fashion_mnist_mlp", "Fashion-MNIST (Debian dataset-fashion-mnist; `make data`), "
              "the paper's 784-16-16-10 ReLU MLP without bias (12,960 parameters), on a "
              "class-stratified subset",
              {"n_train": 10000, "n_test": 10000, "data_seed": 0, "width": 16, "depth": 3,
-              "bias": False, "activation": "relu"},
+              "bias": False, "activation": "relu", **_CONTROLLED},
              lambda o: fashion_mnist_data(n_train=o["n_train"], n_test=o["n_test"],
                                           seed=o["data_seed"]),
              _mlp_for),

@@ -12,12 +12,23 @@ Optimizers are PyTorch's, by name:
 A run *diverges* when a minibatch loss is non-finite or exceeds ``divergence_loss``, or a
 parameter becomes non-finite; training then stops and the result says where and why —
 divergence is recorded as an outcome, never an exception and never silent NaN.
+
+Stopping (``TrainSettings.stop``):
+
+* ``"epochs"`` — the paper's schedule: exactly ``epochs`` epochs (or until divergence);
+* ``"criterion"`` — Jiang et al. (2019)'s criterion: stop at the end of the first epoch
+  after which the *full training set* (eval mode) has mean cross-entropy ``≤ target_loss``
+  (default 0.01) **or** 100 % accuracy; ``epochs`` (and ``max_steps``, when set) is the cap.
+
+In both modes ``TrainResult.converged`` says whether the criterion holds at the end
+(``None`` for a diverged run), so fixed-epoch runs that did not fit are flagged too.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -28,9 +39,11 @@ from tqdm.auto import tqdm
 
 from sharpdim.experiments.data import Dataset
 
-__all__ = ["OPTIMIZERS", "TrainSettings", "TrainResult", "Evaluation", "evaluate", "train"]
+__all__ = ["OPTIMIZERS", "STOP_MODES", "TrainSettings", "TrainResult", "Evaluation", "evaluate",
+           "criterion_met", "train"]
 
 OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
+STOP_MODES = ("epochs", "criterion")
 
 
 @dataclass(frozen=True)
@@ -39,7 +52,9 @@ class TrainSettings:
 
     ``checkpoint_epochs``: epochs after which ``on_checkpoint`` is called (0 = before the
     first step). ``trajectory``: number of last iterates (parameter vectors after each of the
-    last steps) to keep for the topological measures.
+    last steps) to keep for the topological measures. ``stop``: ``"epochs"`` (fixed
+    schedule) or ``"criterion"`` (train loss ``≤ target_loss`` or 100 % train accuracy,
+    capped by ``epochs`` and ``max_steps``); see the module docstring.
     """
 
     lr: float
@@ -52,6 +67,9 @@ class TrainSettings:
     trajectory: int = 0
     checkpoint_epochs: tuple[int, ...] = ()
     divergence_loss: float = 1e4
+    stop: str = "epochs"
+    target_loss: float = 0.01
+    max_steps: int | None = None
 
     def __post_init__(self) -> None:
         if not (isinstance(self.lr, int | float) and math.isfinite(self.lr) and self.lr > 0):
@@ -78,6 +96,16 @@ class TrainSettings:
             raise ValueError(f"checkpoint_epochs must lie in [0, epochs={self.epochs}], got {bad}")
         if not self.divergence_loss > 0:
             raise ValueError(f"divergence_loss must be > 0, got {self.divergence_loss!r}")
+        if self.stop not in STOP_MODES:
+            raise ValueError(f"stop must be one of {STOP_MODES}, got {self.stop!r}")
+        if not (isinstance(self.target_loss, int | float) and math.isfinite(self.target_loss)
+                and self.target_loss > 0):
+            raise ValueError(f"target_loss must be > 0 and finite, got {self.target_loss!r}")
+        if self.max_steps is not None and (isinstance(self.max_steps, bool)
+                                           or not isinstance(self.max_steps, int)
+                                           or self.max_steps < 1):
+            raise ValueError(f"max_steps must be a positive integer or None, got "
+                             f"{self.max_steps!r}")
 
     @property
     def torch_momentum(self) -> float:
@@ -100,7 +128,11 @@ class TrainResult:
     ``steps``: optimizer steps taken; ``epochs_completed``; ``trajectory``: the last
     iterates as a ``(k, n_params)`` float32 array (``None`` when none were kept);
     ``optimizer``: the torch optimizer (its state feeds the update-Jacobian measures);
-    ``losses``: mean minibatch loss of each completed epoch; ``seconds``: wall time.
+    ``losses``: mean minibatch loss of each completed epoch; ``seconds``: wall time;
+    ``converged``: the stopping criterion (full-training-set loss ``≤ target_loss`` or
+    accuracy 1) holds at the end (``None`` when diverged); ``stopped_by``: ``"criterion"``,
+    ``"epochs"``, ``"max_steps"`` or ``"divergence"``; ``final_train_loss`` /
+    ``final_train_acc``: the full training set at the end (eval mode; ``None`` when diverged).
     """
 
     diverged: bool
@@ -111,6 +143,20 @@ class TrainResult:
     optimizer: torch.optim.Optimizer = field(repr=False)
     losses: tuple[float, ...]
     seconds: float
+    converged: bool | None = None
+    stopped_by: str = "epochs"
+    final_train_loss: float | None = None
+    final_train_acc: float | None = None
+
+
+def criterion_met(loss: float, accuracy: float, target_loss: float) -> bool:
+    """Jiang et al.'s stopping rule: mean training cross-entropy ``≤ target_loss`` or 100 %
+    training accuracy.
+
+    >>> [criterion_met(loss, acc, 0.01) for loss, acc in ((0.01, 0.98), (0.5, 1.0), (0.02, 0.99))]
+    [True, True, False]
+    """
+    return loss <= target_loss or accuracy >= 1.0
 
 
 @torch.no_grad()
@@ -171,12 +217,12 @@ def train(
     if bs > n:
         raise ValueError(f"batch_size must be <= the training set size {n}, got {bs}")
     per_epoch = n // bs
-    total = per_epoch * settings.epochs
-    keep_from = total - settings.trajectory
     gen = torch.Generator().manual_seed(seed)
     opt = _optimizer(model, settings)
     checkpoints = set(settings.checkpoint_epochs)
-    iterates: list[np.ndarray] = []
+    iterates: deque[np.ndarray] = deque(maxlen=settings.trajectory or None)
+    keep = settings.trajectory > 0
+    stopped_by = "epochs"
     losses: list[float] = []
     steps = 0
     divergence: str | None = None
@@ -192,6 +238,9 @@ def train(
         order = torch.randperm(n, generator=gen)
         running = 0.0
         for b in range(per_epoch):
+            if settings.max_steps is not None and steps >= settings.max_steps:
+                stopped_by = "max_steps"
+                break
             idx = order[b * bs:(b + 1) * bs]
             loss = loss_fn(model(data.x_train[idx]), data.y_train[idx])
             value = float(loss.detach())
@@ -205,12 +254,14 @@ def train(
             opt.step()
             steps += 1
             running += value
-            if steps > keep_from:
+            if keep:
                 iterates.append(_flat(model))
         if divergence is None and not all(bool(torch.isfinite(p).all())
                                           for p in model.parameters()):
             divergence = f"non-finite parameter after epoch {epoch} (step {steps})"
         if divergence is not None:
+            break
+        if stopped_by == "max_steps":
             break
         completed = epoch
         losses.append(running / per_epoch)
@@ -218,8 +269,16 @@ def train(
         if epoch in checkpoints and on_checkpoint is not None:
             on_checkpoint(epoch, steps, opt)
             model.train()
+        if settings.stop == "criterion":
+            ev = evaluate(model, data.x_train, data.y_train, loss_fn)
+            model.train()
+            if criterion_met(ev.loss, ev.accuracy, settings.target_loss):
+                stopped_by = "criterion"
+                break
     bar.close()
     model.eval()
+    final = None if divergence is not None else evaluate(model, data.x_train, data.y_train,
+                                                         loss_fn)
     return TrainResult(
         diverged=divergence is not None,
         divergence=divergence,
@@ -229,4 +288,9 @@ def train(
         optimizer=opt,
         losses=tuple(losses),
         seconds=time.perf_counter() - t0,
+        converged=None if final is None else criterion_met(final.loss, final.accuracy,
+                                                           settings.target_loss),
+        stopped_by="divergence" if divergence is not None else stopped_by,
+        final_train_loss=None if final is None else final.loss,
+        final_train_acc=None if final is None else final.accuracy,
     )

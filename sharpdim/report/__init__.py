@@ -1,7 +1,8 @@
-"""Reports (layer 7): Markdown + figures with provenance.
+"""Reports (layer 8, above ``experiments``): Markdown + figures with provenance.
 
-``provenance`` (git commit, package versions, source digest), ``kendall_table`` (τ, ψ, Ψ and
-bootstrap intervals from :mod:`sharpdim.stats`), ``figures`` (matplotlib, Agg canvas),
-``claims`` (the paper's qualitative claims checked by stated rules) and ``sweep_report``
-(``reports/<sweep>/README.md`` from a sweep file).
+``provenance`` (re-exports :mod:`sharpdim.provenance`, layer 0), ``kendall_table`` (τ, ψ, Ψ
+and bootstrap intervals from :mod:`sharpdim.stats`), ``figures`` (matplotlib, Agg canvas),
+``claims`` (the paper's qualitative claims, one function each), and the sweep report:
+``sweep_data`` (the file, loaded once) → ``analysis`` (every number) → ``sections`` (one
+renderer per section) and ``outputs`` (CSV, JSON), orchestrated by ``sweep_report``.
 """

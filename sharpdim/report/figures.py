@@ -13,7 +13,12 @@ from typing import Any
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
+
+from sharpdim.experiments.registry import MEASURES, info
+from sharpdim.stats import kendall_tau
 
 __all__ = [
     "LABELS",
@@ -23,19 +28,21 @@ __all__ = [
     "sharpness_profiles",
     "checkpoint_curves",
     "grid_heatmaps",
+    "kendall_bars",
+    "correlation_matrix",
+    "eos_diagnostic",
+    "estimate_vs_reference",
 ]
 
-LABELS = {
-    "sd_exact": "SD (exact)", "sd_sup": "SD (exact, sup over iterates)", "sd_slq": "SD-SLQ",
-    "sd_kde": "SD-KDE", "sd_ps": "SD-PS", "sd_update": "SD (update Jacobian)",
-    "lambda_1": "λ₁ (exact)", "lambda_1_sup": "λ₁ (sup)", "lambda_1_slq": "λ₁ (SLQ)",
-    "lambda_1_update": "λ₁ (update)", "top_eigenvalue": "top Hessian eigenvalue",
-    "trace": "Hessian trace", "ph_dim_euclidean": "PH dim (Euclidean)",
-    "ph_dim_loss": "PH dim (loss)", "e_alpha_euclidean": "E_α (Euclidean)",
-    "e_alpha_loss": "E_α (loss)", "gen_gap": "generalization gap |acc_tr − acc_te|",
-    "loss_gap": "loss gap |L_tr − L_te|", "train_acc": "train accuracy",
-    "test_acc": "test accuracy",
-}
+LABELS = {name: m.label for name, m in MEASURES.items()}  # from the measure registry
+_ROLE_COLOUR = {"sd": "C3", "baseline": "C0", "measure": "C7", "target": "k",
+                "diagnostic": "C2"}
+_MARKERS = {"sgd": "o", "momentum": "s", "adam": "^", "adamw": "D"}
+
+
+def _spans_decades(values: Sequence[float]) -> bool:
+    v = np.asarray([x for x in values if _finite(x)], dtype=float)
+    return v.size > 1 and bool(np.all(v > 0)) and float(v.max() / v.min()) >= 10.0
 
 
 def _figure(width: float, height: float) -> Figure:
@@ -67,35 +74,51 @@ def scatter_against_target(records: Sequence[Mapping[str, Any]], measures: Seque
     bss = sorted({r["batch_size"] for r in records})
     for k, m in enumerate(measures):
         ax = fig.add_subplot(rows, cols, k + 1)
-        pts = [(r[m], r[target], r["lr"], r["batch_size"]) for r in records
-               if _finite(r.get(m)) and _finite(r.get(target))]
-        if pts:
-            x, y, lr, bs = map(np.asarray, zip(*pts, strict=True))
+        pts = [(r[m], r[target], r["lr"], r["batch_size"], r.get("optimizer", "sgd"))
+               for r in records if _finite(r.get(m)) and _finite(r.get(target))]
+        for opt in sorted({p[4] for p in pts}):
+            x, y, lr, bs, _ = map(np.asarray, zip(*[p for p in pts if p[4] == opt],
+                                                  strict=True))
             colour = (np.log10(lr) - lo) / (hi - lo) if hi > lo else np.zeros_like(lr)
             size = 12 + 40 * np.array([bss.index(b) for b in bs]) / max(1, len(bss) - 1)
-            sc = ax.scatter(x, y, c=colour, s=size, cmap="viridis", vmin=0, vmax=1,
-                            edgecolors="k", linewidths=0.3)
-            del sc
+            ax.scatter(x, y, c=colour, s=size, cmap="viridis", vmin=0, vmax=1,
+                       marker=_MARKERS.get(str(opt), "o"), edgecolors="k", linewidths=0.3,
+                       label=str(opt))
+        if info(m).log_scale and _spans_decades([p[0] for p in pts]):
+            ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(NullFormatter())
+        if len({p[4] for p in pts}) > 1 and k == 0:
+            ax.legend(fontsize=6)
         ax.set_xlabel(LABELS.get(m, m), fontsize=8)
         ax.set_ylabel(LABELS.get(target, target) if k % cols == 0 else "", fontsize=7)
         ax.tick_params(labelsize=7)
     fig.suptitle(f"measures against the {LABELS.get(target, target)} (colour: log lr, "
-                 "dark = small; size: batch size)", fontsize=9)
+                 "dark = small; size: batch size; marker: optimizer)", fontsize=9)
     fig.tight_layout()
     return _save(fig, path)
 
 
 def hessian_spectra(spectra: Mapping[str, np.ndarray], path: Path, *,
-                    title: str = "Hessian spectra (training loss)") -> Path:
-    """Histograms (log counts) of Hessian eigenvalues, one curve per labelled run."""
+                    title: str = "Hessian spectra (training loss)",
+                    lrs: Mapping[str, float] | None = None) -> Path:
+    """Histograms (log counts) of Hessian eigenvalues, one curve per labelled run, with a
+    line at 0 and, per run, at the stability edge ``2/η`` (``lrs[label] = η``)."""
     fig = _figure(7.0, 3.2)
     ax1, ax2 = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
     allv = np.concatenate([v for v in spectra.values()]) if spectra else np.zeros(1)
     edges = np.linspace(allv.min(), allv.max(), 80) if allv.max() > allv.min() else 10
-    for label, v in spectra.items():
-        ax1.hist(v, bins=edges, histtype="step", label=label, log=True)
+    for i, (label, v) in enumerate(spectra.items()):
+        colour = f"C{i % 10}"
+        ax1.hist(v, bins=edges, histtype="step", label=label, log=True, color=colour)
         top = np.sort(v)[::-1][:30]
-        ax2.plot(np.arange(1, top.size + 1), top, marker=".", lw=0.8, label=label)
+        ax2.plot(np.arange(1, top.size + 1), top, marker=".", lw=0.8, label=label,
+                 color=colour)
+        if lrs and label in lrs:
+            for ax in (ax1,):
+                ax.axvline(2.0 / lrs[label], color=colour, ls="--", lw=0.8)
+            ax2.axhline(2.0 / lrs[label], color=colour, ls="--", lw=0.8,
+                        label=f"2/η = {2.0 / lrs[label]:.3g}")
+    ax1.axvline(0.0, color="grey", lw=0.6)
     ax1.set_xlabel("eigenvalue α", fontsize=8)
     ax1.set_ylabel("count (log)", fontsize=8)
     ax2.set_xlabel("rank", fontsize=8)
@@ -197,12 +220,130 @@ def grid_heatmaps(records: Sequence[Mapping[str, Any]], names: Sequence[str],
                         and _finite(r.get(name))]
                 if vals:
                     grid[i, j] = float(np.mean(vals))
-        im = ax.imshow(grid, origin="lower", aspect="auto", cmap="magma")
+        norm = (LogNorm() if info(name).log_scale and _spans_decades(grid.ravel().tolist())
+                else None)
+        im = ax.imshow(grid, origin="lower", aspect="auto", cmap="magma", norm=norm)
         fig.colorbar(im, ax=ax, fraction=0.046)
         ax.set_xticks(range(len(bss)), [str(b) for b in bss], fontsize=6)
         ax.set_yticks(range(len(lrs)), [f"{lr:g}" for lr in lrs], fontsize=6)
         ax.set_xlabel("batch size", fontsize=7)
         ax.set_ylabel("learning rate", fontsize=7)
-        ax.set_title(LABELS.get(name, name), fontsize=8)
+        ax.set_title(LABELS.get(name, name) + (" (log colour)" if norm else ""), fontsize=8)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def kendall_bars(rows: Sequence[Any], target: str, path: Path) -> Path:
+    """The paper's Fig. 2 style: per measure, τ and Ψ with their bootstrap intervals (bars
+    and whiskers) and each ψ_f as a marker; colour by role (SD red, baseline blue)."""
+    rel = [r for r in rows if r.target == target]
+    fig = _figure(7.5, 0.32 * max(len(rel), 4) + 1.2)
+    ax = fig.add_subplot(1, 1, 1)
+    y = np.arange(len(rel))[::-1]
+    for yi, r in zip(y, rel, strict=True):
+        colour = _ROLE_COLOUR.get(info(r.measure).role, "C7")
+        ax.barh(yi + 0.18, r.tau, height=0.34, color=colour, alpha=0.85)
+        if r.tau_ci is not None:
+            ax.plot([r.tau_ci.low, r.tau_ci.high], [yi + 0.18] * 2, color="k", lw=1)
+        if r.Psi is not None:
+            ax.barh(yi - 0.18, r.Psi, height=0.34, color=colour, alpha=0.4, hatch="//")
+            if r.Psi_ci is not None:
+                ax.plot([r.Psi_ci.low, r.Psi_ci.high], [yi - 0.18] * 2, color="k", lw=1)
+        for j, (f, v) in enumerate(sorted(r.psi.items())):
+            if v is not None:
+                ax.plot(v, yi - 0.18, marker="os^Dv"[j % 5], color="k", ms=3, ls="none",
+                        label=f"ψ_{f}" if yi == y[0] else None)
+    ax.axvline(0.0, color="grey", lw=0.6)
+    ax.set_yticks(y, [LABELS.get(r.measure, r.measure) for r in rel], fontsize=7)
+    ax.set_xlim(-1.05, 1.05)
+    ax.set_xlabel(f"Kendall coefficient against the {LABELS.get(target, target)}", fontsize=8)
+    ax.set_title("τ (solid) and Ψ (hatched) with 95% bootstrap intervals; ψ per factor "
+                 "(markers)\nred: SD variants, blue: baselines, grey: other measures", fontsize=8)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=6, loc="lower right")
+    ax.tick_params(labelsize=7)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def correlation_matrix(records: Sequence[Mapping[str, Any]], names: Sequence[str],
+                       path: Path) -> Path:
+    """Kendall τ-a between every pair of ``names`` (measures, targets, hyperparameters) over
+    the runs where both are finite: shows a measure that is a function of b or η."""
+    k = len(names)
+    M = np.full((k, k), np.nan)
+    for i, a in enumerate(names):
+        for j, b in enumerate(names):
+            pairs = [(r[a], r[b]) for r in records if _finite(r.get(a)) and _finite(r.get(b))]
+            if len(pairs) >= 2:
+                M[i, j] = kendall_tau(*zip(*pairs, strict=True))
+    fig = _figure(0.42 * k + 2.5, 0.42 * k + 1.6)
+    ax = fig.add_subplot(1, 1, 1)
+    im = ax.imshow(M, cmap="RdBu_r", vmin=-1, vmax=1)
+    fig.colorbar(im, ax=ax, fraction=0.046, label="Kendall τ-a")
+    ticks = [LABELS.get(n, n) for n in names]
+    ax.set_xticks(range(k), ticks, rotation=75, ha="right", fontsize=6)
+    ax.set_yticks(range(k), ticks, fontsize=6)
+    for i in range(k):
+        for j in range(k):
+            if np.isfinite(M[i, j]):
+                ax.text(j, i, f"{M[i, j]:.1f}", ha="center", va="center", fontsize=5,
+                        color="w" if abs(M[i, j]) > 0.6 else "k")
+    ax.set_title("Kendall τ-a between measures, targets and hyperparameters (tied pairs count "
+                 "0, so a variable with ties has a diagonal below 1)", fontsize=7)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def eos_diagnostic(records: Sequence[Mapping[str, Any]], labels: Sequence[str],
+                   full: str, minibatch: str, threshold: str, path: Path) -> Path:
+    """Per run: η·λ_max of the full-batch Hessian (filled) and the minibatch mean (open)
+    against the EoS threshold 2(1+β) (dashed, per run); log axis; marker per optimizer."""
+    fig = _figure(min(16.0, max(6.0, 0.22 * len(records) + 2)), 3.4)
+    ax = fig.add_subplot(1, 1, 1)
+    x = np.arange(len(records))
+    for xi, r in zip(x, records, strict=True):
+        m = _MARKERS.get(str(r.get("optimizer", "sgd")), "o")
+        if _finite(r.get(full)):
+            ax.plot(xi, r[full], marker=m, color="C0", ms=5, ls="none")
+        if _finite(r.get(minibatch)):
+            ax.plot(xi, r[minibatch], marker=m, mfc="none", color="C3", ms=5, ls="none")
+        if _finite(r.get(threshold)):
+            ax.plot([xi - 0.4, xi + 0.4], [r[threshold]] * 2, color="k", ls="--", lw=0.8)
+    ax.plot([], [], "o", color="C0", label="η·λ_max, full batch")
+    ax.plot([], [], "o", mfc="none", color="C3", label="η·λ_max, mean over minibatches")
+    ax.plot([], [], "--", color="k", label="threshold 2(1+β)")
+    vals = [r[k] for r in records for k in (full, minibatch) if _finite(r.get(k))]
+    if vals and min(vals) > 0:
+        ax.set_yscale("log")
+    ax.set_xticks(x, labels, rotation=80, fontsize=6)
+    ax.set_ylabel("η·λ_max", fontsize=8)
+    ax.set_title("edge-of-stability diagnostic per run (above the dashed line: at or past the "
+                 "linear stability limit)", fontsize=8)
+    ax.legend(fontsize=6)
+    ax.tick_params(axis="y", labelsize=7)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def estimate_vs_reference(records: Sequence[Mapping[str, Any]], reference: str,
+                          estimate: str, path: Path) -> Path:
+    """Scatter of an estimate against its reference (e.g. SD-SLQ against exact SD) over the
+    runs that have both, with the line y = x."""
+    pts = [(r[reference], r[estimate]) for r in records
+           if _finite(r.get(reference)) and _finite(r.get(estimate))]
+    fig = _figure(4.2, 4.0)
+    ax = fig.add_subplot(1, 1, 1)
+    if pts:
+        x, y = map(np.asarray, zip(*pts, strict=True))
+        ax.scatter(x, y, s=18, edgecolors="k", linewidths=0.3)
+        lo, hi = float(min(x.min(), y.min())), float(max(x.max(), y.max()))
+        ax.plot([lo, hi], [lo, hi], color="grey", lw=0.8, label="y = x")
+        ax.legend(fontsize=7)
+    ax.set_xlabel(LABELS.get(reference, reference), fontsize=8)
+    ax.set_ylabel(LABELS.get(estimate, estimate), fontsize=8)
+    ax.set_title(f"{LABELS.get(estimate, estimate)} against {LABELS.get(reference, reference)}"
+                 f" ({len(pts)} runs)", fontsize=8)
+    ax.tick_params(labelsize=7)
     fig.tight_layout()
     return _save(fig, path)

@@ -14,18 +14,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sharpdim.experiments.registry import TARGETS, names_with_role
 from sharpdim.stats import BootstrapInterval, bootstrap_ci, granulated_kendall
 
 __all__ = ["MEASURE_ORDER", "TARGETS", "KendallRow", "kendall_rows", "measures_present",
            "tau_by_group"]
 
-MEASURE_ORDER = (
-    "sd_exact", "sd_sup", "sd_slq", "sd_kde", "sd_ps", "sd_update",
-    "lambda_1", "lambda_1_sup", "lambda_1_slq", "lambda_1_update",
-    "top_eigenvalue", "trace",
-    "ph_dim_euclidean", "ph_dim_loss", "e_alpha_euclidean", "e_alpha_loss",
-)
-TARGETS = ("gen_gap", "loss_gap")
+# SD variants, then the baselines, then the paper's other measures (the registry's order)
+MEASURE_ORDER = names_with_role("sd") + names_with_role("baseline") + names_with_role("measure")
 
 
 @dataclass(frozen=True)
@@ -90,16 +86,22 @@ def kendall_rows(
             usable = [r for r in records if target in r]
             if len(usable) < 2:
                 continue
+            # a baseline that is itself a factor (η, b) is ranked under an alias, so that the
+            # cells still hold that factor fixed (its ψ for itself is then its τ within cells)
             facs = list(factors) or ["seed"]
+            key = m
+            if m in facs:
+                key = "__measure__"
+                usable = [{**r, key: r.get(m)} for r in usable]
             try:
-                g = granulated_kendall(usable, m, target, facs)
+                g = granulated_kendall(usable, key, target, facs)
             except ValueError:
                 continue
             tau_ci = Psi_ci = None
             if g.n_records >= 3:
                 try:
                     tau_ci = bootstrap_ci(
-                        usable, _safe(lambda rs, m=m, t=target, f=facs:
+                        usable, _safe(lambda rs, m=key, t=target, f=facs:
                                       granulated_kendall(rs, m, t, f).tau),
                         seed=seed, group_by=group_by, n_resamples=n_resamples)
                 except ValueError:
@@ -107,7 +109,7 @@ def kendall_rows(
                 if factors and g.Psi is not None:
                     try:
                         Psi_ci = bootstrap_ci(
-                            usable, _safe(lambda rs, m=m, t=target, f=facs:
+                            usable, _safe(lambda rs, m=key, t=target, f=facs:
                                           granulated_kendall(rs, m, t, f).Psi),
                             seed=seed, group_by=group_by, n_resamples=n_resamples)
                     except ValueError:

@@ -1,0 +1,215 @@
+"""The analysis behind a sweep report, computed once from :class:`SweepData`.
+
+* the Kendall table (τ, ψ, Ψ with bootstrap intervals) of every ranked measure of the
+  registry — SD variants, baselines, the paper's other measures;
+* the decisive comparison: for each SD variant and target, the paired difference
+  τ(SD) − s·τ(best baseline) with a seed-stratified bootstrap interval and the verdict of
+  :data:`sharpdim.stats.VERDICT_RULE`; the number of comparisons;
+* confound checks τ(SD, b) and τ(SD, η);
+* the regime: how many runs reach the edge of stability and where λ₁ > 0 comes from;
+* Theorem 4.5's computable part per run beside the measured worst-case loss gap;
+* the paper's claims (:mod:`sharpdim.report.claims`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sharpdim.bounds import BoundValue, theorem_4_5_bound
+from sharpdim.experiments.degenerate import degenerate_reason
+from sharpdim.experiments.measures import hyperparameter_baselines
+from sharpdim.experiments.registry import (
+    BOUND_INPUTS,
+    EOS_RATIO,
+    LAMBDA_1_SOURCE,
+    TARGETS,
+    names_in_family,
+    names_with_role,
+)
+from sharpdim.report.claims import ClaimVerdict, grokking_claims, kendall_claims
+from sharpdim.report.kendall_table import KendallRow, kendall_rows, measures_present, tau_by_group
+from sharpdim.report.sweep_data import SweepData
+from sharpdim.stats import PairedDifference, kendall_tau, paired_tau_difference
+
+__all__ = ["MIN_RUNS_FOR_KENDALL", "RunBound", "Regime", "Analysis", "analyse",
+           "with_baselines"]
+
+MIN_RUNS_FOR_KENDALL = 4  # fewer runs give too few pairs for a rank correlation to mean much
+
+
+def _finite(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def with_baselines(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Records with the hyperparameter baselines (η, 1/b, η/b) filled in where a sweep file
+    predates the ``baselines`` group (same formula: :func:`hyperparameter_baselines`)."""
+    out = []
+    for r in records:
+        derived = hyperparameter_baselines(r["lr"], r["batch_size"])
+        out.append({**derived, **r} if "gen_gap" in r else dict(r))
+    return out
+
+
+@dataclass(frozen=True)
+class RunBound:
+    """Theorem 4.5's computable part for one run (with the SD variant it used) beside the
+    measured worst-case loss gap over the last iterates; ``vacuous_factor`` = bound / gap
+    (``inf`` when the measured gap is ≤ 0)."""
+
+    run_id: str
+    sd_name: str
+    bound: BoundValue
+    measured_gap: float
+    vacuous_factor: float
+
+
+@dataclass(frozen=True)
+class Regime:
+    """Where the sweep's finished runs sit: ``n_runs`` with EoS diagnostics, how many reach
+    the threshold on the full-batch and on the minibatch Hessian, how many have λ₁ > 0 on a
+    majority of minibatches from the top eigenvalue / from negative curvature."""
+
+    n_runs: int
+    at_eos_full: int
+    at_eos_minibatch: int
+    from_top: int
+    from_negative: int
+    converged: int | None
+    n_converged_known: int
+
+
+@dataclass(frozen=True)
+class Analysis:
+    records: tuple[Mapping[str, Any], ...]
+    present: tuple[str, ...]
+    kendall: tuple[KendallRow, ...]
+    per_optimizer: Mapping[str, Mapping[str, Mapping[Any, float | None]]]
+    decisive: tuple[PairedDifference, ...]
+    decisive_errors: tuple[str, ...]
+    decisive_converged: tuple[PairedDifference, ...]
+    baselines: tuple[str, ...]
+    sd_variants: tuple[str, ...]
+    confounds: Mapping[str, Mapping[str, float | None]]
+    regime: Regime | None
+    bounds: tuple[RunBound, ...]
+    claims: tuple[ClaimVerdict, ...]
+    n_resamples: int
+    confidence: float
+    degenerate: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def n_comparisons(self) -> int:
+        return len(self.decisive)
+
+
+def _regime(done: Sequence[Mapping[str, Any]]) -> Regime | None:
+    full, mini, thr = EOS_RATIO
+    rows = [r for r in done if _finite(r.get(full)) and _finite(r.get(thr))]
+    conv = [r["converged"] for r in done if _finite(r.get("converged"))]
+    if not rows and not conv:
+        return None
+    return Regime(
+        n_runs=len(rows),
+        at_eos_full=sum(r[full] >= r[thr] for r in rows),
+        at_eos_minibatch=sum(_finite(r.get(mini)) and r[mini] >= r[thr] for r in rows),
+        from_top=sum(r.get(LAMBDA_1_SOURCE[0], 0) > 0.5 for r in rows),
+        from_negative=sum(r.get(LAMBDA_1_SOURCE[1], 0) > 0.5 for r in rows),
+        converged=int(sum(conv)) if conv else None, n_converged_known=len(conv))
+
+
+def _bounds(done: Sequence[Mapping[str, Any]]) -> list[RunBound]:
+    out = []
+    sd_names = names_in_family("sd")
+    for r in done:
+        if not all(_finite(r.get(k)) for k in BOUND_INPUTS):
+            continue
+        sd_name = next((m for m in sd_names if _finite(r.get(m))), None)
+        if sd_name is None:
+            continue
+        L, B, n, gap = (r[k] for k in BOUND_INPUTS)
+        b = theorem_4_5_bound(r[sd_name], L, B, int(n))
+        out.append(RunBound(r["run_id"], sd_name, b, gap,
+                            b.value / gap if gap > 0 else math.inf))
+    return out
+
+
+def _degenerate(data: SweepData) -> dict[str, str]:
+    """``{run_id: reason}`` of the finished runs flagged by
+    :func:`sharpdim.experiments.degenerate.degenerate_reason` (last stored epoch wins)."""
+    profile_of = {rid: a for (rid, _), a in sorted(data.profiles.items())}
+    hessian_of = {rid: a for (rid, _), a in sorted(data.hessian.items())}
+    status = {r["run_id"]: r["status"] for r in data.runs}
+    out = {}
+    for r in data.records:
+        if status.get(r["run_id"]) != "finished":
+            continue
+        reason = degenerate_reason(r, profile=profile_of.get(r["run_id"]),
+                                   hessian=hessian_of.get(r["run_id"]))
+        if reason:
+            out[r["run_id"]] = reason
+    return out
+
+
+def analyse(data: SweepData, *, n_resamples: int = 400,
+            confidence: float = 0.95) -> Analysis:
+    """Every number the report prints (see the module docstring)."""
+    done = with_baselines(data.done)
+    factors = data.factors
+    present = measures_present(done)
+    enough = len(done) >= MIN_RUNS_FOR_KENDALL
+    krows = kendall_rows(done, factors, measures=present, n_resamples=n_resamples,
+                         replicated=data.multi_seed) if enough and present else []
+    per_opt = ({t: tau_by_group(done, "optimizer", present, t) for t in TARGETS}
+               if "optimizer" in factors and present else {})
+    sd_variants = tuple(m for m in names_with_role("sd") if m in present)
+    baselines = tuple(m for m in names_with_role("baseline") if m in present)
+    errors: list[str] = []
+
+    def compare(rows, note: str) -> list[PairedDifference]:
+        out = []
+        if len(rows) < MIN_RUNS_FOR_KENDALL or not baselines:
+            return out
+        for target in TARGETS:
+            for m in sd_variants:
+                try:
+                    out.append(paired_tau_difference(
+                        rows, m, baselines, target,
+                        group_by=factors if data.multi_seed else (), seed=0,
+                        n_resamples=n_resamples, confidence=confidence))
+                except ValueError as exc:
+                    errors.append(f"{m} vs baselines on {target}{note}: {exc}")
+        return out
+
+    decisive = compare(done, "")
+    converged = [r for r in done if r.get("converged") == 1.0]
+    # runs that missed the stopping criterion are analysed separately: the same comparison
+    # on the converged runs alone, when some but not all converged
+    decisive_converged = (compare(converged, " (converged runs)")
+                          if 0 < len(converged) < len(done) else [])
+    confounds: dict[str, dict[str, float | None]] = {}
+    for m in sd_variants:
+        confounds[m] = {}
+        for key in ("batch_size", "lr"):
+            pairs = [(r[m], r[key]) for r in done if _finite(r.get(m))]
+            confounds[m][key] = (kendall_tau(*zip(*pairs, strict=True)) if len(pairs) >= 2
+                                 else None)
+    claims = list(kendall_claims(krows, by_optimizer=per_opt.get("gen_gap"))) if krows else []
+    if data.series:
+        sd_name = next((m for m in names_in_family("sd")
+                        if any(m in per for per in data.series.values())), None)
+        lam_name = next((m for m in names_in_family("lambda")
+                         if any(m in per for per in data.series.values())), None)
+        if sd_name and lam_name:
+            claims += grokking_claims(data.series, sd_name=sd_name, lambda_name=lam_name)
+    return Analysis(records=tuple(done), present=tuple(present), kendall=tuple(krows),
+                    per_optimizer=per_opt, decisive=tuple(decisive),
+                    decisive_errors=tuple(errors),
+                    decisive_converged=tuple(decisive_converged), baselines=baselines,
+                    sd_variants=sd_variants, confounds=confounds, regime=_regime(done),
+                    bounds=tuple(_bounds(done)), claims=tuple(claims),
+                    n_resamples=n_resamples, confidence=confidence,
+                    degenerate=_degenerate(data))
