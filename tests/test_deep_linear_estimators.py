@@ -29,10 +29,8 @@ import pytest
 from scipy import optimize, stats
 
 from sharpdim import estimate_sharpness
-from sharpdim.estimators.density import DEFAULT_EPSILON
 from sharpdim.testing.checking import EPS, Tolerance, check_close
 from sharpdim.testing.oracles import deep_linear_network
-from sharpdim.testing.oracles.linear_network import _kaplan_yorke
 
 CASES = [  # (singular values, depth, lr): η λ_max = 2.60, 3.89, 2.4
     ((3.0, 1.5, 0.5), 3, 0.2),
