@@ -12,7 +12,7 @@ optimizer's update on that minibatch (:mod:`sharpdim.curvature.update_maps`) and
 ``I − ηH_B(w)`` for SGD, ``[[I − ηH_B, −ηβI], [H_B, βI]]`` for heavy ball, with ``H_B`` the
 Hessian of the minibatch-mean loss. A step whose loss overflows returns a NaN state (the
 map protocol allows orbits to leave the finite range; :func:`sharpdim.lyapunov_spectrum`
-records it), and the Jacobian at a non-finite state is NaN.
+records it), and the Jacobian at a non-finite state, or where the step overflows, is NaN.
 """
 
 from __future__ import annotations
@@ -94,7 +94,11 @@ class TrainingMap:
         state = self._state(x)
         if not torch.isfinite(state).all():
             return np.full((self.dim, self.dim), np.nan)
-        return update_jacobian(self.update, state, gradient_function(self.flat, xb, yb)).numpy()
+        try:
+            jac = update_jacobian(self.update, state, gradient_function(self.flat, xb, yb))
+        except NonFiniteError:  # the step overflows here: no finite Jacobian to report
+            return np.full((self.dim, self.dim), np.nan)
+        return jac.numpy()
 
 
 def training_map(model: torch.nn.Module, loss_fn, data, *, lr: float, batch_size: int,

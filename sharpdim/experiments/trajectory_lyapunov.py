@@ -299,14 +299,15 @@ def _grid(seeds: Sequence[int]) -> list[Setting]:
     out = []
     for seed in seeds:
         # η·λ_max(balanced)/2 = 0.9 (stable minimum), 1.1 and 1.2 (no stable minimum:
-        # 2-cycles), 1.25 and 1.28 (chaos); 1.3 and above diverged in a pilot
-        for ratio in (0.9, 1.1, 1.2, 1.25, 1.28):
+        # 2-cycles), 1.23–1.27 (chaos in a pilot, or divergence: the window is narrow and
+        # depends on the start); 1.3 and above diverged in the pilot
+        for ratio in (0.9, 1.1, 1.2, 1.23, 1.25, 1.27):
             out.append(Setting("deep_linear", "gd", _dln_lr(ratio), DLN_EXAMPLES, seed))
         for ratio in (0.6, 0.9):
             out.append(Setting("deep_linear", "sgd", _dln_lr(ratio), 16, seed))
         out.append(Setting("deep_linear", "momentum", _dln_lr(0.3), 16, seed, momentum=0.8))
         # MLP: λ_max ≈ 1.9 at the start, ≈ 4 after training; GD at η ≥ 1.45 diverged
-        for lr in (0.4, 0.9, 1.3):
+        for lr in (0.4, 0.9, 1.3, 1.4):
             out.append(Setting("mlp_tanh", "gd", lr, MLP_EXAMPLES, seed))
         for lr in (0.5, 1.0):
             out.append(Setting("mlp_tanh", "sgd", lr, 15, seed))
