@@ -50,6 +50,12 @@ def test_runs_are_reproducible_from_their_seeds(tiny_report, tiny_records):
         assert float(row["sd_sup"]) == pytest.approx(record.sd_sup, rel=1e-5)
 
 
+def test_render_only_rewrites_the_same_table_from_results_json(tiny_report):
+    before = (tiny_report / "results.csv").read_text()
+    assert tl.main([str(tiny_report), "--render-only"]) == 0
+    assert (tiny_report / "results.csv").read_text() == before
+
+
 def test_a_rerun_keeps_the_hand_written_reading(tmp_path, tiny_records):
     tl.write_outputs(tiny_records, tmp_path, {"commit": "test"})
     readme = tmp_path / "README.md"

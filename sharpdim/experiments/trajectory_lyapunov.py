@@ -23,7 +23,8 @@ Standard errors: ``Λ`` from the QR batch means; ``D_KY`` by first-order propaga
 minibatch draws (over the points for full-batch GD, where there is one "minibatch").
 
 CLI: ``python -m sharpdim.experiments.trajectory_lyapunov OUTDIR [--tiny]`` writes
-``results.csv``, ``results.json`` (provenance), ``dky_vs_sd.png`` and ``README.md``.
+``results.csv``, ``results.json`` (provenance), ``dky_vs_sd.png`` and ``README.md``;
+``--render-only`` rewrites them from ``OUTDIR/results.json`` without running anything.
 """
 
 from __future__ import annotations
@@ -335,6 +336,17 @@ def _fmt(v) -> str:
     return str(v)
 
 
+ROUNDING_FLOOR = 1e-6
+"""Smallest dimension gap read as real: exponents are exact to ~1e-9 (QR) and ~1e-15 (one
+step), and Kaplan–Yorke divides them by a next exponent ≥ 1e-3 here, so a gap below 1e-6 is
+rounding, even where both standard errors are 0 (a fixed point: every step is the same)."""
+
+
+def _is_chaotic(r: RunRecord) -> bool:
+    """``Λ₁ > max(2 se, 1e-6)`` (at a fixed point the batch-means se is 0 and Λ₁ ~ 1e-16)."""
+    return (not r.diverged) and r.Lambda_1 > max(2 * r.Lambda_1_stderr, 1e-6)
+
+
 def _verdict(r: RunRecord, se_factor: float = 2.0, neutral: bool = False
              ) -> tuple[str, str]:
     """(sup form vs D_KY, mean form vs D_KY) by the README's decision rule (``neutral``: on
@@ -346,8 +358,8 @@ def _verdict(r: RunRecord, se_factor: float = 2.0, neutral: bool = False
     pairs = ((r.sd_sup_neutral, r.sd_sup_stderr), (r.sd_mean_neutral, r.sd_mean_stderr)) \
         if neutral else ((r.sd_sup, r.sd_sup_stderr), (r.sd_mean, r.sd_mean_stderr))
     for sd, se in pairs:
-        band = se_factor * math.sqrt(np.nan_to_num(r.d_ky_stderr) ** 2
-                                     + np.nan_to_num(se) ** 2)
+        band = max(ROUNDING_FLOOR, se_factor * math.sqrt(np.nan_to_num(r.d_ky_stderr) ** 2
+                                                         + np.nan_to_num(se) ** 2))
         gap = sd - d_ky
         out.append("strict" if gap > band else "tight" if gap >= -band else "below")
     return out[0], out[1]
@@ -374,39 +386,69 @@ def write_outputs(records: Sequence[RunRecord], out: Path, provenance: dict) -> 
 
 
 def _figure(records: Sequence[RunRecord], path: Path) -> None:
+    """One panel per (model, optimizer): D_KY, its neutral reading and both SD forms
+    against η; diverged runs are marked on the axis."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    groups = sorted({(r.model, r.optimizer) for r in records if not r.diverged})
-    fig, axes = plt.subplots(1, max(1, len(groups)), figsize=(4.2 * max(1, len(groups)), 3.8),
+    models = [m for m in MODELS if any(r.model == m for r in records)]
+    opts = [o for o in ("gd", "sgd", "momentum") if any(r.optimizer == o for r in records)]
+    fig, axes = plt.subplots(len(models), len(opts), figsize=(4.6 * len(opts),
+                                                              3.6 * len(models)),
                              squeeze=False)
-    for ax, (model, opt) in zip(axes[0], groups, strict=False):
-        rs = sorted((r for r in records if (r.model, r.optimizer) == (model, opt)
-                     and not r.diverged), key=lambda r: r.lr)
-        for key, label, marker in (("d_ky", "D_KY (true Λ)", "o"), ("sd_sup", "SD sup", "^"),
-                                   ("sd_mean", "SD mean", "v")):
-            lr = np.array([r.lr for r in rs])
-            jitter = {"d_ky": 0.0, "sd_sup": 0.01, "sd_mean": -0.01}[key] * (
-                lr.max() - lr.min() if lr.size > 1 else 1.0)
-            ax.errorbar(lr + jitter, [getattr(r, key) for r in rs],
-                        yerr=[np.nan_to_num(getattr(r, key + "_stderr")) for r in rs],
-                        fmt=marker, ms=4, capsize=2, label=label, alpha=0.8)
-        n = rs[0].state_dim if rs else 0
-        ax.axhline(n, color="grey", lw=0.6, ls=":")
-        ax.set_title(f"{model}, {opt} (state dim {n})", fontsize=9)
-        ax.set_xlabel("learning rate η")
-        ax.set_ylabel("dimension")
-        ax.legend(fontsize=7)
+    series = (("d_ky", "D_KY (true Λ)", "o", "C0", True),
+              ("d_ky_neutral", "D_KY⁰ (neutral reading)", "o", "C0", False),
+              ("sd_sup", "SD sup (definition)", "^", "C1", True),
+              ("sd_mean", "SD mean (paper's practice)", "v", "C2", True))
+    for i, model in enumerate(models):
+        for j, opt in enumerate(opts):
+            ax = axes[i][j]
+            rs = sorted((r for r in records if r.model == model and r.optimizer == opt),
+                        key=lambda r: r.lr)
+            ok = [r for r in rs if not r.diverged]
+            if not rs:
+                ax.set_visible(False)
+                continue
+            lrs = np.array([r.lr for r in rs])
+            width = lrs.max() - lrs.min() if lrs.size > 1 and lrs.max() > lrs.min() else \
+                0.1 * lrs.max()
+            for k, (key, label, marker, colour, filled) in enumerate(series):
+                x = np.array([r.lr for r in ok]) + (k - 1.5) * 0.008 * width
+                y = [getattr(r, key) for r in ok]
+                err_key = {"d_ky_neutral": None}.get(key, key + "_stderr")
+                yerr = [np.nan_to_num(getattr(r, err_key)) for r in ok] if err_key else None
+                ax.errorbar(x, y, yerr=yerr, fmt=marker, ms=4.5, capsize=2, color=colour,
+                            mfc=colour if filled else "none", label=label, alpha=0.85)
+            for r in rs:
+                if r.diverged:
+                    ax.plot(r.lr, 0, "x", color="red", ms=7)
+            chaotic = [r for r in ok if _is_chaotic(r)]
+            if chaotic:
+                ax.plot([r.lr for r in chaotic], [-0.04 * rs[0].state_dim] * len(chaotic), "*",
+                        color="purple", ms=7, label="Λ₁ > 0 (chaos)")
+            ax.axhline(rs[0].state_dim, color="grey", lw=0.6, ls=":")
+            if model == "deep_linear" and opt != "momentum":
+                ax.axvline(2.0 / _DLN_LAMBDA_MAX, color="grey", lw=0.6, ls="--",
+                           label="2/λ_max (balanced minimum)")
+            ax.set_title(f"{model}, {opt} (state dim {rs[0].state_dim}; × = diverged)",
+                         fontsize=9)
+            ax.set_xlabel("learning rate η")
+            ax.set_ylabel("dimension")
+            ax.set_xlim(lrs.min() - 0.08 * width, lrs.max() + 0.08 * width)
+            if i == 0 and j == 0:
+                ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
 _RULE = """## Decision rule (fixed before the runs)
 
-For each run, with ``se = 2·√(se(D_KY)² + se(SD)²)`` (two combined standard errors):
+For each run, with ``se = max(1e-6, 2·√(se(D_KY)² + se(SD)²))`` (two combined standard
+errors, and a rounding floor of 1e-6 for fixed points, where every step is the same and both
+standard errors are 0):
 
 * **strict** — ``SD − D_KY > se``: the inequality holds with room;
 * **tight** — ``|SD − D_KY| ≤ se``: equality cannot be excluded;
@@ -459,10 +501,10 @@ def _readme(records: Sequence[RunRecord], path: Path, provenance: dict) -> None:
     def count(i, neutral):
         return {v: sum(_verdict(r, neutral=neutral)[i] == v for r in done)
                 for v in ("strict", "tight", "below")}
-    chaotic = sum(r.Lambda_1 > 2 * r.Lambda_1_stderr for r in done)
+    chaotic = sum(_is_chaotic(r) for r in done)
     summary = (f"{len(records)} runs ({len(records) - len(done)} diverged), "
-               f"{chaotic} with Λ₁ > 2 se. Verdict counts — sup form: {count(0, False)}, "
-               f"mean form: {count(1, False)}; neutral reading — sup form: {count(0, True)}, "
+               f"{chaotic} with Λ₁ > max(2 se, 1e-6). Verdict counts — sup form: "
+               f"{count(0, False)}, mean form: {count(1, False)}; neutral reading — sup form: {count(0, True)}, "
                f"mean form: {count(1, True)}.")
     prov = "; ".join(f"{k} {v}" for k, v in provenance.items() if k != "settings")
     text = f"""# D_KY ≤ SD along a network's own training trajectory
@@ -502,6 +544,16 @@ provenance.
     path.write_text(text)
 
 
+def _decoded(v):
+    if v == "nan":
+        return float("nan")
+    if v in ("True", "False"):
+        return v == "True"
+    if isinstance(v, list):
+        return tuple(v)
+    return v
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m sharpdim.experiments.trajectory_lyapunov",
@@ -510,7 +562,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--tiny", action="store_true", help="two tiny runs (a smoke test)")
     parser.add_argument("--seeds", type=int, nargs="*", default=None,
                         help="seeds of the full grid (default 0 1 2)")
+    parser.add_argument("--render-only", action="store_true",
+                        help="rewrite results.csv, the figure and README.md from OUT/results.json "
+                             "(no runs)")
     args = parser.parse_args(argv)
+    if args.render_only:
+        stored = json.loads((args.out / "results.json").read_text())
+        fields = set(RunRecord.__dataclass_fields__)
+        records = [RunRecord(**{k: _decoded(v) for k, v in run.items() if k in fields})
+                   for run in stored["runs"]]
+        write_outputs(records, args.out, stored["provenance"])
+        return 0
     torch.set_num_threads(1)
     settings = TINY_SETTINGS if args.tiny else (
         _grid(args.seeds) if args.seeds is not None else SETTINGS)
