@@ -504,8 +504,8 @@ def _readme(records: Sequence[RunRecord], path: Path, provenance: dict) -> None:
     chaotic = sum(_is_chaotic(r) for r in done)
     summary = (f"{len(records)} runs ({len(records) - len(done)} diverged), "
                f"{chaotic} with Λ₁ > max(2 se, 1e-6). Verdict counts — sup form: "
-               f"{count(0, False)}, mean form: {count(1, False)}; neutral reading — sup form: {count(0, True)}, "
-               f"mean form: {count(1, True)}.")
+               f"{count(0, False)}, mean form: {count(1, False)}; neutral reading — sup form: "
+               f"{count(0, True)}, mean form: {count(1, True)}.")
     prov = "; ".join(f"{k} {v}" for k, v in provenance.items() if k != "settings")
     text = f"""# D_KY ≤ SD along a network's own training trajectory
 
