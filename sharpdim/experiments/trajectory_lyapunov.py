@@ -93,7 +93,9 @@ COLUMNS = ("run_id", "model", "optimizer", "lr", "batch_size", "n_params", "step
 
 @dataclass(frozen=True)
 class RunRecord:
-    """The numbers of one run (see :data:`COLUMNS`) and the full spectra."""
+    """The numbers of one run (see :data:`COLUMNS`) and the full spectra: ``exponents``
+    (Λ, sorted descending) with ``exponents_stderr``, ``sharpness_sup``/``sharpness_mean``
+    (one-step λ_k of the two forms)."""
 
     run_id: str
     model: str
@@ -126,6 +128,7 @@ class RunRecord:
     diverged: bool
     seconds: float
     exponents: tuple[float, ...]
+    exponents_stderr: tuple[float, ...]
     sharpness_sup: tuple[float, ...]
     sharpness_mean: tuple[float, ...]
 
@@ -237,10 +240,13 @@ def run_setting(setting: Setting) -> RunRecord:
                          setting.batch_size, m.n_params, setting.steps, nan, nan, nan, nan,
                          nan, nan, nan, nan, nan, nan, setting.momentum, setting.seed, m.dim,
                          ratio, nan, None, nan, nan, nan, 0, nan, True,
-                         time.perf_counter() - start, (), (), ())
-    exps = spec.exponents
+                         time.perf_counter() - start, (), (), (), ())
+    # QR returns the exponents in frame order; nearly equal ones can come out of order in a
+    # finite run, so sort them (with their standard errors) descending
+    order = np.argsort(-spec.exponents, kind="stable")
+    exps, exps_se = spec.exponents[order], spec.stderr[order]
     # exponents statistically indistinguishable from 0 (|Λ| ≤ 3 se) read as exactly neutral
-    neutral_exps = np.where(np.abs(exps) <= NEUTRAL_SE * spec.stderr, 0.0, exps)
+    neutral_exps = np.where(np.abs(exps) <= NEUTRAL_SE * exps_se, 0.0, exps)
     # replay the same trajectory (same noise stream, one draw per step) and keep points
     replay = noise_generator(lyap_seed)
     total = setting.transient + setting.steps
@@ -274,7 +280,7 @@ def run_setting(setting: Setting) -> RunRecord:
         setting.run_id, setting.model, setting.optimizer, setting.lr, setting.batch_size,
         m.n_params, setting.steps, float(exps[0]), kaplan_yorke_dimension(exps),
         float(sup[0]), sharpness_dimension(mean), sharpness_dimension(sup),
-        float(spec.stderr[0]), _ky_stderr(exps, spec.stderr),
+        float(exps_se[0]), _ky_stderr(exps, exps_se),
         _bootstrap(ordered, axis, lam_sup, boot_rng),
         _bootstrap(ordered, axis, sd_mean, boot_rng),
         _bootstrap(ordered, axis, sd_sup, boot_rng),
@@ -282,8 +288,8 @@ def run_setting(setting: Setting) -> RunRecord:
         kaplan_yorke_dimension(neutral_exps), sharpness_dimension(_snap(sup)),
         sharpness_dimension(_snap(mean)), int((neutral_exps == 0).sum()),
         m.loss(y), False, time.perf_counter() - start,
-        tuple(float(v) for v in exps), tuple(float(v) for v in sup),
-        tuple(float(v) for v in mean))
+        tuple(float(v) for v in exps), tuple(float(v) for v in exps_se),
+        tuple(float(v) for v in sup), tuple(float(v) for v in mean))
 
 
 # ----------------------------------------------------------------------------- settings
