@@ -79,3 +79,18 @@ def test_bad_training_map_arguments_name_the_argument():
         training_map(net.model, net.loss_fn, net.data, lr=-0.1, batch_size=4)
     with pytest.raises(ValueError, match=r"batch_size must be an int in \[1, 8\], got 9"):
         training_map(net.model, net.loss_fn, net.data, lr=0.1, batch_size=9)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_training_map_on_the_gpu_matches_the_cpu():
+    net = _net()
+    cpu = training_map(net.model, net.loss_fn, net.data, lr=0.2, batch_size=4, momentum=0.5)
+    gpu = training_map(net.model.cuda(), net.loss_fn, tuple(t.cuda() for t in net.data),
+                       lr=0.2, batch_size=4, momentum=0.5)
+    assert gpu.flat.device.type == "cuda"
+    x = cpu.initial_state + 0.1
+    batch = cpu.sample_noise(np.random.default_rng(0))
+    # float64 on both; GPU reductions reorder sums: 64 eps relative to the entries
+    np.testing.assert_allclose(gpu.jacobian(x, batch), cpu.jacobian(x, batch), atol=64 * EPS * 10)
+    np.testing.assert_allclose(gpu.step(x, batch), cpu.step(x, batch), atol=64 * EPS * 10)

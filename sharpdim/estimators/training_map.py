@@ -66,11 +66,12 @@ class TrainingMap:
     def _batch(self, noise):
         if noise is None:
             return self.inputs, self.targets
-        idx = torch.as_tensor(np.asarray(noise), dtype=torch.long)
+        idx = torch.as_tensor(np.asarray(noise), dtype=torch.long, device=self.inputs.device)
         return self.inputs[idx], self.targets[idx]
 
     def _state(self, x: np.ndarray) -> torch.Tensor:
-        return torch.as_tensor(np.asarray(x, dtype=np.float64), dtype=torch.float64)
+        return torch.as_tensor(np.asarray(x, dtype=np.float64), dtype=torch.float64,
+                               device=self.flat.device)
 
     def loss(self, x: np.ndarray, noise=None) -> float:
         """Minibatch-mean loss at the parameter block of state ``x`` (full batch by default)."""
@@ -87,7 +88,7 @@ class TrainingMap:
             out = self.update.step(state, lambda w: self.flat.gradient(w, xb, yb))
         except NonFiniteError:  # the loss overflowed: the orbit has left the finite range
             return np.full(self.dim, np.nan)
-        return out.numpy()
+        return out.detach().cpu().numpy()
 
     def jacobian(self, x: np.ndarray, noise) -> np.ndarray:
         xb, yb = self._batch(noise)
@@ -98,7 +99,7 @@ class TrainingMap:
             jac = update_jacobian(self.update, state, gradient_function(self.flat, xb, yb))
         except NonFiniteError:  # the step overflows here: no finite Jacobian to report
             return np.full((self.dim, self.dim), np.nan)
-        return jac.numpy()
+        return jac.cpu().numpy()
 
 
 def training_map(model: torch.nn.Module, loss_fn, data, *, lr: float, batch_size: int,
@@ -108,7 +109,8 @@ def training_map(model: torch.nn.Module, loss_fn, data, *, lr: float, batch_size
     ``loss_fn(outputs, targets)`` returns the minibatch mean loss; ``lr > 0``;
     ``1 ≤ batch_size ≤ n`` (``n``: full-batch GD, deterministic); ``momentum ∈ [0, 1)``
     (``> 0``: heavy ball on ``(w, v)``, the velocity starting at 0). Everything runs in
-    float64 on a copy of ``model``.
+    float64 on a copy of ``model``, on the model's device (states and Jacobians are handed
+    to the map protocol as numpy arrays).
 
     >>> lin = torch.nn.Linear(1, 1, bias=False)
     >>> with torch.no_grad():
@@ -137,6 +139,7 @@ def training_map(model: torch.nn.Module, loss_fn, data, *, lr: float, batch_size
     else:
         update = SGDUpdate(lr=float(lr))
     x0 = initial_state(update, f.theta0.double()) if momentum else f.theta0.double()
+    inputs, targets = inputs.to(f.device), targets.to(f.device)
     dim = update.n_blocks * f.n_params
     return TrainingMap(f, update, inputs, targets, int(batch_size), dim,
-                       x0.detach().numpy().copy())
+                       x0.detach().cpu().numpy().copy())
