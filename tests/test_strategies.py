@@ -63,6 +63,9 @@ BAD_ARGUMENTS = [
     (S.scalar_network_parameters, dict(min_target=0.0), "min_target must be > 0"),
     (S.scalar_network_parameters, dict(regime="stable_minima", min_target=2.0, min_lr=1.0),
      "regime='stable_minima' is impossible"),
+    (S.deep_linear_networks, dict(min_depth=0), "min_depth must be >= 1"),
+    (S.deep_linear_networks, dict(min_width=3, max_width=2), "min_width must be <= max_width"),
+    (S.deep_linear_networks, dict(min_singular_value=0.0), "min_singular_value must be > 0"),
 ]
 
 
@@ -300,3 +303,15 @@ def test_every_regime_of_every_strategy_can_be_drawn(data):
         assert data.draw(S.heavy_ball_parameters(regime=regime)).regime == regime
     for regime in ("stable_minima", "two_cycle", "no_stable_minimum"):
         assert data.draw(S.scalar_network_parameters(regime=regime)).regime == regime
+
+
+@given(S.deep_linear_networks(min_depth=2, max_depth=3, max_width=3, min_singular_value=0.5,
+                              max_singular_value=2.0))
+def test_deep_linear_networks_respect_bounds_and_build_the_stated_network(p):
+    assert 2 <= p.depth <= 3 and 1 <= p.width <= 3
+    assert np.all(p.singular_values >= 0.5) and np.all(p.singular_values <= 2.0)
+    assert np.all(np.diff(p.singular_values) <= 0)  # descending
+    net = p.build()
+    assert net.depth == p.depth and len(net.model) == p.depth
+    assert sum(q.numel() for q in net.model.parameters()) == p.n_params
+    assert net.top_eigenvalue == pytest.approx(p.top_eigenvalue, rel=8 * EPS)

@@ -2,12 +2,15 @@
 
 ``estimate_sharpness`` (exact / SLQ / KDE / PS; mean or sup over attractor points; the GD
 Jacobian ``I − ηH`` or the optimizer's true step Jacobian) returns a ``SharpnessEstimate``.
+``training_map`` turns a model's training step into a random map (map protocol), so the
+dynamics layer's Lyapunov spectra run along the network's own trajectory.
 """
 
 from __future__ import annotations
 
 from sharpdim.estimators.estimate import JACOBIANS, METHODS, estimate_sharpness
 from sharpdim.estimators.result import EstimateDiagnostics, SharpnessEstimate
+from sharpdim.estimators.training_map import TrainingMap, training_map
 
 __all__ = [
     "estimate_sharpness",
@@ -15,4 +18,6 @@ __all__ = [
     "EstimateDiagnostics",
     "METHODS",
     "JACOBIANS",
+    "TrainingMap",
+    "training_map",
 ]

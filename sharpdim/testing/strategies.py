@@ -43,6 +43,7 @@ __all__ = [
     "HeavyBallParameters",
     "LogisticParameters",
     "ScalarNetworkParameters",
+    "DeepLinearNetworkParameters",
     "spectra",
     "weighted_spectra",
     "orthogonal_matrices",
@@ -52,6 +53,7 @@ __all__ = [
     "random_linear_rds",
     "logistic_parameters",
     "scalar_network_parameters",
+    "deep_linear_networks",
     "LINEAR_RDS_KINDS",
     "GD_REGIMES",
     "LOGISTIC_REGIMES",
@@ -801,5 +803,88 @@ def scalar_network_parameters(
         lr = draw(st.floats(min(max(lr_lo, k_lo / y), lr_top), lr_top))  # min: rounding of k/y
         sign = draw(st.sampled_from([1.0, -1.0]))
         return ScalarNetworkParameters(sign * y, lr, label)
+
+    return build()
+
+
+# ----------------------------------------------------------------------------- deep linear networks
+
+
+@dataclass(frozen=True, eq=False)
+class DeepLinearNetworkParameters:
+    """Target singular values (descending, all ``> 0``), ``depth`` ``L`` and the ``seed`` of
+    the rotations and inputs of a deep linear network at a balanced global minimum.
+
+    ``hessian_eigenvalues`` are the closed form ``μ_ij = Σ_k s_i^{2(k−1)/L} s_j^{2(L−k)/L}``
+    and ``(L − 1)d²`` zeros; :meth:`build` makes the torch model, loss and data
+    (:func:`sharpdim.testing.oracles.deep_linear_network`).
+    """
+
+    singular_values: np.ndarray
+    depth: int
+    seed: int
+
+    @property
+    def width(self) -> int:
+        return int(self.singular_values.size)
+
+    @property
+    def n_params(self) -> int:
+        return self.depth * self.width**2
+
+    @property
+    def top_eigenvalue(self) -> float:
+        """``λ_max = L·s_1^{2(L−1)/L}``."""
+        return self.depth * float(self.singular_values[0]) ** (2 * (self.depth - 1) / self.depth)
+
+    def build(self, *, n_examples: int | None = None):
+        """The :class:`~sharpdim.testing.oracles.linear_network.DeepLinearNetwork` (torch)."""
+        from sharpdim.testing.oracles.linear_network import deep_linear_network
+
+        return deep_linear_network(self.singular_values, self.depth, n_examples=n_examples,
+                                   seed=self.seed)
+
+
+def deep_linear_networks(
+    *,
+    min_depth: int = 1,
+    max_depth: int = 4,
+    min_width: int = 1,
+    max_width: int = 3,
+    min_singular_value: float = 0.2,
+    max_singular_value: float = 3.0,
+) -> SearchStrategy[DeepLinearNetworkParameters]:
+    """Deep linear networks ``x ↦ W_L ⋯ W_1 x`` (``d × d`` layers) at a balanced minimum of
+    ``mean ½‖Wx − y‖²``: depth ``L ∈ [min_depth, max_depth]``, width ``d ∈ [min_width,
+    max_width]``, target singular values in ``[min_singular_value, max_singular_value]``
+    (``> 0``; ties allowed) and a seed for the Haar rotations and the inputs.
+
+    Shrinks toward the shallowest, narrowest network, singular values toward
+    ``min_singular_value``'s side and seed 0.
+
+    >>> from hypothesis import given
+    >>> @given(deep_linear_networks(max_depth=2, max_width=2))
+    ... def test(p):
+    ...     assert p.n_params == p.depth * p.width ** 2
+    >>> test()
+    """
+    d_lo = _check_int("min_depth", min_depth, minimum=1)
+    d_hi = _check_int("max_depth", max_depth, minimum=1)
+    _check_range("min_depth", d_lo, "max_depth", d_hi)
+    w_lo = _check_int("min_width", min_width, minimum=1)
+    w_hi = _check_int("max_width", max_width, minimum=1)
+    _check_range("min_width", w_lo, "max_width", w_hi)
+    s_lo = _check_float("min_singular_value", min_singular_value, positive=True)
+    s_hi = _check_float("max_singular_value", max_singular_value, positive=True)
+    _check_range("min_singular_value", s_lo, "max_singular_value", s_hi)
+
+    @st.composite
+    def build(draw) -> DeepLinearNetworkParameters:
+        depth = draw(st.integers(d_lo, d_hi))
+        width = draw(st.integers(w_lo, w_hi))
+        values = draw(st.lists(st.floats(s_lo, s_hi), min_size=width, max_size=width))
+        seed = draw(st.integers(0, 2**32 - 1))
+        s = np.sort(np.asarray(values, dtype=np.float64))[::-1].copy()
+        return DeepLinearNetworkParameters(s, depth, seed)
 
     return build()

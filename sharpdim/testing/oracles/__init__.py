@@ -10,6 +10,10 @@ process rebuilds the inputs without receiving them.
 Kinds (the callable each one audits is documented in :mod:`sharpdim.testing.auditing`):
 ``lyapunov-map``, ``lyapunov-series``, ``correlation-dimension``, ``dimension``,
 ``hessian-spectrum``, ``sharpness-dimension``, ``kendall``, ``persistence-h0``.
+
+Oracle families usable on their own (loaded on first access, they import torch):
+:func:`deep_linear_network` (:mod:`sharpdim.testing.oracles.linear_network`) — a deep linear
+network at a balanced global minimum with its closed-form Hessian spectrum and exact SD.
 """
 
 from __future__ import annotations
@@ -27,7 +31,24 @@ __all__ = [
     "cases",
     "get_case",
     "format_values",
+    "DeepLinearNetwork",
+    "deep_linear_network",
+    "deep_linear_hessian_eigenvalues",
+    "deep_linear_sharpness",
+    "half_squared_error",
 ]
+
+_LAZY = {"DeepLinearNetwork", "deep_linear_network", "deep_linear_hessian_eigenvalues",
+         "deep_linear_sharpness", "half_squared_error"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:  # torch-backed: imported only when asked for
+        from sharpdim.testing.oracles import linear_network
+        value = getattr(linear_network, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'sharpdim.testing.oracles' has no attribute {name!r}")
 
 
 def _maps():

@@ -20,6 +20,13 @@ torch models (:mod:`sharpdim.testing.oracles.planted`) whose every minibatch Hes
 ``sharpness-dimension``: the SD of ``λ_i = ln|1 − ηα_i|`` (PAPER_NOTES §3). Every minibatch
 Hessian is the same, so mean and sup over minibatches agree and the value is exact; the
 tolerance propagates eigenvalue rounding through the Kaplan–Yorke formula.
+
+Both kinds also have *deep linear network* cases (``…-deep-linear``): a real
+``nn.Sequential`` of bias-free ``nn.Linear`` layers at a balanced global minimum
+(:mod:`sharpdim.testing.oracles.linear_network`), whose Hessian has the closed-form
+eigenvalues ``μ_ij`` over a neutral bulk of ``(L − 1)d²`` exact zeros — the rank-deficient
+structure of trained networks. Their minibatch Hessians differ, so those cases pass the whole
+data set as one batch (``batch_size = n``).
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ import numpy as np
 
 from sharpdim.testing.checking import EPS, Tolerance
 from sharpdim.testing.oracles._case import QUICK, THOROUGH, OracleCase
+from sharpdim.testing.oracles.linear_network import deep_linear_network
 from sharpdim.testing.oracles.planted import planted_problem, random_orthogonal
 
 __all__ = ["hessian_spectrum_cases", "sharpness_dimension_cases", "QUANTITIES"]
@@ -113,6 +121,48 @@ def _density(seed: int) -> OracleCase:
         options={"quantity": "density"})
 
 
+_DEEP_LINEAR = ([3.0, 1.5, 0.5], 3, 16)  # singular values, depth, examples: N = 27, 18 zeros
+
+
+def _deep_linear(seed: int):
+    s, depth, n = _DEEP_LINEAR
+
+    def build():
+        net = deep_linear_network(s, depth, n_examples=n, seed=seed)
+        return {"model": net.model, "loss_fn": net.loss_fn, "data": net.data}
+    return deep_linear_network(s, depth, n_examples=n, seed=seed), build
+
+
+def _deep_linear_derivation(net) -> str:
+    return (f"deep linear net, L = {net.depth}, s = {net.singular_values.tolist()}, balanced "
+            f"minimum, XᵀX/n = I, loss mean ½‖Wx − y‖²: eigenvalues μ_ij = Σ_k "
+            f"s_i^(2(k−1)/L) s_j^(2(L−k)/L) and {(net.depth - 1) * net.width**2} zeros "
+            f"(N = {net.n_params}); λ_max = L·s_1^(2(L−1)/L)")
+
+
+def _top_deep_linear(seed: int, k: int) -> OracleCase:
+    net, build = _deep_linear(seed)
+    return OracleCase(
+        "hessian-spectrum", f"top{k}-deep-linear",
+        f"the {k} largest Hessian eigenvalue(s) of a deep linear network, descending",
+        net.hessian_eigenvalues[:k], _deep_linear_derivation(net), _TOP_RTOL, build, seed,
+        options={"quantity": "top_eigenvalues", "k": k})
+
+
+def _trace_deep_linear(seed: int) -> OracleCase:
+    net, build = _deep_linear(seed)
+    h = net.hessian
+    variance = 2.0 * (float((h**2).sum()) - float((np.diag(h) ** 2).sum()))
+    return OracleCase(
+        "hessian-spectrum", "trace-deep-linear", "tr H of a deep linear network (stochastic)",
+        float(math.fsum(net.hessian_eigenvalues)),
+        _deep_linear_derivation(net) + "; tr H = Σ μ_ij",
+        Tolerance(reason="5 standard errors of one Rademacher probe (per-probe variance "
+                         "2(‖H‖_F² − Σ H_ii²) of the closed-form Gauss–Newton H); divided by "
+                         "√M when the estimator reports M probes", atol=5.0 * math.sqrt(variance)),
+        build, seed, options={"quantity": "trace"}, per_probe_variance=variance)
+
+
 def hessian_spectrum_cases() -> list[OracleCase]:
     """All ``hessian-spectrum`` cases (every quantity)."""
     return [
@@ -131,6 +181,9 @@ def hessian_spectrum_cases() -> list[OracleCase]:
              "planted α_max = 10 with the next eigenvalue 5", THOROUGH),
         _top("top5-clustered-N1000", [50.0, 40.0, 30.0, 20.0, 15.0], 1000, 5, 39,
              "five planted outliers over a clustered bulk", THOROUGH),
+        _top_deep_linear(46, 1),
+        _top_deep_linear(46, 2),
+        _trace_deep_linear(46),
     ]
 
 
@@ -170,6 +223,25 @@ def _sd(name: str, scaled, lr: float, expected: float, derivation: str, seed: in
         + derivation, _sd_tolerance(alpha, lr), build, seed, profiles=profiles)
 
 
+def _sd_deep_linear(name: str, lr: float, seed: int, profiles=QUICK) -> OracleCase:
+    net, build_net = _deep_linear(seed)
+
+    def build():
+        inputs = dict(build_net())
+        inputs.update(lr=lr, batch_size=int(inputs["data"][0].shape[0]), seed=seed)
+        return inputs
+
+    lam = net.sharpness(lr)
+    return OracleCase(
+        "sharpness-dimension", name,
+        "SD of ln|1 − ηα| of a deep linear network (GD Jacobian, full batch)",
+        [net.sharpness_dimension(lr)],
+        _deep_linear_derivation(net) + f"; η = {lr:g}: λ = ln|1 − ημ_ij| (λ_1 = "
+        f"{lam[0]:.6g}) and the zeros, KY formula (the partial sum stays > 0 across the "
+        "neutral bulk, so rounding of the zeros cannot move j*)",
+        _sd_tolerance(net.hessian_eigenvalues, lr), build, seed, profiles=profiles)
+
+
 def sharpness_dimension_cases() -> list[OracleCase]:
     """All ``sharpness-dimension`` cases."""
     ln = math.log
@@ -190,4 +262,6 @@ def sharpness_dimension_cases() -> list[OracleCase]:
             "λ = ln 1.5 (×10), ln 0.5 (×30): S_{10+k} = 10 ln 1.5 − k ln 2 ≥ 0 iff k ≤ 5, "
             "so j* = 15 and SD = 15 + (10 ln 1.5 − 5 ln 2)/ln 2 = 10(1 + log₂ 1.5)", 45,
             THOROUGH),
+        _sd_deep_linear("sd-eos-deep-linear", 0.2, 47),
+        _sd_deep_linear("sd-far-eos-deep-linear", 0.3, 48, THOROUGH),
     ]
