@@ -582,7 +582,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     torch.set_num_threads(1)
     settings = TINY_SETTINGS if args.tiny else (
         _grid(args.seeds) if args.seeds is not None else SETTINGS)
-    from sharpdim.report.provenance import git_commit, package_versions
+    from sharpdim.provenance import git_commit, package_versions
 
     start = time.perf_counter()
     records = []
