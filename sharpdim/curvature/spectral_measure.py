@@ -11,7 +11,8 @@ parameters, PAPER_NOTES §5). Views, each keeping the total mass:
   ``F^{-1}((r + ½) N / M)``, ``r = 0..M−1``, of the smoothed cumulative mass ``F``
   (or of the raw atoms when ``bandwidth=0``);
 * :meth:`~SpectralMeasure.push_forward` — the image measure ``Σ w_j δ_{g(x_j)}``, e.g. under
-  ``g(α) = ln(|1 − ηα| + ε)`` (:func:`gd_log_singular_value`).
+  ``g(α) = ln max(|1 − ηα|, ε)`` (:func:`gd_log_singular_value`, re-exported from the
+  package's one home of careful numerics, :mod:`sharpdim._numerics`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from typing import Any
 
 import numpy as np
 from scipy.special import ndtr
+
+from sharpdim._numerics import gd_log_singular_value
 
 __all__ = [
     "SpectralMeasure",
@@ -41,22 +44,6 @@ def _readonly(a: np.ndarray) -> np.ndarray:
     a = np.array(a, dtype=np.float64, copy=True)
     a.setflags(write=False)
     return a
-
-
-def gd_log_singular_value(alpha, *, lr: float, eps: float = 0.0) -> np.ndarray:
-    """``ln(|1 − η α| + ε)``: log singular value of the GD Jacobian ``I − ηH`` along a Hessian
-    eigenvalue ``α`` (PAPER_NOTES §2, §5). Exact methods use ``ε = 0``.
-
-    >>> float(gd_log_singular_value(3.0, lr=1.0))   # |1 − 3| = 2
-    0.6931471805599453
-    """
-    if not (np.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr must be > 0 and finite, got {lr}")
-    if not (np.isfinite(eps) and eps >= 0):
-        raise ValueError(f"eps must be >= 0 and finite, got {eps}")
-    a = np.asarray(alpha, dtype=np.float64)
-    with np.errstate(divide="ignore"):
-        return np.log(np.abs(1.0 - lr * a) + eps)
 
 
 def _weighted_spread(x: np.ndarray, w: np.ndarray) -> tuple[float, float]:
@@ -342,7 +329,7 @@ class SpectralMeasure:
             lo_a, hi_a = lo[active], hi[active]
             lo_a = np.where(F < 0, xa, lo_a)
             hi_a = np.where(F > 0, xa, hi_a)
-            with np.errstate(divide="ignore", invalid="ignore"):
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 newton = xa - F / p
             inside = np.isfinite(newton) & (newton > lo_a) & (newton < hi_a)
             x_new = np.where(inside, newton, 0.5 * (lo_a + hi_a))

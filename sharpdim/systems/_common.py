@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-EPS = float(np.finfo(np.float64).eps)
+from sharpdim._numerics import EPS, log_abs_one_minus  # noqa: F401 (re-exported)
 
 AGGREGATES = ("sup", "mean")
 
@@ -125,27 +125,6 @@ def readonly(a: np.ndarray) -> np.ndarray:
 
 def descending(values: Any) -> np.ndarray:
     return np.sort(np.asarray(values, dtype=np.float64))[::-1].copy()
-
-
-def log_abs_one_minus(p: Any) -> np.ndarray:
-    """``ln|1 − p|`` elementwise, accurate to a few ulps for every float ``p``.
-
-    ``log1p(−p)`` for ``p < 1``; ``log1p(p − 2)`` on ``[1, 4]`` (where ``p − 2`` is exact by
-    Sterbenz's lemma); ``ln(p − 1)`` beyond. So the sign of the result is exactly the sign of
-    ``|1 − p| − 1`` for the float ``p``: ``> 0`` iff ``p < 0`` or ``p > 2``; ``−inf`` at ``p = 1``.
-
-    >>> log_abs_one_minus([3.0, 1.0, 1e-20]).tolist()  # ln 2, -inf, and -1e-20 (not 0)
-    [0.6931471805599453, -inf, -1e-20]
-    """
-    p = np.asarray(p, dtype=np.float64)
-    out = np.empty_like(p)
-    low, high = p < 1.0, p > 4.0
-    mid = ~(low | high)
-    with np.errstate(divide="ignore"):
-        out[low] = np.log1p(-p[low])
-        out[mid] = np.log1p(p[mid] - 2.0)
-        out[high] = np.log(p[high] - 1.0)
-    return out
 
 
 class Deterministic:
