@@ -150,9 +150,8 @@ def jsonable(x: Any) -> Any:
 
 
 def _estimator_optimizer(ctx: MeasureContext) -> tuple[str, float]:
-    if ctx.optimizer in ("sgd", "momentum"):
-        return "sgd", ctx.momentum
-    return ctx.optimizer, 0.0
+    # one vocabulary: the estimator takes the sweep's names as they are
+    return ctx.optimizer, ctx.momentum if ctx.optimizer in ("sgd", "momentum") else 0.0
 
 
 def _estimate(ctx: MeasureContext, *, method: str, jacobian: str, options: Mapping[str, Any],
