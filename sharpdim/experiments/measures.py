@@ -237,8 +237,9 @@ def _density(method: str) -> Callable[[MeasureContext], GroupValues]:
 
 
 def _skip_update(ctx: MeasureContext) -> str | None:
-    if ctx.optimizer == "sgd" and ctx.weight_decay == 0:
-        return "plain SGD without weight decay: the update Jacobian is the GD Jacobian (sd_exact)"
+    if ctx.optimizer == "sgd":
+        return ("plain SGD: the update Jacobian I − η(H + κI) is the GD Jacobian (sd_exact, "
+                "which includes the weight decay κ)")
     return None
 
 
