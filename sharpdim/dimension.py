@@ -15,9 +15,8 @@ valid value; NaN and ``+inf`` are not.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import math
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import brentq
@@ -199,7 +198,8 @@ def _mixture_tail(t: float, z: np.ndarray, m: np.ndarray, sigma: float) -> tuple
     return float(m @ (z * upper + sigma * density)), float(m @ upper)
 
 
-def gaussian_mixture_dimension(values, weights=None, *, bandwidth: float) -> GaussianMixtureDimension:
+def gaussian_mixture_dimension(values, weights=None, *,
+                               bandwidth: float) -> GaussianMixtureDimension:
     """Weighted sharpness dimension of the Gaussian kernel density of ``values`` — without a
     grid.
 

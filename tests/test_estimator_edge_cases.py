@@ -182,8 +182,8 @@ def test_layer_zero_modules_import_nothing_from_sharpdim():
 
 def _tail_by_quadrature(t, z, m, sigma):
     s = sum(w * integrate.quad(lambda x, c=c: x * norm.pdf(x, c, sigma), t, np.inf,
-                               epsabs=1e-13, epsrel=1e-12)[0] for c, w in zip(z, m))
-    mass = sum(w * norm.sf(t, c, sigma) for c, w in zip(z, m))
+                               epsabs=1e-13, epsrel=1e-12)[0] for c, w in zip(z, m, strict=True))
+    mass = sum(w * norm.sf(t, c, sigma) for c, w in zip(z, m, strict=True))
     return s, mass
 
 

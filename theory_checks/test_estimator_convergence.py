@@ -32,7 +32,7 @@ from sharpdim.curvature.slq import draw_minibatch, slq_run_seeds
 from sharpdim.dimension import kaplan_yorke_decomposition, sharpness_dimension
 from sharpdim.estimators import estimate_sharpness
 from sharpdim.estimators.density import density_dimension, log_singular_value_map
-from sharpdim.estimators.perturbation import sd_perturbation_bound, wasserstein_1
+from sharpdim.estimators.perturbation import sd_perturbation_bound
 from sharpdim.estimators.planted import planted_regression, planted_sparse_regression
 from sharpdim.testing.checking import EPS, Tolerance, check_close, check_that
 from sharpdim.testing.strategies import weighted_spectra

@@ -29,10 +29,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from sharpdim._numerics import EPSILON_FORMS
 from sharpdim.curvature.spectral_measure import SpectralMeasure
 from sharpdim.dimension import sharpness_dimension
 from sharpdim.estimators.data import minibatch, training_data
-from sharpdim._numerics import EPSILON_FORMS
 from sharpdim.estimators.density import (
     DEFAULT_EPSILON,
     DENSITY_METHODS,

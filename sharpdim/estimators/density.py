@@ -27,8 +27,9 @@ The kernel width defaults to Silverman's robust rule in the smoothed variable
 normal-reference rule); when all the mass sits on one value the width is 0 and every view is
 the atoms' exact SD. :data:`DEFAULT_SMOOTHING` says why each default was chosen.
 
-The probe of run ``i`` is drawn after its minibatch from the same generator (the protocol of
-:func:`~sharpdim.curvature.slq.slq_spectral_measure`) and is shared by all points.
+The probe of run ``i`` is drawn after its minibatch from the generator of the run's seed (the
+protocol of :func:`~sharpdim.curvature.slq.slq_spectral_measure`, re-created from the seed by
+:func:`~sharpdim.curvature.slq.run_probe`) and is shared by all points.
 """
 
 from __future__ import annotations
@@ -40,10 +41,10 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from sharpdim.curvature.functional import FlatLoss, NonFiniteError, batch_fingerprint
-from sharpdim.curvature.hvp import hessian_stack
-from sharpdim.curvature.lanczos import lanczos, lanczos_lockstep
 from sharpdim._numerics import EPSILON_FORMS, gd_log_singular_value, gram_log_singular_value
+from sharpdim.curvature.functional import FlatLoss, NonFiniteError, batch_fingerprint
+from sharpdim.curvature.lanczos import lanczos
+from sharpdim.curvature.slq import LazyMinibatches, lockstep_quadratures
 from sharpdim.curvature.spectral_measure import SpectralMeasure, robust_bandwidth
 from sharpdim.curvature.update_jacobian import UpdateJacobianOperator, gradient_function
 from sharpdim.curvature.update_maps import UpdateMap
@@ -75,8 +76,6 @@ DEFAULT_EPSILON = 1e-6
 ``σ ≥ ε``; in the paper's additive form ``ln(σ + ε)`` it moves every ``ln σ`` by ``≤ ε/σ``
 (``+ε`` on each neutral value, so partial sums drift by ``≈ N·ε``)."""
 
-_BASIS_BUDGET = 2**30  # bytes of Lanczos basis per lockstep group
-
 
 @dataclass(frozen=True)
 class RunQuadrature:
@@ -90,20 +89,10 @@ class RunQuadrature:
     n_hvp: int
 
 
-def _probe(mb: Minibatch, size: int) -> np.ndarray:
-    # consumes the generator of a fresh Minibatch: draw once per run, share across points
-    return mb.rng.integers(0, 2, size=size).astype(np.float64) * 2 - 1
-
-
 def _run_quadrature(res, n_hvp: int) -> RunQuadrature:
     r = res.residual_norms
     return RunQuadrature(res.ritz_values.copy(), res.ritz_weights.copy(),
                          float(max(r[0], r[-1])), int(n_hvp))
-
-
-def _group_size(n_runs: int, n_steps: int, size: int, dtype: torch.dtype) -> int:
-    per_run = n_steps * size * torch.empty((), dtype=dtype).element_size()
-    return int(max(1, min(n_runs, 16, _BASIS_BUDGET // max(per_run, 1))))
 
 
 def slq_quadratures(
@@ -122,31 +111,28 @@ def slq_quadratures(
     """Lanczos quadratures ``[run][point]`` of ``H_i`` (``"gd"``) or ``J_iᵀJ_i``
     (``"update"``) for the given minibatches at every point.
 
-    ``batches`` must be fresh (:func:`~sharpdim.estimators.data.minibatch`): the probe of each
-    run is drawn from its generator here.
+    The probe of run ``i`` is ``batches[i].probe(S)`` (re-created from the run's seed), shared
+    by all points; ``jacobian="gd"`` runs through the package's one SLQ engine,
+    :func:`sharpdim.curvature.slq.lockstep_quadratures`.
     """
     R, P = len(batches), len(thetas)
     size = f.n_params if jacobian == "gd" else int(states[0].numel())
-    probes = [_probe(mb, size) for mb in batches]
+    probes = np.stack([mb.probe(size) for mb in batches])
     out: list[list[RunQuadrature]] = [[None] * P for _ in range(R)]  # type: ignore[list-item]
     bar = tqdm(total=R * P, desc=f"SLQ ({jacobian})", unit="run", disable=_disable(progress),
                leave=False)
     try:
         if jacobian == "gd":
-            group = _group_size(R, n_steps, size, dtype)
-            for a in range(0, R, group):
-                b = min(R, a + group)
-                mbs = [data.take(batches[i].indices) for i in range(a, b)]
-                V0 = torch.as_tensor(np.stack(probes[a:b]), dtype=dtype, device=f.device)
-                for p, theta in enumerate(thetas):
-                    try:
-                        stack = hessian_stack(f, theta, mbs, dtype=dtype)
-                    except NonFiniteError as err:
-                        raise _named(err, batches, a, b, p, mbs) from err
-                    results = lanczos_lockstep(stack.apply, V0, n_steps)
-                    for i, res in zip(range(a, b), results, strict=True):
-                        out[i][p] = _run_quadrature(res, res.n_hvp)
-                    bar.update(b - a)
+            mbs = LazyMinibatches(data.take, [mb.indices for mb in batches])
+            for p, theta in enumerate(thetas):
+                def named(err, a, b, p=p):
+                    return _named(err, batches, a, b, p, mbs[a:b])
+
+                results, _ = lockstep_quadratures(
+                    f, theta, mbs, probes, n_steps, dtype=dtype, on_error=named,
+                    on_group=lambda a, b: bar.update(b - a))
+                for i, res in enumerate(results):
+                    out[i][p] = _run_quadrature(res, res.n_hvp)
         else:
             for i, mb in enumerate(batches):
                 inputs, targets = data.take(mb.indices)

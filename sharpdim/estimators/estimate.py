@@ -255,7 +255,8 @@ def estimate_sharpness(
         n_params=f.n_params, state_dim=size, n_examples=train_data.n, seed=seed,
         batch_seeds=tuple(batch_seeds), batch_index_hashes=tuple(b.index_hash for b in batches),
         n_batches=R, n_points=P, n_steps=n_steps, n_quantiles=n_quantiles, epsilon=eps,
-        epsilon_form=epsilon_form, smoothing=smoothing, dtype=str(dtype).removeprefix("torch."), device=str(f.device), train=f.train,
+        epsilon_form=epsilon_form, smoothing=smoothing, dtype=str(dtype).removeprefix("torch."),
+        device=str(f.device), train=f.train,
         dropout=f.flags.dropout, batch_norm=f.flags.batch_norm,
     )
     if method == "exact":

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from sharpdim._numerics import gd_log_singular_value, log_singular_value
 from sharpdim.curvature.functional import FlatLoss
 from sharpdim.curvature.hvp import hessian_operator
-from sharpdim._numerics import gd_log_singular_value, log_singular_value
 from sharpdim.curvature.update_jacobian import gradient_function, update_jacobian
 from sharpdim.curvature.update_maps import UpdateMap
 
