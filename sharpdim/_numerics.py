@@ -167,10 +167,11 @@ def positive_int(name: str, value: Any, *, minimum: int = 1) -> int:
     return int(value)
 
 
-def resolve_seed(seed: Any) -> int:
-    """The integer seed a result records: ``seed`` itself (an int ``>= 0``), fresh OS entropy
-    when ``None``, or one draw ``rng.integers(2**63)`` from a ``numpy.random.Generator`` (which
-    advances it by one call).
+def resolve_seed(seed: Any, name: str = "seed") -> int:
+    """The integer seed a result records — the package's one seed resolver: ``seed`` itself
+    (an int ``>= 0``), fresh OS entropy when ``None`` (63 bits, so it can be recorded and
+    passed back), or one draw ``rng.integers(2**63)`` from a ``numpy.random.Generator`` (which
+    advances it by one call). ``name`` is the argument's name in error messages.
 
     >>> resolve_seed(7), resolve_seed(np.random.default_rng(0)) == resolve_seed(
     ...     np.random.default_rng(0))
@@ -180,19 +181,24 @@ def resolve_seed(seed: Any) -> int:
         return int(np.random.SeedSequence().generate_state(1, dtype=np.uint64)[0] >> 1)
     if isinstance(seed, np.random.Generator):
         return int(seed.integers(2**63))
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, a numpy Generator or None, "
-                         f"got {seed!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise TypeError(f"{name} must be None, a non-negative int seed or a numpy Generator, "
+                        f"got {type(seed).__name__} {seed!r}")
+    if seed < 0:
+        label = name if name.endswith("seed") else f"{name} seed"
+        raise ValueError(f"{label} must be >= 0, got {seed!r}")
     return int(seed)
 
 
-def symmetry_tolerance(n: int, scale: float) -> float:
-    """Largest ``max|H − Hᵀ|`` of a computed symmetric ``n × n`` matrix with ``max|H| = scale``
-    that is rounding: each entry is a length-``n`` inner product (error ``≤ n·eps·scale``,
-    Higham, *Accuracy and Stability*, §3.1) computed twice, so ``2·n·eps·scale``, with a factor
-    8 of headroom for the reduction order of the products.
+def symmetry_tolerance(n: int, scale: float, *, eps: float = EPS) -> float:
+    """Largest ``max|A − Aᵀ|`` of a computed symmetric ``n × n`` matrix with ``max|A| = scale``
+    that is rounding, in a format with unit roundoff ``eps``: an entry formed as a length-``n``
+    sum of products (``Q diag(α) Qᵀ``, a Hessian-vector product) is off by ``≤ n·eps·scale``
+    (Higham, *Accuracy and Stability*, §3.1), and ``A_ij``, ``A_ji`` are formed independently,
+    so ``2·n·eps·scale``; a factor 8 covers the reduction order of the products. The one
+    symmetry tolerance of the package (symmetric-matrix arguments, matrix operators).
 
     >>> symmetry_tolerance(10, 1.0) == 160 * EPS
     True
     """
-    return 16.0 * n * EPS * float(scale)
+    return 16.0 * int(n) * float(eps) * float(scale)

@@ -32,6 +32,7 @@ import torch
 from torch.func import grad as func_grad
 from torch.func import jvp, linearize, vmap
 
+from sharpdim._numerics import symmetry_tolerance
 from sharpdim.curvature.functional import FlatLoss, batch_fingerprint
 
 __all__ = [
@@ -161,7 +162,7 @@ class MatrixOperator(_OperatorBase):
         if not bool(torch.isfinite(A).all()):
             raise ValueError("matrix must be finite, got a non-finite entry")
         n = A.shape[0]
-        bound = n * torch.finfo(A.dtype).eps * float(A.abs().max())
+        bound = symmetry_tolerance(n, float(A.abs().max()), eps=torch.finfo(A.dtype).eps)
         asym = float((A - A.T).abs().max())
         if asym > bound:
             raise ValueError(

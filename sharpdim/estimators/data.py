@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from sharpdim._numerics import resolve_seed  # noqa: F401 (the package's one seed resolver)
 from sharpdim.curvature.slq import draw_minibatch, run_probe
 
 __all__ = ["TrainingData", "training_data", "resolve_seed", "Minibatch", "minibatch"]
@@ -102,15 +103,6 @@ def training_data(data, *, device: torch.device | None = None) -> TrainingData:
         targets = targets.to(device)
     inputs = parts if isinstance(inputs, tuple | list) else parts[0]
     return TrainingData(inputs, targets, n)
-
-
-def resolve_seed(seed: int | None) -> int:
-    """``seed`` itself (a non-negative int), or fresh entropy when ``None`` (to be recorded)."""
-    if seed is None:
-        return int(np.random.SeedSequence().generate_state(1, dtype=np.uint64)[0] >> 1)
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
-    return int(seed)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from sharpdim._numerics import EPS, positive_int
+from sharpdim._numerics import EPS, positive_int, resolve_seed
 from sharpdim.curvature.functional import NonFiniteError, flat_loss
 from sharpdim.curvature.slq import slq_run_seeds
 from sharpdim.curvature.spectral_measure import SpectralMeasure
@@ -24,7 +24,7 @@ from sharpdim.curvature.update_maps import make_update_map
 from sharpdim.dimension import sharpness_dimension
 from sharpdim.estimators.aggregate import aggregate_profiles, pooled_weights
 from sharpdim.estimators.conditioning import conditioning
-from sharpdim.estimators.data import minibatch, resolve_seed, training_data
+from sharpdim.estimators.data import minibatch, training_data
 from sharpdim.estimators.density import (
     DEFAULT_EPSILON,
     DEFAULT_SMOOTHING,

@@ -11,7 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from sharpdim._numerics import EPS, log_abs_one_minus  # noqa: F401 (re-exported)
+from sharpdim._numerics import (  # noqa: F401 (EPS, log_abs_one_minus re-exported)
+    EPS,
+    log_abs_one_minus,
+    symmetry_tolerance,
+)
 
 AGGREGATES = ("sup", "mean")
 
@@ -68,13 +72,14 @@ def symmetric_matrix(name: str, value: Any) -> np.ndarray:
     """A finite square matrix, symmetric up to rounding; returned exactly symmetrized.
 
     ``Q diag(α) Qᵀ`` formed in float64 is asymmetric by about ``d·eps·max|α|``; anything beyond
-    ``1e-10·max(1, max|A|)`` is a genuinely non-symmetric input and is rejected.
+    :func:`sharpdim._numerics.symmetry_tolerance` (``16·d·eps·max|A|``, the package's one
+    symmetry tolerance) is a genuinely non-symmetric input and is rejected.
     """
     a = finite_array(name, value, 2)
     if a.shape[0] != a.shape[1]:
         raise ValueError(f"{name} must be square, got shape {a.shape}")
     asym = float(np.abs(a - a.T).max())
-    if asym > 1e-10 * max(1.0, float(np.abs(a).max())):
+    if asym > symmetry_tolerance(a.shape[0], float(np.abs(a).max())):
         raise ValueError(
             f"{name} must be symmetric (a Hessian), got max |A - Aᵀ| = {asym:.3g}; "
             "pass (A + A.T) / 2 if the asymmetry is rounding"
