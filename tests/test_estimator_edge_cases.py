@@ -53,17 +53,24 @@ def test_sd_kde_on_a_planted_bulk_is_close_to_sd_slq_never_zero(bulk, smoothing)
     kde = estimate_sharpness(p.model(), p.loss_fn, p.data, lr=LR, batch_size=p.n,
                              method="kde", n_batches=4, seed=0, smoothing=smoothing)
     assert kde.diagnostics.smoothing == smoothing and kde.diagnostics.bandwidth > 0
-    # the lemma |ΔSD| ≤ W₁/min|z_next|, with W₁ ≤ W·h·√(2/π)·L for Gaussian smoothing of width
-    # h (L = max|g'| = η/min|1 − ηα| on the atoms for smoothing in α, 1 in ln σ), plus — for
-    # the curvature form — the quadrature of 4096 quantiles: W(Q_max − Q_min)/(2·4096)
+    # the lemma |ΔSD| ≤ W₁/min|z_next|. Log smoothing: W₁ ≤ W h √(2/π) (Gaussian coupling).
+    # Curvature smoothing: the SD is that of K = 4096 midpoint quantiles of the α-KDE pushed
+    # through g, and W₁(quantiles, μ) ≤ W(h√(2/π) + cells) (smoothing + quantization, the
+    # bound of theory_checks/test_estimator_convergence.py::_ps_w1_bound), times the
+    # Lipschitz constant L = η / min|1 − ηα| of g on the quantiles' hull (|Φ⁻¹(1/2K)| h past
+    # the atoms)
     mu = slq.curvature_measure
     W, h = mu.total_mass, kde.diagnostics.bandwidth
-    nodes = slq.measure.nodes
     if smoothing == "log":
         w1 = W * h * np.sqrt(2 / np.pi)
     else:
-        lip = LR / (np.abs(1 - LR * mu.nodes).min() - LR * 40 * h)
-        w1 = W * h * np.sqrt(2 / np.pi) * lip + W * (nodes.max() - nodes.min() + 1) / 8192
+        K = 4096
+        a = 1.0 / (2 * K)
+        c = float(norm.ppf(a))
+        spread = float(np.ptp(mu.nodes))
+        cells = (spread + 2 * h * abs(c)) / K + 2 * (a * spread + h * (a * c + norm.pdf(c)))
+        lip = LR / (np.abs(1 - LR * mu.nodes).min() - LR * h * abs(c))
+        w1 = lip * W * (h * np.sqrt(2 / np.pi) + cells)
     slope = min(abs(slq.diagnostics.conditioning.z_next), abs(kde.diagnostics.conditioning.z_next))
     assert kde.dimension > 700
     assert abs(kde.dimension - slq.dimension) <= w1 / slope

@@ -221,9 +221,12 @@ DEFAULT_SMOOTHING = {"kde": "log", "ps": "curvature"}
   values, so this SD is biased *upward* (every top-mass integral ``Φ(M)`` grows under a spread)
   by at most ``W h √(2/π) / |z_next|`` (``W₁`` of Gaussian smoothing over the slope at the
   crossing); it tends to SD-SLQ as ``h → 0``. The paper's form (``"curvature"``: the kernel
-  density of ``α`` pushed through ``g``) has no closed form; it is computed as the
-  ``CURVATURE_KDE_QUANTILES``-point equal-mass (midpoint) quadrature of the pushed-forward
-  density, whose SD error is bounded by ``W·(Q_max − Q_min)/(2K) / |z_next|``.
+  density of ``α`` pushed through ``g``) has no closed form; it is computed as the SD of the
+  ``K = CURVATURE_KDE_QUANTILES`` equal-mass (midpoint) quantiles of the ``α``-density pushed
+  through ``g``: their ``W₁`` to the pushed-forward density is at most ``L_g·W·(spread +
+  2h|Φ⁻¹(1/2K)|)/K`` plus two tail cells (``L_g`` the Lipschitz constant of ``g`` on their
+  hull), so the SD error is that over ``|z_next|`` — small, but not rounding-level inside a
+  neutral bulk.
 """
 
 CURVATURE_KDE_QUANTILES = 4096
