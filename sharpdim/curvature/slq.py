@@ -99,22 +99,23 @@ def lockstep_quadratures(
     lockstep: int | None = None,
     on_error=None,
     on_group=None,
-) -> tuple[list, set[str]]:
+) -> tuple[list, set[str], set[str]]:
     """The one SLQ engine: Lanczos runs ``i`` on the minibatch Hessians ``H_i`` at ``theta``
     from the probes ``probes[i]`` (``R × N``), ``lockstep`` runs per group (default: up to 16,
     keeping each group's basis ``≤ 1 GiB``) whose Hessians are stacked
     (:func:`~sharpdim.curvature.hvp.hessian_stack`) and re-orthogonalized together.
 
-    Returns the per-run :class:`~sharpdim.curvature.lanczos.LanczosResult` list and the set of
-    stacking strategies used. ``on_error(err, a, b)`` turns a ``NonFiniteError`` in runs
-    ``a..b−1`` into the exception to raise (default: prefixed with the run range);
+    Returns the per-run :class:`~sharpdim.curvature.lanczos.LanczosResult` list, the set of
+    stacking strategies used and the set of reasons a group fell back to one graph per run.
+    ``on_error(err, a, b)`` turns a ``NonFiniteError`` in runs ``a..b−1`` into the exception
+    to raise (default: prefixed with the run range);
     ``on_group(a, b)`` is called after each group (progress). ``minibatches[a:b]`` gives the
     ``(inputs, targets)`` of runs ``a..b−1`` (:class:`LazyMinibatches` forms them per group).
     Grouping changes only the rounding, never which minibatch or probe a run gets.
     """
     R, N = len(minibatches), int(probes.shape[1])
     group = _group_size(lockstep, R, n_steps, N, dtype)
-    results, strategies = [], set()
+    results, strategies, fallbacks = [], set(), set()
     for a in range(0, R, group):
         b = min(R, a + group)
         V0 = torch.as_tensor(np.asarray(probes[a:b]), dtype=dtype, device=theta.device)
@@ -129,9 +130,11 @@ def lockstep_quadratures(
                                  parameter=err.parameter) from err
         results.extend(group_results)
         strategies.add(stack.strategy)
+        if stack.fallback is not None:
+            fallbacks.add(stack.fallback)
         if on_group is not None:
             on_group(a, b)
-    return results, strategies
+    return results, strategies, fallbacks
 
 
 def _indices_hash(idx: np.ndarray) -> str:
@@ -230,8 +233,9 @@ def slq_spectral_measure(
                               parameter=err.parameter)
 
     t0 = time.perf_counter()
-    results, strategies = lockstep_quadratures(f, theta, minibatches, np.stack(probes), n_steps,
-                                               dtype=dtype, lockstep=group, on_error=named)
+    results, strategies, fallbacks = lockstep_quadratures(
+        f, theta, minibatches, np.stack(probes), n_steps, dtype=dtype, lockstep=group,
+        on_error=named)
     n_hvp = sum(r.n_hvp for r in results)
     # per group the seconds are shared by its runs: count each group once (its first run)
     firsts = range(0, n_runs, group)
@@ -256,6 +260,7 @@ def slq_spectral_measure(
         "n_params": N,
         "lockstep": group,
         "strategy": "+".join(sorted(strategies)),
+        "stacking_fallbacks": tuple(sorted(fallbacks)),
         "dtype": str(dtype).removeprefix("torch."),
         "device": str(theta.device),
         "train": f.train,

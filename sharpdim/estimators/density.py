@@ -128,7 +128,7 @@ def slq_quadratures(
                 def named(err, a, b, p=p):
                     return _named(err, batches, a, b, p, mbs[a:b])
 
-                results, _ = lockstep_quadratures(
+                results, _, _ = lockstep_quadratures(
                     f, theta, mbs, probes, n_steps, dtype=dtype, on_error=named,
                     on_group=lambda a, b: bar.update(b - a))
                 for i, res in enumerate(results):
