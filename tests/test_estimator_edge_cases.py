@@ -13,8 +13,8 @@ from scipy.stats import norm
 import sharpdim
 from sharpdim import _numerics, estimate_sharpness
 from sharpdim.dimension import gaussian_mixture_dimension, sharpness_dimension
-from sharpdim.estimators.planted import planted_regression
 from sharpdim.testing.checking import EPS
+from sharpdim.testing.oracles.planted_regression import planted_regression
 
 LR = 0.05
 

@@ -33,8 +33,11 @@ from sharpdim.dimension import kaplan_yorke_decomposition, sharpness_dimension
 from sharpdim.estimators import estimate_sharpness
 from sharpdim.estimators.density import density_dimension, log_singular_value_map
 from sharpdim.estimators.perturbation import sd_perturbation_bound
-from sharpdim.estimators.planted import planted_regression, planted_sparse_regression
 from sharpdim.testing.checking import EPS, Tolerance, check_close, check_that
+from sharpdim.testing.oracles.planted_regression import (
+    planted_regression,
+    planted_sparse_regression,
+)
 from sharpdim.testing.strategies import weighted_spectra
 
 

@@ -26,9 +26,9 @@ from sharpdim import estimate_sharpness
 from sharpdim._numerics import gd_log_singular_value
 from sharpdim.dimension import sharpness_dimension
 from sharpdim.estimators.conditioning import conditioning
-from sharpdim.estimators.planted import planted_regression
 from sharpdim.systems import quadratic_gd
 from sharpdim.testing.checking import EPS, Tolerance, check_close, check_that
+from sharpdim.testing.oracles.planted_regression import planted_regression
 
 
 def _delta(alpha: np.ndarray, lr: float, kappa: float, d_alpha: float) -> float:
