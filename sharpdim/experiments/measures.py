@@ -40,6 +40,7 @@ from torch import nn
 
 from sharpdim.experiments.data import Dataset
 from sharpdim.experiments.topology import lifetime_sum, loss_distance_matrix, ph_dimension
+from sharpdim.vocabulary import MeasureStatus
 
 __all__ = [
     "MeasureSettings",
@@ -122,7 +123,7 @@ class MeasureOutcome:
 
     name: str
     group: str
-    status: str
+    status: MeasureStatus
     value: float | None
     error: str | None
     seconds: float
