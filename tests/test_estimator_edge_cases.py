@@ -236,3 +236,24 @@ def test_kde_grid_refuses_a_bandwidth_too_small_for_its_range():
     mu = sharpdim.curvature.SpectralMeasure([0.0, 1.0], [1.0, 1.0])
     with pytest.raises(ValueError, match="too small for the range"):
         mu.gaussian_kde(bandwidth=1e-7)
+
+
+def test_an_update_map_and_an_options_value_are_the_documented_keywords():
+    p = planted_regression(np.linspace(0.1, 3.0, 6), seed=4)
+    hb = sharpdim.make_update_map("momentum", lr=0.5, momentum=0.9, weight_decay=0.01)
+    opts = sharpdim.EstimateOptions(n_batches=1)
+    a = estimate_sharpness(p.model(), p.loss_fn, p.data, batch_size=p.n, seed=0,
+                           jacobian="update", optimizer=hb, options=opts)
+    b = estimate_sharpness(p.model(), p.loss_fn, p.data, lr=0.5, batch_size=p.n, seed=0,
+                           jacobian="update", optimizer="momentum", momentum=0.9,
+                           weight_decay=0.01, n_batches=1)
+    np.testing.assert_array_equal(a.sharpness, b.sharpness)
+    assert a.diagnostics == b.diagnostics.__class__(**{**b.diagnostics.__dict__,
+                                                       "seconds": a.diagnostics.seconds})
+    with pytest.raises(ValueError, match="lr is given twice with different values"):
+        estimate_sharpness(p.model(), p.loss_fn, p.data, lr=0.1, batch_size=p.n, optimizer=hb)
+    with pytest.raises(ValueError, match="n_batches is given twice"):
+        estimate_sharpness(p.model(), p.loss_fn, p.data, lr=0.5, batch_size=p.n,
+                           n_batches=3, options=opts)
+    with pytest.raises(ValueError, match="lr must be given"):
+        estimate_sharpness(p.model(), p.loss_fn, p.data, batch_size=p.n)

@@ -6,13 +6,17 @@ Jacobian ``I − ηH`` or the optimizer's true step Jacobian) returns a ``Sharpn
 
 from __future__ import annotations
 
+from sharpdim.estimators.conditioning import Conditioning
 from sharpdim.estimators.estimate import JACOBIANS, METHODS, estimate_sharpness
+from sharpdim.estimators.options import EstimateOptions
 from sharpdim.estimators.result import EstimateDiagnostics, SharpnessEstimate
 
 __all__ = [
     "estimate_sharpness",
     "SharpnessEstimate",
     "EstimateDiagnostics",
+    "EstimateOptions",
+    "Conditioning",
     "METHODS",
     "JACOBIANS",
 ]

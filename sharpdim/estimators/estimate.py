@@ -20,7 +20,7 @@ from sharpdim._numerics import EPS, positive_int, resolve_seed
 from sharpdim.curvature.functional import NonFiniteError, flat_loss
 from sharpdim.curvature.slq import slq_run_seeds
 from sharpdim.curvature.spectral_measure import SpectralMeasure
-from sharpdim.curvature.update_maps import make_update_map
+from sharpdim.curvature.update_maps import UpdateMap, make_update_map
 from sharpdim.dimension import sharpness_dimension
 from sharpdim.estimators.aggregate import aggregate_profiles, pooled_weights
 from sharpdim.estimators.conditioning import conditioning
@@ -35,6 +35,7 @@ from sharpdim.estimators.density import (
     slq_quadratures,
 )
 from sharpdim.estimators.exact import exact_spectrum
+from sharpdim.estimators.options import EstimateOptions, merge_options, update_map_settings
 from sharpdim.estimators.perturbation import wasserstein_1
 from sharpdim.estimators.points import resolve_points, resolve_states
 from sharpdim.estimators.result import EstimateDiagnostics, SharpnessEstimate
@@ -74,11 +75,11 @@ def estimate_sharpness(
     loss_fn,
     data,
     *,
-    lr: float,
+    lr: float | None = None,
     batch_size: int,
     method: str = "exact",
     aggregate: str = "mean",
-    optimizer: str = "sgd",
+    optimizer: str | UpdateMap = "sgd",
     momentum: float = 0.0,
     jacobian: str = "gd",
     seed: int | None = None,
@@ -98,6 +99,7 @@ def estimate_sharpness(
     train: bool = False,
     dtype: torch.dtype = torch.float64,
     progress: bool | None = None,
+    options: EstimateOptions | None = None,
 ) -> SharpnessEstimate:
     """Sharpness dimension, ``λ_1`` and Hessian summaries of ``model`` on ``data``.
 
@@ -140,6 +142,11 @@ def estimate_sharpness(
       paper's histogram (``diagnostics.histogram_dimension``); ``dtype`` of the curvature
       products (default float64); ``progress``: tqdm bars (``None``: on a terminal only).
 
+    ``optimizer`` may also be an update map (``make_update_map(...)``: ``lr``, ``momentum``,
+    ``weight_decay``, ``betas``, ``adam_eps`` are then its own), and ``options`` an
+    :class:`~sharpdim.estimators.options.EstimateOptions` holding ``n_batches`` … ``progress``;
+    a setting given both ways must agree.
+
     ``diagnostics.conditioning`` (ours, not the paper's) says how far the estimation error
     could move the SD: :class:`~sharpdim.estimators.conditioning.Conditioning`.
 
@@ -158,6 +165,30 @@ def estimate_sharpness(
     1.0
     """
     t_start = time.perf_counter()
+    merged = merge_options(options, n_batches=n_batches, n_steps=n_steps, epsilon=epsilon,
+                           epsilon_form=epsilon_form, smoothing=smoothing, bandwidth=bandwidth,
+                           n_quantiles=n_quantiles, n_bins=n_bins, dtype=dtype,
+                           progress=progress)
+    n_batches, n_steps, epsilon = merged["n_batches"], merged["n_steps"], merged["epsilon"]
+    epsilon_form, smoothing = merged["epsilon_form"], merged["smoothing"]
+    bandwidth, n_quantiles, n_bins = merged["bandwidth"], merged["n_quantiles"], merged["n_bins"]
+    dtype, progress = merged["dtype"], merged["progress"]
+    if not isinstance(optimizer, str):
+        given = dict(lr=lr, momentum=momentum, weight_decay=weight_decay, betas=tuple(betas),
+                     adam_eps=adam_eps)
+        defaults = dict(lr=None, momentum=0.0, weight_decay=0.0, betas=(0.9, 0.999),
+                        adam_eps=1e-8)
+        held = update_map_settings(optimizer)
+        for name, value in held.items():
+            if name != "optimizer" and given[name] != defaults[name] and given[name] != value:
+                raise ValueError(f"{name} is given twice with different values: {given[name]!r} "
+                                 f"as a keyword and {value!r} in the update map")
+        optimizer, lr, momentum = held["optimizer"], held["lr"], held["momentum"]
+        weight_decay = held["weight_decay"]
+        betas, adam_eps = held.get("betas", betas), held.get("adam_eps", adam_eps)
+    if lr is None:
+        raise ValueError("lr must be given (a finite number > 0), or an update map as "
+                         "optimizer, got None")
     method = choice("method", method, METHODS)
     aggregate = choice("aggregate", aggregate, AGGREGATES)
     jacobian = choice("jacobian", jacobian, JACOBIANS)
