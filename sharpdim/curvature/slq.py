@@ -27,6 +27,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from sharpdim._numerics import positive_int
 from sharpdim.curvature.functional import FlatLoss, NonFiniteError
 from sharpdim.curvature.hvp import hessian_stack
 from sharpdim.curvature.lanczos import lanczos_lockstep
@@ -168,8 +169,7 @@ def _data(data) -> tuple[object, torch.Tensor, int]:
 
 
 def _positive_int(name: str, value, upper: int | None = None, why: str = "") -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+    value = positive_int(name, value)
     if upper is not None and value > upper:
         raise ValueError(f"{name} must be <= {upper}{why}, got {value}")
     return int(value)
