@@ -12,14 +12,22 @@ summary line; ``--json`` prints the fields instead.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import tomllib
 from pathlib import Path
 
-__all__ = ["add_parser", "run", "parse_option"]
+from sharpdim.vocabulary import (  # the one vocabulary (no torch import)
+    AGGREGATES,
+    EPSILON_FORMS,
+    JACOBIANS,
+    METHODS,
+    OPTIMIZERS,
+    SMOOTHINGS,
+)
 
-METHODS = ("exact", "slq", "kde", "ps")
+__all__ = ["add_parser", "run", "parse_option"]
 
 
 def parse_option(text: str) -> tuple[str, object]:
@@ -45,10 +53,18 @@ def add_parser(subparsers) -> None:
     p.add_argument("--lr", type=float, required=True, help="learning rate η of the SGD step")
     p.add_argument("--batch-size", type=int, required=True, help="minibatch size b")
     p.add_argument("--method", nargs="+", default=["exact"], choices=METHODS)
-    p.add_argument("--aggregate", choices=("mean", "sup"), default="mean")
-    p.add_argument("--optimizer", default="sgd", help="sgd, adam or adamw")
+    p.add_argument("--aggregate", choices=AGGREGATES, default="mean")
+    p.add_argument("--optimizer", default="sgd", choices=OPTIMIZERS,
+                   help="'momentum' is 'sgd' with --momentum > 0")
     p.add_argument("--momentum", type=float, default=0.0)
-    p.add_argument("--jacobian", choices=("gd", "update"), default="gd")
+    p.add_argument("--weight-decay", type=float, default=0.0,
+                   help="κ: the GD Jacobian is I − η(H + κI)")
+    p.add_argument("--jacobian", choices=JACOBIANS, default="gd")
+    p.add_argument("--epsilon", type=float, default=None, help="ε floor of ln σ")
+    p.add_argument("--epsilon-form", choices=EPSILON_FORMS, default="clamp",
+                   help="clamp: ln max(σ, ε) (default); additive: the paper's ln(σ + ε)")
+    p.add_argument("--smoothing", choices=SMOOTHINGS, default=None,
+                   help="kde/ps kernel variable (default: log for kde, curvature for ps)")
     p.add_argument("--n-batches", type=int, default=None, help="minibatches R")
     p.add_argument("--n-steps", type=int, default=None, help="Lanczos steps m (density methods)")
     p.add_argument("--seed", type=int, default=0, help="seed of the minibatches and probes")
@@ -85,7 +101,9 @@ def run(args: argparse.Namespace) -> int:
                 model, task.loss_fn, (data.x_train, data.y_train), lr=args.lr,
                 batch_size=args.batch_size, method=method, aggregate=args.aggregate,
                 optimizer=args.optimizer, momentum=args.momentum, jacobian=args.jacobian,
-                seed=args.seed, n_batches=args.n_batches, n_steps=args.n_steps,
+                weight_decay=args.weight_decay, seed=args.seed, n_batches=args.n_batches,
+                n_steps=args.n_steps, epsilon=args.epsilon, epsilon_form=args.epsilon_form,
+                smoothing=args.smoothing if method in ("kde", "ps") else None,
             )
         except ValueError as exc:
             print(f"sharpdim estimate: {exc}", file=sys.stderr)
@@ -98,6 +116,9 @@ def run(args: argparse.Namespace) -> int:
             {"method": e.diagnostics.method, "dimension": e.dimension, "lambda_1": e.lambda_1,
              "top_eigenvalue": e.top_eigenvalue, "bottom_eigenvalue": e.bottom_eigenvalue,
              "trace": e.trace, "n_hvp": e.diagnostics.n_hvp, "seed": args.seed,
+             "epsilon": e.diagnostics.epsilon, "epsilon_form": e.diagnostics.epsilon_form,
+             "smoothing": e.diagnostics.smoothing,
+             "conditioning": dataclasses.asdict(e.diagnostics.conditioning),
              "task": args.task, "options": options}
             for e in results], indent=2, default=str))
     return 0

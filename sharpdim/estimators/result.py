@@ -151,4 +151,6 @@ class SharpnessEstimate:
         return (f"{d.method:>5} ({d.aggregate}, {d.jacobian}): SD = {self.dimension:.4g} of "
                 f"{d.state_dim}, λ_1 = {self.lambda_1:.4g}, α_max = {fmt(self.top_eigenvalue)}, "
                 f"α_min = {fmt(self.bottom_eigenvalue)}, tr H = {fmt(self.trace)}; "
-                f"{d.n_hvp} HVPs, {d.seconds:.2f} s")
+                f"{d.n_hvp} HVPs, {d.seconds:.2f} s"
+                + ("; ill-conditioned (estimation error could move SD by ≥ 1)"
+                   if d.conditioning.ill_conditioned else ""))
