@@ -100,6 +100,14 @@ def test_a_dead_network_has_a_zero_hessian_and_full_sd():
                                  n_batches=2, n_steps=4, seed=0)
         assert np.isfinite(est.dimension) and 0 <= est.dimension <= 26
     assert exact.dimension == pytest.approx(sharpness_dimension(exact.sharpness))
+    # a network whose every unit is dead: zero inputs, no bias — H = 0, every ln|1 − ηα| = 0,
+    # every partial sum is 0 ≥ 0, so SD = N for every method (one atom at 0, no bandwidth)
+    lin = torch.nn.Linear(3, 2, bias=False).double()
+    zeros = (torch.zeros(8, 3, dtype=torch.float64), y)
+    for method in ("exact", "slq", "kde", "ps"):
+        est = estimate_sharpness(lin, ce, zeros, lr=0.1, batch_size=4, method=method,
+                                 n_batches=2, n_steps=3, seed=0)
+        assert est.dimension == 6.0, method
 
 
 def test_zero_bandwidth_is_the_exact_sd_of_the_slq_atoms(bulk):
