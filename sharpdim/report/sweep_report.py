@@ -106,6 +106,45 @@ def _measure_status(measures: Sequence[Mapping[str, Any]]) -> list[str]:
     return lines + [""]
 
 
+def _estimator_labels(measures: Sequence[Mapping[str, Any]]) -> list[str]:
+    """How each stored SD was estimated, read from its diagnostics: ε and its form, the kernel
+    smoothing, and how many values our conditioning diagnostics flag as ill-conditioned.
+    Values stored before the ε form was recorded used the additive ``ln(σ + ε)``; SD-KDE values
+    stored before ``smoothing`` was recorded come from the old gridded KDE."""
+    seen: dict[str, Counter] = defaultdict(Counter)
+    flagged: dict[str, Counter] = defaultdict(Counter)
+    for m in measures:
+        diag = (m.get("details") or {}).get("diagnostics")
+        if m["status"] != "ok" or not isinstance(diag, Mapping) or "epsilon" not in diag:
+            continue
+        eps = float(diag["epsilon"]) if diag["epsilon"] is not None else 0.0
+        form = diag.get("epsilon_form")
+        if eps == 0:
+            label = "ε = 0"
+        elif form is None:
+            label = f"ε = {eps:g}, additive ln(σ + ε) (recorded before the ε form existed)"
+        else:
+            label = f"ε = {eps:g}, {form} " + ("ln max(σ, ε)" if form == "clamp" else "ln(σ + ε)")
+        if diag.get("method") in ("kde", "ps"):
+            sm = diag.get("smoothing")
+            label += (f"; smoothing {sm}" if sm is not None else
+                      ("; gridded KDE (before the grid-free SD-KDE)" if diag["method"] == "kde"
+                       else "; smoothing curvature"))
+        seen[m["name"]][label] += 1
+        cond = diag.get("conditioning")
+        if isinstance(cond, Mapping):
+            flagged[m["name"]]["flagged" if cond.get("ill_conditioned") else "ok"] += 1
+    lines = []
+    for name in sorted(seen):
+        labels = "; ".join(f"{lab} ({n})" for lab, n in sorted(seen[name].items()))
+        c = flagged.get(name)
+        cond = (f"; ill-conditioned (our diagnostics, not the paper's): {c['flagged']} of "
+                f"{c['flagged'] + c['ok']}" if c else "")
+        lines.append(f"  * `{name}`: {labels}{cond}")
+    return (["* how the SDs were estimated (from the stored diagnostics):", *lines]
+            if lines else [])
+
+
 def _series(store, runs_by_id: Mapping[str, Mapping[str, Any]], label_of) -> dict:
     series: dict[str, dict[str, list[tuple[int, float]]]] = {}
     for m in store.measures(stage="checkpoint"):
@@ -360,6 +399,7 @@ def _readme(cfg, canonical, factors, runs, done, measures, krows, claims, figs, 
           f"* factors of the granulated Kendall coefficients: {factors or 'none'}",
           f"* measures at the end: {groups}",
           f"* measure options: `{options}`",
+          *_estimator_labels(measures),
           "", "## Outcomes", "",
           f"* runs: {len(runs)} planned — "
           + ", ".join(f"{v} {k}" for k, v in sorted(status.items()))]
