@@ -312,7 +312,8 @@ def render_markdown(table: ConvergenceTable, *, provenance: Mapping[str, str]) -
         "order-by-order mean "
         "(the paper's practice) is listed beside it: the two differ when minibatch spectra "
         "differ. Error = estimate − reference; W₁ = 1-Wasserstein distance between the "
-        "method's measure on ln σ and the exact one (|ΔSD| ≤ W₁ / |z_next|, "
+        "method's measure on ln σ (for kde with log smoothing: its kernel centers) and the "
+        "exact one (|ΔSD| ≤ W₁ / |z_next|, "
         "`sharpdim.estimators.perturbation`).",
         "",
         "## Cases",

@@ -112,9 +112,11 @@ class SharpnessEstimate:
       stability.
     * ``sharpness``: ``λ_1 ≥ … ≥ λ_S`` (float64, may end in ``-inf`` for zero singular
       values) for ``method="exact"``; ``None`` for density methods.
-    * ``measure``: for density methods the weighted measure on ``ln(σ + ε)`` whose weighted SD
-      is ``dimension`` (SLQ atoms, KDE grid quadrature, or pseudo-spectrum atoms; total mass
-      ``S``); ``None`` for exact.
+    * ``measure``: for density methods the weighted measure on the log singular values behind
+      ``dimension`` (total mass ``S``): the SLQ atoms (slq); the kernel centers, whose Gaussian
+      mixture of width ``diagnostics.bandwidth`` has SD ``dimension`` (kde, ``"log"``
+      smoothing); the quantile atoms (ps, and kde with ``"curvature"`` smoothing); ``None``
+      for exact.
     * ``curvature_measure``: for density methods the pooled SLQ measure before the push
       forward — of the Hessian eigenvalues ``α`` (``jacobian="gd"``) or of ``σ²``, the
       eigenvalues of ``JᵀJ`` (``jacobian="update"``); ``None`` for exact.
