@@ -41,7 +41,8 @@ _DEFAULTS = EstimateOptions()
 
 def merge_options(options: EstimateOptions | None, **keywords) -> dict:
     """The settings from ``options`` and the keywords: a keyword left at its default takes the
-    value of ``options``; one set to something else must agree with ``options``.
+    value of ``options`` (a missing keyword counts as left at its default); one set to
+    something else must agree with ``options``.
 
     >>> merge_options(EstimateOptions(n_batches=5), n_batches=None, n_bins=100)["n_batches"]
     5
@@ -53,7 +54,8 @@ def merge_options(options: EstimateOptions | None, **keywords) -> dict:
     out = {}
     for field in fields(EstimateOptions):
         name = field.name
-        default, given, held = getattr(_DEFAULTS, name), keywords[name], getattr(options, name)
+        default, held = getattr(_DEFAULTS, name), getattr(options, name)
+        given = keywords.get(name, default)
         if given != default and held != default and given != held:
             raise ValueError(f"{name} is given twice with different values: {given!r} as a "
                              f"keyword and {held!r} in options")
