@@ -53,24 +53,17 @@ def test_sd_kde_on_a_planted_bulk_is_close_to_sd_slq_never_zero(bulk, smoothing)
     kde = estimate_sharpness(p.model(), p.loss_fn, p.data, lr=LR, batch_size=p.n,
                              method="kde", n_batches=4, seed=0, smoothing=smoothing)
     assert kde.diagnostics.smoothing == smoothing and kde.diagnostics.bandwidth > 0
-    # the lemma |ΔSD| ≤ W₁/min|z_next|. Log smoothing: W₁ ≤ W h √(2/π) (Gaussian coupling).
-    # Curvature smoothing: the SD is that of K = 4096 midpoint quantiles of the α-KDE pushed
-    # through g, and W₁(quantiles, μ) ≤ W(h√(2/π) + cells) (smoothing + quantization, the
-    # bound of theory_checks/test_estimator_convergence.py::_ps_w1_bound), times the
-    # Lipschitz constant L = η / min|1 − ηα| of g on the quantiles' hull (|Φ⁻¹(1/2K)| h past
-    # the atoms)
+    # the lemma |ΔSD| ≤ W₁/min|z_next|, W₁ from coupling each atom x with x + hY:
+    # log smoothing moves each value by h|Y|, so W₁ ≤ W h √(2/π); curvature smoothing moves it
+    # by ≤ L h|Y| with L = η / (min|1 − ηα| − 12ηh) the Lipschitz constant of g within 12h of
+    # the atoms, the mass beyond (2Φ(−12) ≈ 4e-33, moved by ≤ |ln ε| + max g) negligible
     mu = slq.curvature_measure
     W, h = mu.total_mass, kde.diagnostics.bandwidth
     if smoothing == "log":
         w1 = W * h * np.sqrt(2 / np.pi)
     else:
-        K = 4096
-        a = 1.0 / (2 * K)
-        c = float(norm.ppf(a))
-        spread = float(np.ptp(mu.nodes))
-        cells = (spread + 2 * h * abs(c)) / K + 2 * (a * spread + h * (a * c + norm.pdf(c)))
-        lip = LR / (np.abs(1 - LR * mu.nodes).min() - LR * h * abs(c))
-        w1 = lip * W * (h * np.sqrt(2 / np.pi) + cells)
+        lip = LR / (np.abs(1 - LR * mu.nodes).min() - 12 * LR * h)
+        w1 = lip * W * h * np.sqrt(2 / np.pi) + W * 4e-33 * 20
     slope = min(abs(slq.diagnostics.conditioning.z_next), abs(kde.diagnostics.conditioning.z_next))
     assert kde.dimension > 700
     assert abs(kde.dimension - slq.dimension) <= w1 / slope
@@ -265,3 +258,53 @@ def test_an_update_map_and_an_options_value_are_the_documented_keywords():
                            n_batches=3, options=opts)
     with pytest.raises(ValueError, match="lr must be given"):
         estimate_sharpness(p.model(), p.loss_fn, p.data, batch_size=p.n)
+
+
+# ------------------------------------------ the paper's SD-KDE: curvature density pushed by g
+
+
+@pytest.mark.parametrize("form", ["clamp", "additive"])
+@pytest.mark.parametrize("h", [0.05, 2.0])
+def test_curvature_kde_tails_agree_with_adaptive_quadrature(form, h):
+    from sharpdim.estimators.pushforward import _Pushforward
+
+    rng = np.random.default_rng(0)
+    x = np.r_[rng.uniform(1e-7, 1e-5, 6), rng.uniform(41, 60, 2), rng.uniform(1, 30, 3), 19.9]
+    w = rng.uniform(0.5, 2.0, x.size)
+    eps, c = 1e-6, 1 / LR
+    pf = _Pushforward(x, w, h, LR, 0.0, eps, form)
+
+    def g(a):
+        return float(_numerics.gd_log_singular_value(a, lr=LR, eps=eps, epsilon_form=form))
+
+    for t in (-0.3, -1e-6, -5.0, 0.2):
+        s, mass = pf.tails(t)
+        r = (np.exp(t) if form == "clamp" else np.exp(t) - eps) / LR
+        s_q = m_q = 0.0
+        for xi, wi in zip(x, w, strict=True):
+            for lo, hi in ((xi - 14 * h, min(c - r, xi + 14 * h)),
+                           (max(c + r, xi - 14 * h), xi + 14 * h)):
+                if hi > lo:
+                    s_q += wi * integrate.quad(lambda a, xi=xi: g(a) * norm.pdf(a, xi, h), lo, hi,
+                                               epsabs=0, epsrel=1e-12, limit=500)[0]
+            m_q += wi * (norm.cdf((c - r - xi) / h) + norm.sf((c + r - xi) / h))
+        # quad's requested relative tolerance 1e-12 on each piece, summed over Σ w|g|
+        assert abs(s - s_q) <= 1e-11 * float(w.sum()) * 15, (t, s, s_q)
+        assert abs(mass - m_q) <= 64 * EPS * float(w.sum())
+
+
+def test_curvature_kde_tends_to_the_atoms_sd_as_the_bandwidth_shrinks():
+    from sharpdim.estimators.pushforward import curvature_kde_dimension
+
+    rng = np.random.default_rng(1)
+    x = np.r_[rng.uniform(1e-7, 1e-5, 40), rng.uniform(41, 60, 3), rng.uniform(1, 30, 8)]
+    w = np.ones(x.size)
+    z = _numerics.gd_log_singular_value(x, lr=LR, eps=1e-6)
+    exact = sharpness_dimension(z)
+    z_next = abs(sharpdim.dimension.kaplan_yorke_decomposition(z).next_value)
+    for h in (1e-2, 1e-4, 1e-6):
+        d = curvature_kde_dimension(x, w, bandwidth=h, lr=LR, eps=1e-6)
+        lip = LR / (np.abs(1 - LR * x).min() - 12 * LR * h)
+        bound = lip * x.size * h * np.sqrt(2 / np.pi) / min(z_next, abs(d.crossing))
+        rounding = 64 * EPS * float(np.abs(z).sum()) / abs(d.crossing)  # root's S(t) rounding
+        assert abs(d.dimension - exact) <= bound + rounding, (h, d.dimension, exact)

@@ -54,6 +54,7 @@ from sharpdim.dimension import (
     sharpness_dimension,
 )
 from sharpdim.estimators.data import Minibatch, TrainingData
+from sharpdim.estimators.pushforward import curvature_kde_dimension
 from sharpdim.vocabulary import DENSITY_METHODS, SMOOTHINGS, choice
 
 __all__ = [
@@ -191,6 +192,9 @@ def log_singular_value_map(jacobian: str, *, lr: float, eps: float, weight_decay
         body = f"|1 - {lr:g}·(α{decay})|"
         g.__name__ = (f"ln max({body}, {eps:g})" if epsilon_form == "clamp"
                       else f"ln({body} + {eps:g})")
+        # lets the paper's SD-KDE integrate the pushed-forward density in closed form
+        g.gd_parameters = dict(lr=lr, weight_decay=weight_decay, eps=eps,
+                               epsilon_form=epsilon_form)
         return g
 
     def g_update(s):
@@ -221,12 +225,12 @@ DEFAULT_SMOOTHING = {"kde": "log", "ps": "curvature"}
   values, so this SD is biased *upward* (every top-mass integral ``Φ(M)`` grows under a spread)
   by at most ``W h √(2/π) / |z_next|`` (``W₁`` of Gaussian smoothing over the slope at the
   crossing); it tends to SD-SLQ as ``h → 0``. The paper's form (``"curvature"``: the kernel
-  density of ``α`` pushed through ``g``) has no closed form; it is computed as the SD of the
-  ``K = CURVATURE_KDE_QUANTILES`` equal-mass (midpoint) quantiles of the ``α``-density pushed
-  through ``g``: their ``W₁`` to the pushed-forward density is at most ``L_g·W·(spread +
-  2h|Φ⁻¹(1/2K)|)/K`` plus two tail cells (``L_g`` the Lipschitz constant of ``g`` on their
-  hull), so the SD error is that over ``|z_next|`` — small, but not rounding-level inside a
-  neutral bulk.
+  density of ``α`` pushed through ``g``) is computed for ``jacobian="gd"`` without a grid as
+  well (:func:`sharpdim.estimators.pushforward.curvature_kde_dimension`: closed-form mass,
+  Gauss–Legendre on analytic pieces, to rounding); for ``jacobian="update"`` (a density of
+  ``σ²``) it is the SD of the ``K = CURVATURE_KDE_QUANTILES`` equal-mass (midpoint)
+  quantiles pushed through ``g``, whose ``W₁`` to the pushed-forward density is at most
+  ``L_g·W·(spread + 2h|Φ⁻¹(1/2K)|)/K`` plus two tail cells.
 """
 
 CURVATURE_KDE_QUANTILES = 4096
@@ -265,7 +269,8 @@ def density_dimension(
     * **slq** — weighted SD of the atoms ``g_# base``;
     * **kde** — ``smoothing="log"``: weighted SD of the Gaussian mixture of width ``h`` around
       the atoms ``g_# base``, exactly (no grid); ``"curvature"``: of ``g_#`` (the Gaussian KDE
-      of ``base``), by :data:`CURVATURE_KDE_QUANTILES`-point midpoint quadrature in mass;
+      of ``base``) — exactly for the GD map (``g`` from :func:`log_singular_value_map` with
+      ``"gd"``), else by :data:`CURVATURE_KDE_QUANTILES`-point midpoint quadrature in mass;
     * **ps** — ``n_quantiles`` equal-mass quantiles of the Gaussian KDE of ``base``, mapped
       through ``g`` (``"curvature"``), or of the KDE of ``g_# base`` (``"log"``).
 
@@ -303,6 +308,14 @@ def density_dimension(
         measure = SpectralMeasure(on_log.nodes, on_log.weights, on_log.run_ids,
                                   {**on_log.diagnostics, "view": "gaussian mixture (kernel "
                                    "centers)", "bandwidth": h})
+        return DensityDimension(mix.dimension, measure, h, None, smoothing, mix.crossing)
+    gd = getattr(g, "gd_parameters", None)
+    if method == "kde" and gd is not None and gd["eps"] > 0:
+        mix = curvature_kde_dimension(base.nodes, base.weights, bandwidth=h, **gd)
+        measure = SpectralMeasure(on_log.nodes, on_log.weights, on_log.run_ids,
+                                  {**on_log.diagnostics, "view": "push-forward of the "
+                                   "curvature KDE (atoms: its kernel centers mapped by g)",
+                                   "bandwidth": h})
         return DensityDimension(mix.dimension, measure, h, None, smoothing, mix.crossing)
     count = CURVATURE_KDE_QUANTILES if method == "kde" else n_quantiles
     pseudo = source.pseudo_spectrum(count, bandwidth=h)
