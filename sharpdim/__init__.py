@@ -20,8 +20,11 @@ _LAZY = {
     "DivergenceError": "sharpdim.dynamics.lyapunov",
     "estimate_sharpness": "sharpdim.estimators",
     "SharpnessEstimate": "sharpdim.estimators",
+    "EstimateOptions": "sharpdim.estimators",
+    "make_update_map": "sharpdim.curvature.update_maps",
 }
-_SUBMODULES = {"systems", "stats", "testing", "dynamics", "curvature", "estimators", "dimension"}
+_SUBMODULES = {"systems", "stats", "testing", "dynamics", "curvature", "estimators", "dimension",
+               "vocabulary"}
 
 __all__ = [
     "sharpness_dimension",

@@ -196,3 +196,30 @@ def test_gpu_smoke_operator_and_slq_follow_the_model_device():
     mu = slq_spectral_measure(f, f.theta0, (x, y), n_runs=2, n_steps=5, batch_size=4, seed=0)
     assert abs(mu.total_mass - f.n_params) <= 1e-9 * f.n_params
     assert mu.diagnostics["device"].startswith("cuda")
+
+
+def test_out_of_memory_is_never_taken_for_a_batching_fallback(monkeypatch):
+    from sharpdim.curvature.hvp import GraphHessian
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(),
+                                torch.nn.Linear(4, 2)).double()
+    f = flat_loss(model, torch.nn.functional.cross_entropy)
+    x, y = torch.randn(6, 3, dtype=torch.float64), torch.arange(6) % 2
+    op = hessian_operator(f, f.theta0, x, y, method="graph")
+    assert isinstance(op, GraphHessian) and op.method == "graph" and op.fallback is None
+
+    def no_batching(self, V):
+        raise RuntimeError("Batching rule not implemented for aten::foo")
+
+    monkeypatch.setattr(GraphHessian, "_batched", no_batching)
+    V = torch.randn(f.n_params, 3, dtype=torch.float64)
+    op.matmat(V)                                    # falls back, one column at a time
+    assert op.fallback is not None and "Batching rule" in op.fallback
+
+    def oom(self, V):
+        raise torch.OutOfMemoryError("CUDA out of memory")
+
+    monkeypatch.setattr(GraphHessian, "_batched", oom)
+    with pytest.raises(torch.OutOfMemoryError):
+        op.matmat(V)

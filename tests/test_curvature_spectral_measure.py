@@ -84,8 +84,12 @@ def test_pseudo_spectrum_without_smoothing_is_the_generalized_inverse_of_the_ato
 
 def test_push_forward_maps_nodes_and_keeps_weights():
     mu = SpectralMeasure([3.0, 0.5, 1.0], [1.0, 2.0, 3.0])
-    nu = mu.push_forward(lambda a: gd_log_singular_value(a, lr=1.0, eps=1e-3))
+    nu = mu.push_forward(lambda a: gd_log_singular_value(a, lr=1.0, eps=1e-3,
+                                                         epsilon_form="additive"))
     assert np.allclose(nu.nodes, np.log(np.abs(1 - np.array([3.0, 0.5, 1.0])) + 1e-3))
+    clamped = mu.push_forward(lambda a: gd_log_singular_value(a, lr=1.0, eps=1e-3))
+    assert np.allclose(clamped.nodes, np.log(np.maximum(np.abs(1 - np.array([3.0, 0.5, 1.0])),
+                                                        1e-3)))
     assert np.array_equal(nu.weights, mu.weights)
     with pytest.raises(ValueError, match="use eps > 0"):
         mu.push_forward(lambda a: gd_log_singular_value(a, lr=1.0))  # ln 0 at α = 1/η

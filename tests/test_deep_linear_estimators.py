@@ -37,11 +37,10 @@ CASES = [  # (singular values, depth, lr): η λ_max = 2.60, 3.89, 2.4
     ((3.0, 1.5, 0.5), 3, 0.3),
     ((2.0, 1.0), 2, 0.6),
 ]
-# SD-KDE returns ≈ 0 on the η = 0.3 case, where the neutral bulk (18 of 27 values) is the
-# median and the quartiles: the robust bandwidth comes out ≈ 4e-16 and the grid loses the
-# atoms (measured 2.6e-5 for a smoothed-oracle SD of 25.25).
-_KDE_DEFECT = pytest.mark.xfail(strict=True, reason="SD-KDE grid defect, issue 8")
-KDE_CASES = [CASES[0], pytest.param(CASES[1], marks=_KDE_DEFECT), CASES[2]]
+# The η = 0.3 case is the neutral-bulk regression: 18 of 27 values are 0, the robust bandwidth
+# comes out ≈ 4e-16, and the old gridded SD-KDE lost the atoms (2.6e-5 against a
+# smoothed-oracle SD of 25.25); the grid-free SD-KDE must match.
+KDE_CASES = CASES
 R = 60  # SLQ runs (full batch: one probe each)
 N_SE = 5.0
 

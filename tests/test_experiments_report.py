@@ -123,6 +123,7 @@ def test_report_regenerates_byte_for_byte_from_its_sweep_file(sweep_file, tmp_pa
     for section in ("## Setup", "## Kendall correlations", "## The paper's claims",
                     "## Figures", "## Runs", "## Provenance", "do not edit by hand"):
         assert section in text
+    assert "* how the SDs were estimated" in text and "`sd_exact`: ε = 0 (4)" in text
     names = sorted(p.name for p in readme.parent.iterdir() if p.suffix in (".png", ".md",
                                                                            ".csv", ".json"))
     assert {"scatter_gen_gap.png", "hessian_spectra.png", "rds_sharpness.png",

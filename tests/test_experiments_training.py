@@ -99,11 +99,18 @@ def test_checkpoints_are_called_at_the_requested_epochs_with_the_optimizer():
     assert seen == [(0, 0, "SGD"), (2, 2 * per_epoch, "SGD"), (4, 4 * per_epoch, "SGD")]
 
 
+def test_sgd_with_momentum_is_the_momentum_optimizer():
+    base = {"lr": 0.1, "batch_size": 8, "epochs": 2}
+    assert TrainSettings(**base, optimizer="sgd", momentum=0.9) == TrainSettings(
+        **base, optimizer="momentum", momentum=0.9)
+    assert TrainSettings(**base, optimizer="sgd", momentum=0.9).optimizer == "momentum"
+
+
 @pytest.mark.parametrize(("kwargs", "match"), [
     ({"lr": 0.0}, "lr must be > 0"),
     ({"lr": -0.1}, "lr must be > 0"),
     ({"batch_size": 0}, "batch_size must be a positive integer"),
-    ({"optimizer": "sgd", "momentum": 0.9}, "momentum must be 0 for optimizer 'sgd'"),
+    ({"optimizer": "adam", "momentum": 0.9}, "momentum must be 0 for optimizer='adam'"),
     ({"optimizer": "momentum", "momentum": 0.0}, "momentum must be in"),
     ({"checkpoint_epochs": (5,)}, r"checkpoint_epochs must lie in \[0, epochs=2\]"),
 ])

@@ -13,7 +13,7 @@ import sharpdim
 # Layer of each top-level module or package of sharpdim/ (DESIGN.md, "Layers"); a module
 # may import its own layer or any lower one.
 LAYERS = {
-    "provenance": 0,
+    "provenance": 0, "_numerics": 0, "vocabulary": 0,  # provenance, careful numerics, names
     "dimension": 1, "stats": 1, "bounds": 1,
     "dynamics": 2,
     "systems": 3,
@@ -67,8 +67,9 @@ def test_no_module_imports_a_layer_above_it_even_inside_functions(path):
     assert not bad, f"{path.relative_to(ROOT)} imports upward: {bad}"
 
 
-def test_provenance_is_layer_zero_and_imports_nothing_from_sharpdim():
-    assert _imports(ROOT / "provenance.py") == []
+@pytest.mark.parametrize("name", ["provenance", "_numerics", "vocabulary"])
+def test_layer_zero_modules_import_nothing_from_sharpdim(name):
+    assert _imports(ROOT / f"{name}.py") == []
 
 
 def test_experiments_and_report_do_not_import_each_other_in_a_cycle():

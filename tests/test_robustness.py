@@ -399,10 +399,8 @@ def test_every_command_turns_usage_errors_into_exit_status_2(argv, capsys):
     assert status == 2 and err.strip(), (argv, err)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "curvature.spectral_measure.gd_log_singular_value forms ln|1 - lr·α| as "
-    "log(abs(1 - lr·α)), which rounds to 0 once lr·α < 2**-53 (SD jumps to N); "
-    "log1p(-lr·α) keeps the exponent. That module is being rewritten (issue 8)."))
+# Regression: ln|1 - lr·α| formed as log(abs(1 - lr·α)) rounds to 0 once lr·α < 2**-53 (SD
+# jumps to N); the one sign-exact ln|1 - p| (sharpdim._numerics) keeps the exponent.
 def test_a_tiny_learning_rate_keeps_its_negative_exponents():
     lin, X, y = _problem()
     est = sharpdim.estimate_sharpness(lin, F.mse_loss, (X, y), lr=1e-17, batch_size=4,

@@ -12,14 +12,22 @@ summary line; ``--json`` prints the fields instead.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import tomllib
 from pathlib import Path
 
-__all__ = ["add_parser", "run", "parse_option"]
+from sharpdim.vocabulary import (  # the one vocabulary (no torch import)
+    AGGREGATES,
+    EPSILON_FORMS,
+    JACOBIANS,
+    METHODS,
+    OPTIMIZERS,
+    SMOOTHINGS,
+)
 
-METHODS = ("exact", "slq", "kde", "ps")
+__all__ = ["add_parser", "run", "parse_option"]
 
 
 def parse_option(text: str) -> tuple[str, object]:
@@ -52,17 +60,24 @@ def add_parser(subparsers) -> None:
     p.add_argument("--method", nargs="+", default=["exact"], choices=METHODS,
                    help="one or more estimators: exact (dense Hessians), slq, kde, ps "
                         "(densities from Lanczos); default exact")
-    p.add_argument("--aggregate", choices=("mean", "sup"), default="mean",
+    p.add_argument("--aggregate", choices=AGGREGATES, default="mean",
                    help="mean over minibatches order by order (default) or sup over points "
                         "first")
-    p.add_argument("--optimizer", default="sgd", choices=("sgd", "adam", "adamw"),
+    p.add_argument("--optimizer", default="sgd", choices=OPTIMIZERS,
                    help="optimizer whose step is examined (default sgd; heavy ball with "
-                        "--momentum > 0)")
+                        "--momentum > 0; 'momentum' is 'sgd' with --momentum > 0)")
     p.add_argument("--momentum", type=float, default=0.0,
                    help="heavy-ball momentum of the sgd step (default 0)")
-    p.add_argument("--jacobian", choices=("gd", "update"), default="gd",
-                   help="gd: ln|1 - lr·α| of the loss Hessian (default); update: the "
+    p.add_argument("--weight-decay", type=float, default=0.0,
+                   help="κ: the GD Jacobian is I − η(H + κI) (default 0)")
+    p.add_argument("--jacobian", choices=JACOBIANS, default="gd",
+                   help="gd: ln|1 - lr·(α + κ)| of the loss Hessian (default); update: the "
                         "optimizer's true step Jacobian")
+    p.add_argument("--epsilon", type=float, default=None, help="ε floor of ln σ")
+    p.add_argument("--epsilon-form", choices=EPSILON_FORMS, default="clamp",
+                   help="clamp: ln max(σ, ε) (default); additive: the paper's ln(σ + ε)")
+    p.add_argument("--smoothing", choices=SMOOTHINGS, default=None,
+                   help="kde/ps kernel variable (default: log for kde, curvature for ps)")
     p.add_argument("--n-batches", type=int, default=None, help="minibatches R")
     p.add_argument("--n-steps", type=int, default=None, help="Lanczos steps m (density methods)")
     p.add_argument("--seed", type=int, default=0, help="seed of the minibatches and probes")
@@ -108,7 +123,9 @@ def run(args: argparse.Namespace) -> int:
                 model, task.loss_fn, (data.x_train, data.y_train), lr=args.lr,
                 batch_size=args.batch_size, method=method, aggregate=args.aggregate,
                 optimizer=args.optimizer, momentum=args.momentum, jacobian=args.jacobian,
-                seed=args.seed, n_batches=args.n_batches, n_steps=args.n_steps,
+                weight_decay=args.weight_decay, seed=args.seed, n_batches=args.n_batches,
+                n_steps=args.n_steps, epsilon=args.epsilon, epsilon_form=args.epsilon_form,
+                smoothing=args.smoothing if method in ("kde", "ps") else None,
             )
         except (ValueError, TypeError, ArithmeticError) as exc:  # NonFiniteError included
             print(f"sharpdim estimate: {exc}", file=sys.stderr)
@@ -121,6 +138,9 @@ def run(args: argparse.Namespace) -> int:
             {"method": e.diagnostics.method, "dimension": e.dimension, "lambda_1": e.lambda_1,
              "top_eigenvalue": e.top_eigenvalue, "bottom_eigenvalue": e.bottom_eigenvalue,
              "trace": e.trace, "n_hvp": e.diagnostics.n_hvp, "seed": args.seed,
+             "epsilon": e.diagnostics.epsilon, "epsilon_form": e.diagnostics.epsilon_form,
+             "smoothing": e.diagnostics.smoothing,
+             "conditioning": dataclasses.asdict(e.diagnostics.conditioning),
              "task": args.task, "options": options}
             for e in results], indent=2, default=str))
     return 0

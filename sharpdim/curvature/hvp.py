@@ -32,12 +32,16 @@ import torch
 from torch.func import grad as func_grad
 from torch.func import jvp, linearize, vmap
 
+from sharpdim._numerics import symmetry_tolerance
 from sharpdim.curvature.functional import FlatLoss, batch_fingerprint
 
 __all__ = [
     "HVP_METHODS",
     "SymmetricOperator",
     "HessianOperator",
+    "GraphHessian",
+    "LinearizeHessian",
+    "JvpHessian",
     "MatrixOperator",
     "HessianStack",
     "hessian_operator",
@@ -161,7 +165,7 @@ class MatrixOperator(_OperatorBase):
         if not bool(torch.isfinite(A).all()):
             raise ValueError("matrix must be finite, got a non-finite entry")
         n = A.shape[0]
-        bound = n * torch.finfo(A.dtype).eps * float(A.abs().max())
+        bound = symmetry_tolerance(n, float(A.abs().max()), eps=torch.finfo(A.dtype).eps)
         asym = float((A - A.T).abs().max())
         if asym > bound:
             raise ValueError(
@@ -182,17 +186,21 @@ class MatrixOperator(_OperatorBase):
 class HessianOperator(_OperatorBase):
     """Minibatch Hessian ``H = ∇²L(θ; x, y)`` applied matrix-free (see module docstring).
 
-    Made by :func:`hessian_operator`. ``shape = (N, N)``; ``dtype``/``device`` are those of
-    the products (the model's, or the requested ``dtype``); ``n_hvp`` counts products;
-    ``method`` is the strategy used; ``loss`` and ``gradient`` at ``θ`` are kept
-    (``gradient`` is ``None`` for ``"jvp"``, which stores nothing).
+    Made by :func:`hessian_operator`; one subclass per strategy (:class:`GraphHessian`,
+    :class:`LinearizeHessian`, :class:`JvpHessian`), each overriding ``_matvec`` and
+    ``_batched``. ``shape = (N, N)``; ``dtype``/``device`` are those of the products (the
+    model's, or the requested ``dtype``); ``n_hvp`` counts products; ``method`` is the
+    strategy used; ``loss`` and ``gradient`` at ``θ`` are kept (``gradient`` is ``None`` for
+    ``"jvp"``, which stores nothing). ``fallback`` records why a block product ran one column
+    at a time (an op without a batching rule), ``None`` when it never did.
     """
 
+    method = "graph"
+
     def __init__(self, f: FlatLoss, theta: torch.Tensor, inputs, targets, *,
-                 dtype: torch.dtype, method: str) -> None:
+                 dtype: torch.dtype) -> None:
         super().__init__()
         self.f = f
-        self.method = method
         self.dtype = dtype
         self.device = theta.device
         n = f.n_params
@@ -202,25 +210,14 @@ class HessianOperator(_OperatorBase):
         self._batch = batch_fingerprint(inputs, targets)
         self.loss: torch.Tensor | None = None
         self.gradient: torch.Tensor | None = None
-        if method == "graph":
-            self._theta_r = self.theta.clone().requires_grad_(True)
-            loss = f(self._theta_r, inputs, targets)
-            (g,) = torch.autograd.grad(loss, self._theta_r, create_graph=True,
-                                       allow_unused=True, materialize_grads=True)
-            f.check_finite(self.theta, loss, g, inputs, targets, what="gradient",
-                           batch=self._batch)
-            self._g = g
-            self.loss, self.gradient = loss.detach(), g.detach()
-        elif method == "linearize":
-            grad_fn = func_grad(lambda t: f(t, inputs, targets))
-            with warnings.catch_warnings():  # torch.fx const-folding chatter, not ours
-                warnings.filterwarnings("ignore", message="Attempted to insert a get_attr")
-                g, self._lin = linearize(grad_fn, self.theta)
-            f.check_finite(self.theta, None, g, inputs, targets, what="gradient",
-                           batch=self._batch)
-            self.gradient = g.detach()
-        else:  # "jvp": nothing stored
-            self._grad_fn = func_grad(lambda t: f(t, inputs, targets))
+        self.fallback: str | None = None
+        self._setup()
+
+    def _setup(self) -> None:
+        raise NotImplementedError
+
+    def _batched(self, V: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
 
     def __repr__(self) -> str:
         return (f"HessianOperator(N={self.shape[0]}, method={self.method!r}, "
@@ -234,6 +231,36 @@ class HessianOperator(_OperatorBase):
                                 what="Hessian-vector product", batch=self._batch)
         return out
 
+    def _matmat(self, V: torch.Tensor) -> torch.Tensor:
+        if V.shape[1] == 1:
+            return self._matvec(V[:, 0])[:, None]
+        try:
+            out = self._batched(V)
+        except torch.OutOfMemoryError:
+            raise                        # never hidden behind the one-at-a-time fallback
+        except RuntimeError as err:
+            # an op without a batching rule (or train-mode randomness): one product at a time
+            self.fallback = f"{type(err).__name__}: {str(err)[:200]}"
+            return super()._matmat(V)
+        return self._checked(out)
+
+
+class GraphHessian(HessianOperator):
+    """``"graph"``: keep the graph of ``∇L`` and double-backward through it per product."""
+
+    method = "graph"
+
+    def _setup(self) -> None:
+        f = self.f
+        self._theta_r = self.theta.clone().requires_grad_(True)
+        loss = f(self._theta_r, self.inputs, self.targets)
+        (g,) = torch.autograd.grad(loss, self._theta_r, create_graph=True,
+                                   allow_unused=True, materialize_grads=True)
+        f.check_finite(self.theta, loss, g, self.inputs, self.targets, what="gradient",
+                       batch=self._batch)
+        self._g = g
+        self.loss, self.gradient = loss.detach(), g.detach()
+
     def _double_backward(self, grads: torch.Tensor, batched: bool) -> torch.Tensor:
         if not self._g.requires_grad:  # loss linear in θ: the Hessian is zero
             return torch.zeros_like(grads)
@@ -243,28 +270,50 @@ class HessianOperator(_OperatorBase):
         return out
 
     def _matvec(self, v: torch.Tensor) -> torch.Tensor:
-        if self.method == "graph":
-            out = self._double_backward(v, batched=False)
-        elif self.method == "linearize":
-            out = self._lin(v)
-        else:
-            out = jvp(self._grad_fn, (self.theta,), (v,))[1]
-        return self._checked(out)
+        return self._checked(self._double_backward(v, batched=False))
 
-    def _matmat(self, V: torch.Tensor) -> torch.Tensor:
-        if V.shape[1] == 1:
-            return self._matvec(V[:, 0])[:, None]
-        try:
-            if self.method == "graph":
-                out = self._double_backward(V.T.contiguous(), batched=True).T
-            elif self.method == "linearize":
-                out = vmap(self._lin)(V.T).T
-            else:
-                out = vmap(lambda v: jvp(self._grad_fn, (self.theta,), (v,))[1])(V.T).T
-        except RuntimeError:
-            # an op without a batching rule (or train-mode randomness): one product at a time
-            return super()._matmat(V)
-        return self._checked(out)
+    def _batched(self, V: torch.Tensor) -> torch.Tensor:
+        return self._double_backward(V.T.contiguous(), batched=True).T
+
+
+class LinearizeHessian(HessianOperator):
+    """``"linearize"``: ``torch.func.linearize`` of ``∇L`` traced once, then replayed."""
+
+    method = "linearize"
+
+    def _setup(self) -> None:
+        f = self.f
+        grad_fn = func_grad(lambda t: f(t, self.inputs, self.targets))
+        with warnings.catch_warnings():  # torch.fx const-folding chatter, not ours
+            warnings.filterwarnings("ignore", message="Attempted to insert a get_attr")
+            g, self._lin = linearize(grad_fn, self.theta)
+        f.check_finite(self.theta, None, g, self.inputs, self.targets, what="gradient",
+                       batch=self._batch)
+        self.gradient = g.detach()
+
+    def _matvec(self, v: torch.Tensor) -> torch.Tensor:
+        return self._checked(self._lin(v))
+
+    def _batched(self, V: torch.Tensor) -> torch.Tensor:
+        return vmap(self._lin)(V.T).T
+
+
+class JvpHessian(HessianOperator):
+    """``"jvp"``: forward-over-reverse ``jvp`` of ``∇L`` per product; stores nothing."""
+
+    method = "jvp"
+
+    def _setup(self) -> None:
+        self._grad_fn = func_grad(lambda t: self.f(t, self.inputs, self.targets))
+
+    def _matvec(self, v: torch.Tensor) -> torch.Tensor:
+        return self._checked(jvp(self._grad_fn, (self.theta,), (v,))[1])
+
+    def _batched(self, V: torch.Tensor) -> torch.Tensor:
+        return vmap(lambda v: jvp(self._grad_fn, (self.theta,), (v,))[1])(V.T).T
+
+
+_HVP_CLASSES = {"graph": GraphHessian, "linearize": LinearizeHessian, "jvp": JvpHessian}
 
 
 def _resolve_method(method: str) -> str:
@@ -312,7 +361,7 @@ def hessian_operator(
     [1.0, 4.0]
     """
     dtype = _check_point(f, theta, dtype)
-    return HessianOperator(f, theta, inputs, targets, dtype=dtype, method=_resolve_method(method))
+    return _HVP_CLASSES[_resolve_method(method)](f, theta, inputs, targets, dtype=dtype)
 
 
 class HessianStack:
@@ -324,7 +373,9 @@ class HessianStack:
     diagonal with blocks ``H_i``, so one double backward through the reused graph of ``∇F``
     gives all ``R`` products with batched matrix multiplies. Falls back to ``"per-run"``
     (``R`` separate ``"graph"`` operators) when the model cannot be vmapped (e.g. train-mode
-    batch norm or dropout); ``strategy`` records which one ran.
+    batch norm or dropout); ``strategy`` records which one ran and ``fallback`` why (the
+    error, ``None`` when stacking worked). Out-of-memory errors are never taken for a
+    fallback: they propagate.
     """
 
     def __init__(self, f: FlatLoss, theta: torch.Tensor, batches, *, dtype: torch.dtype,
@@ -340,16 +391,19 @@ class HessianStack:
         self.fingerprints = tuple(batch_fingerprint(x, y) for x, y in batches)
         self.n_hvp = 0
         self.strategy = "per-run"
+        self.fallback: str | None = None
         self.losses: torch.Tensor | None = None
         if stacked and self.R > 1 and not f.flags.any:
             try:
                 self._build_stacked()
                 self.strategy = "stacked"
-            except RuntimeError:
+            except torch.OutOfMemoryError:
+                raise                    # never hidden behind the per-run fallback
+            except RuntimeError as err:  # the model cannot be vmapped: one graph per run
                 self.strategy = "per-run"
+                self.fallback = f"{type(err).__name__}: {str(err)[:200]}"
         if self.strategy == "per-run":
-            self._ops = [HessianOperator(f, self.theta, x, y, dtype=dtype, method="graph")
-                         for x, y in batches]
+            self._ops = [GraphHessian(f, self.theta, x, y, dtype=dtype) for x, y in batches]
             self.losses = torch.stack([op.loss for op in self._ops])
 
     def _build_stacked(self) -> None:

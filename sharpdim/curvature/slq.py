@@ -22,16 +22,25 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 
+from sharpdim._numerics import positive_int
 from sharpdim.curvature.functional import FlatLoss, NonFiniteError
 from sharpdim.curvature.hvp import hessian_stack
 from sharpdim.curvature.lanczos import lanczos_lockstep
 from sharpdim.curvature.spectral_measure import SpectralMeasure
 
-__all__ = ["slq_spectral_measure", "slq_run_seeds", "draw_minibatch"]
+__all__ = [
+    "slq_spectral_measure",
+    "slq_run_seeds",
+    "draw_minibatch",
+    "run_probe",
+    "lockstep_quadratures",
+    "LazyMinibatches",
+]
 
 _BASIS_BUDGET = 2**30  # bytes of Lanczos basis per lockstep group when lockstep=None
 
@@ -45,6 +54,88 @@ def slq_run_seeds(seed: int, n_runs: int) -> tuple[int, ...]:
 def draw_minibatch(n: int, batch_size: int, rng: np.random.Generator) -> np.ndarray:
     """``batch_size`` distinct indices out of ``range(n)`` (uniform, without replacement)."""
     return rng.choice(n, size=batch_size, replace=False)
+
+
+def run_probe(run_seed: int, n: int, batch_size: int, size: int) -> np.ndarray:
+    """The Rademacher probe (``size`` entries ``±1``) of the run with seed ``run_seed``:
+    ``default_rng(run_seed)`` draws the run's minibatch (:func:`draw_minibatch` of ``n``
+    examples) first, then the probe. The generator is re-created from the seed on every call,
+    so no object carries a half-consumed generator, and the probe is a pure function of the
+    seed (the protocol of :func:`slq_spectral_measure` and
+    :func:`sharpdim.estimate_sharpness`).
+
+    >>> a = run_probe(7, 10, 3, 5)
+    >>> bool(np.array_equal(a, run_probe(7, 10, 3, 5))) and set(a.tolist()) <= {-1.0, 1.0}
+    True
+    """
+    rng = np.random.default_rng(run_seed)
+    draw_minibatch(n, batch_size, rng)
+    return rng.integers(0, 2, size=size).astype(np.float64) * 2 - 1
+
+
+class LazyMinibatches(Sequence):
+    """Minibatch tensors ``take(indices[i])`` formed only when a group asks for them (a sweep's
+    ``R`` minibatches need not fit in memory together)."""
+
+    def __init__(self, take, indices) -> None:
+        self._take, self._indices = take, list(indices)
+
+    def __len__(self) -> int:
+        return len(self._indices)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self._take(ix) for ix in self._indices[i]]
+        return self._take(self._indices[i])
+
+
+def lockstep_quadratures(
+    f: FlatLoss,
+    theta: torch.Tensor,
+    minibatches,
+    probes: np.ndarray,
+    n_steps: int,
+    *,
+    dtype: torch.dtype,
+    lockstep: int | None = None,
+    on_error=None,
+    on_group=None,
+) -> tuple[list, set[str], set[str]]:
+    """The one SLQ engine: Lanczos runs ``i`` on the minibatch Hessians ``H_i`` at ``theta``
+    from the probes ``probes[i]`` (``R × N``), ``lockstep`` runs per group (default: up to 16,
+    keeping each group's basis ``≤ 1 GiB``) whose Hessians are stacked
+    (:func:`~sharpdim.curvature.hvp.hessian_stack`) and re-orthogonalized together.
+
+    Returns the per-run :class:`~sharpdim.curvature.lanczos.LanczosResult` list, the set of
+    stacking strategies used and the set of reasons a group fell back to one graph per run.
+    ``on_error(err, a, b)`` turns a ``NonFiniteError`` in runs ``a..b−1`` into the exception
+    to raise (default: prefixed with the run range);
+    ``on_group(a, b)`` is called after each group (progress). ``minibatches[a:b]`` gives the
+    ``(inputs, targets)`` of runs ``a..b−1`` (:class:`LazyMinibatches` forms them per group).
+    Grouping changes only the rounding, never which minibatch or probe a run gets.
+    """
+    R, N = len(minibatches), int(probes.shape[1])
+    group = _group_size(lockstep, R, n_steps, N, dtype)
+    results, strategies, fallbacks = [], set(), set()
+    for a in range(0, R, group):
+        b = min(R, a + group)
+        V0 = torch.as_tensor(np.asarray(probes[a:b]), dtype=dtype, device=theta.device)
+        tensors = list(minibatches[a:b])
+        try:
+            stack = hessian_stack(f, theta, tensors, dtype=dtype)
+            group_results = lanczos_lockstep(stack.apply, V0, n_steps)
+        except NonFiniteError as err:
+            if on_error is not None:
+                raise on_error(err, a, b) from err
+            raise NonFiniteError(f"SLQ runs {a}..{b - 1}: {err}", batch=err.batch,
+                                 parameter=err.parameter) from err
+        results.extend(group_results)
+        strategies.add(stack.strategy)
+        if stack.fallback is not None:
+            fallbacks.add(stack.fallback)
+        if on_group is not None:
+            on_group(a, b)
+    return results, strategies, fallbacks
 
 
 def _indices_hash(idx: np.ndarray) -> str:
@@ -78,8 +169,7 @@ def _data(data) -> tuple[object, torch.Tensor, int]:
 
 
 def _positive_int(name: str, value, upper: int | None = None, why: str = "") -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+    value = positive_int(name, value)
     if upper is not None and value > upper:
         raise ValueError(f"{name} must be <= {upper}{why}, got {value}")
     return int(value)
@@ -130,32 +220,27 @@ def slq_spectral_measure(
     group = _group_size(lockstep, n_runs, n_steps, N, dtype)
 
     run_seeds = slq_run_seeds(int(seed), n_runs)
-    hashes, probes, batches = [], [], []
+    hashes, probes, indices = [], [], []
     for s in run_seeds:
-        rng = np.random.default_rng(s)
-        idx = draw_minibatch(n, batch_size, rng)
+        idx = draw_minibatch(n, batch_size, np.random.default_rng(s))
         hashes.append(_indices_hash(idx))
-        probes.append(rng.integers(0, 2, size=N).astype(np.float64) * 2 - 1)
-        batches.append(torch.as_tensor(idx, device=_device_of(targets)))
+        probes.append(run_probe(s, n, batch_size, N))
+        indices.append(torch.as_tensor(idx, device=_device_of(targets)))
+    minibatches = LazyMinibatches(lambda index: (_take(inputs, index), targets[index]), indices)
+
+    def named(err: NonFiniteError, a: int, b: int) -> NonFiniteError:
+        return NonFiniteError(f"SLQ runs {a}..{b - 1} (seed {seed}): {err}", batch=err.batch,
+                              parameter=err.parameter)
 
     t0 = time.perf_counter()
-    results, strategies, n_hvp = [], set(), 0
-    hvp_s = reorth_s = 0.0
-    for a in range(0, n_runs, group):
-        b = min(n_runs, a + group)
-        mb = [(_take(inputs, batches[i]), targets[batches[i]]) for i in range(a, b)]
-        V0 = torch.as_tensor(np.stack(probes[a:b]), dtype=dtype, device=theta.device)
-        try:
-            stack = hessian_stack(f, theta, mb, dtype=dtype)
-            group_results = lanczos_lockstep(stack.apply, V0, n_steps)
-        except NonFiniteError as err:
-            raise NonFiniteError(f"SLQ runs {a}..{b - 1} (seed {seed}): {err}",
-                                 batch=err.batch, parameter=err.parameter) from err
-        results.extend(group_results)
-        strategies.add(stack.strategy)
-        n_hvp += sum(r.n_hvp for r in group_results)
-        hvp_s += group_results[0].hvp_seconds
-        reorth_s += group_results[0].reorth_seconds
+    results, strategies, fallbacks = lockstep_quadratures(
+        f, theta, minibatches, np.stack(probes), n_steps, dtype=dtype, lockstep=group,
+        on_error=named)
+    n_hvp = sum(r.n_hvp for r in results)
+    # per group the seconds are shared by its runs: count each group once (its first run)
+    firsts = range(0, n_runs, group)
+    hvp_s = sum(results[i].hvp_seconds for i in firsts)
+    reorth_s = sum(results[i].reorth_seconds for i in firsts)
     seconds = time.perf_counter() - t0
 
     nodes = np.concatenate([r.ritz_values for r in results])
@@ -175,6 +260,7 @@ def slq_spectral_measure(
         "n_params": N,
         "lockstep": group,
         "strategy": "+".join(sorted(strategies)),
+        "stacking_fallbacks": tuple(sorted(fallbacks)),
         "dtype": str(dtype).removeprefix("torch."),
         "device": str(theta.device),
         "train": f.train,

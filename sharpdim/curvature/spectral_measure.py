@@ -11,7 +11,8 @@ parameters, PAPER_NOTES §5). Views, each keeping the total mass:
   ``F^{-1}((r + ½) N / M)``, ``r = 0..M−1``, of the smoothed cumulative mass ``F``
   (or of the raw atoms when ``bandwidth=0``);
 * :meth:`~SpectralMeasure.push_forward` — the image measure ``Σ w_j δ_{g(x_j)}``, e.g. under
-  ``g(α) = ln(|1 − ηα| + ε)`` (:func:`gd_log_singular_value`).
+  ``g(α) = ln max(|1 − ηα|, ε)`` (:func:`gd_log_singular_value`, re-exported from the
+  package's one home of careful numerics, :mod:`sharpdim._numerics`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from typing import Any
 import numpy as np
 from scipy.special import ndtr
 
+from sharpdim._numerics import gd_log_singular_value
+
 __all__ = [
     "SpectralMeasure",
     "Histogram",
@@ -34,6 +37,7 @@ __all__ = [
     "weighted_quantile",
 ]
 
+_KDE_MAX_GRID = 65536  # default grids finer than this are refused, never silently coarsened
 _KDE_CUTOFF = 8.0  # grid reaches 8σ past the extreme atoms: lost mass ≤ 2(1 − Φ(8)) ≈ 1e-15
 
 
@@ -41,22 +45,6 @@ def _readonly(a: np.ndarray) -> np.ndarray:
     a = np.array(a, dtype=np.float64, copy=True)
     a.setflags(write=False)
     return a
-
-
-def gd_log_singular_value(alpha, *, lr: float, eps: float = 0.0) -> np.ndarray:
-    """``ln(|1 − η α| + ε)``: log singular value of the GD Jacobian ``I − ηH`` along a Hessian
-    eigenvalue ``α`` (PAPER_NOTES §2, §5). Exact methods use ``ε = 0``.
-
-    >>> float(gd_log_singular_value(3.0, lr=1.0))   # |1 − 3| = 2
-    0.6931471805599453
-    """
-    if not (np.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr must be > 0 and finite, got {lr}")
-    if not (np.isfinite(eps) and eps >= 0):
-        raise ValueError(f"eps must be >= 0 and finite, got {eps}")
-    a = np.asarray(alpha, dtype=np.float64)
-    with np.errstate(divide="ignore"):
-        return np.log(np.abs(1.0 - lr * a) + eps)
 
 
 def _weighted_spread(x: np.ndarray, w: np.ndarray) -> tuple[float, float]:
@@ -245,8 +233,10 @@ class SpectralMeasure:
         lo, hi = (self.nodes.min(), self.nodes.max()) if range is None else range
         if not (np.isfinite(lo) and np.isfinite(hi) and lo <= hi):
             raise ValueError(f"range must be finite with lo <= hi, got {range!r}")
-        if lo == hi:
-            lo, hi = lo - 0.5, hi + 0.5
+        if hi - lo <= 1024 * np.finfo(np.float64).eps * max(abs(lo), abs(hi)):
+            # one value up to rounding: finite-width bins need a spread, so take a unit one
+            mid = 0.5 * (lo + hi)
+            lo, hi = mid - 0.5, mid + 0.5
         masses, edges = np.histogram(self.nodes, bins=bins, range=(lo, hi), weights=self.weights)
         outside = float(self.weights[(self.nodes < edges[0]) | (self.nodes > edges[-1])].sum())
         return Histogram(_readonly(edges), _readonly(masses), outside)
@@ -266,15 +256,22 @@ class SpectralMeasure:
         Default bandwidth: :func:`silverman_bandwidth`. Default grid: uniform from
         ``min x − 8σ`` to ``max x + 8σ`` with spacing ``≤ σ/4`` (then the trapezoid rule's
         error, ``~2 exp(−2π² σ²/h²)``, is negligible and the truncation loses ``≤ 2(1 −
-        Φ(8))`` of the mass), capped at ``n_grid`` points (default 65,536).
+        Φ(8))`` of the mass); when that needs more than 65,536 points a ``ValueError`` says so
+        (a coarser grid would misstate the mass) unless ``n_grid`` sets the count.
         """
         sigma = self._bandwidth(bandwidth)
         if grid is None:
             lo = self.nodes.min() - _KDE_CUTOFF * sigma
             hi = self.nodes.max() + _KDE_CUTOFF * sigma
-            cap = 65536 if n_grid is None else int(n_grid)
             count = int(np.ceil((hi - lo) / (sigma / 4))) + 1
-            grid = np.linspace(lo, hi, max(257, min(count, cap)) if n_grid is None else cap)
+            if n_grid is None and count > _KDE_MAX_GRID:
+                raise ValueError(
+                    f"bandwidth {sigma:.3g} is too small for the range {hi - lo:.3g} of the "
+                    f"atoms: spacing σ/4 needs {count} grid points (> {_KDE_MAX_GRID}), and a "
+                    "coarser grid would misstate the mass; pass n_grid or grid explicitly, or "
+                    "use sharpdim.dimension.gaussian_mixture_dimension for the SD (no grid)"
+                )
+            grid = np.linspace(lo, hi, max(257, count) if n_grid is None else int(n_grid))
         grid = np.asarray(grid, dtype=np.float64)
         if grid.ndim != 1 or grid.size < 2 or not np.all(np.diff(grid) > 0):
             raise ValueError("grid must be a strictly increasing 1-D array of >= 2 points")
@@ -342,7 +339,7 @@ class SpectralMeasure:
             lo_a, hi_a = lo[active], hi[active]
             lo_a = np.where(F < 0, xa, lo_a)
             hi_a = np.where(F > 0, xa, hi_a)
-            with np.errstate(divide="ignore", invalid="ignore"):
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 newton = xa - F / p
             inside = np.isfinite(newton) & (newton > lo_a) & (newton < hi_a)
             x_new = np.where(inside, newton, 0.5 * (lo_a + hi_a))

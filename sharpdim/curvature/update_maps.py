@@ -32,6 +32,9 @@ from typing import Protocol, runtime_checkable
 
 import torch
 
+from sharpdim.vocabulary import OPTIMIZERS as _OPTIMIZERS
+from sharpdim.vocabulary import canonical_optimizer
+
 __all__ = [
     "GradientFn",
     "UpdateMap",
@@ -46,7 +49,8 @@ __all__ = [
 
 GradientFn = Callable[[torch.Tensor], torch.Tensor]
 
-OPTIMIZERS = ("sgd", "adam", "adamw")
+# the one vocabulary (sharpdim.vocabulary): "momentum" = "sgd" with momentum > 0
+OPTIMIZERS = _OPTIMIZERS
 
 
 @runtime_checkable
@@ -222,25 +226,22 @@ def make_update_map(
 ) -> SGDUpdate | HeavyBallUpdate | AdamUpdate:
     """The update map of a PyTorch optimizer by name.
 
-    ``"sgd"`` with ``momentum = 0`` is :class:`SGDUpdate`, with ``momentum > 0`` heavy ball
-    (PyTorch's ``SGD(momentum=β)``); ``"adam"``/``"adamw"`` are :class:`AdamUpdate` with
+    ``"sgd"`` with ``momentum = 0`` is :class:`SGDUpdate`; ``"momentum"``, or ``"sgd"`` with
+    ``momentum > 0`` (the same thing: :func:`sharpdim.vocabulary.canonical_optimizer`), is heavy
+    ball (PyTorch's ``SGD(momentum=β)``); ``"adam"``/``"adamw"`` are :class:`AdamUpdate` with
     coupled/decoupled weight decay (``momentum`` must then be 0: Adam's is ``betas[0]``).
 
     >>> type(make_update_map("sgd", lr=0.1, momentum=0.9)).__name__
     'HeavyBallUpdate'
+    >>> make_update_map("momentum", lr=0.1, momentum=0.9) == make_update_map(
+    ...     "sgd", lr=0.1, momentum=0.9)
+    True
     """
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
-    if optimizer == "sgd":
-        _unit_interval("momentum", momentum)
-        if momentum == 0:
-            return SGDUpdate(lr=lr, weight_decay=weight_decay)
+    kind = canonical_optimizer(optimizer, momentum)
+    if kind == "sgd":
+        return SGDUpdate(lr=lr, weight_decay=weight_decay)
+    if kind == "momentum":
         return HeavyBallUpdate(lr=lr, momentum=momentum, weight_decay=weight_decay)
-    if momentum != 0:
-        raise ValueError(
-            f"momentum must be 0 for optimizer={optimizer!r} (its momentum is betas[0]), "
-            f"got {momentum}"
-        )
     return AdamUpdate(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                       decoupled=optimizer == "adamw", t=step)
 

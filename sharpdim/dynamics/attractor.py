@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from sharpdim._numerics import positive_int
 from sharpdim.dynamics.lyapunov import (
     DivergenceError,
     noise_generator,
@@ -57,9 +58,7 @@ class TrajectoryTail:
 
 
 def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
+    return positive_int(name, value)
 
 
 def pullback_snapshot(

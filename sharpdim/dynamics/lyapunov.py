@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from sharpdim._numerics import resolve_seed as _resolve_seed
 from sharpdim.dimension import as_float_array
 from sharpdim.dynamics.maps import as_real_array, validate_map
 
@@ -90,27 +91,16 @@ class LyapunovSpectrum:
 
 
 def resolve_seed(rng: None | int | np.integer | np.random.Generator) -> int:
-    """Turn ``rng`` into the integer seed a result records.
-
-    ``None`` draws fresh OS entropy; an int is used as is (must be ``>= 0``); a Generator
-    yields one draw ``rng.integers(2**63)`` (so it advances by one call).
+    """Turn ``rng`` into the integer seed a result records (the package's one resolver,
+    :func:`sharpdim._numerics.resolve_seed`): ``None`` draws fresh OS entropy; an int is used
+    as is (must be ``>= 0``); a Generator yields one draw ``rng.integers(2**63)`` (so it
+    advances by one call).
 
     >>> resolve_seed(7), resolve_seed(np.random.default_rng(0)) == resolve_seed(
     ...     np.random.default_rng(0))
     (7, True)
     """
-    if rng is None:
-        return int(np.random.SeedSequence().entropy)
-    if isinstance(rng, np.random.Generator):
-        return int(rng.integers(2**63))
-    if isinstance(rng, bool) or not isinstance(rng, int | np.integer):
-        raise TypeError(
-            f"rng must be None, a non-negative int seed or a numpy Generator, "
-            f"got {type(rng).__name__} {rng!r}"
-        )
-    if rng < 0:
-        raise ValueError(f"rng seed must be >= 0, got {rng}")
-    return int(rng)
+    return _resolve_seed(rng, "rng")
 
 
 def noise_generator(seed: int) -> np.random.Generator:

@@ -8,7 +8,9 @@ dynamics layer's Lyapunov spectra run along the network's own trajectory.
 
 from __future__ import annotations
 
+from sharpdim.estimators.conditioning import Conditioning
 from sharpdim.estimators.estimate import JACOBIANS, METHODS, estimate_sharpness
+from sharpdim.estimators.options import EstimateOptions
 from sharpdim.estimators.result import EstimateDiagnostics, SharpnessEstimate
 from sharpdim.estimators.training_map import TrainingMap, training_map
 
@@ -16,6 +18,8 @@ __all__ = [
     "estimate_sharpness",
     "SharpnessEstimate",
     "EstimateDiagnostics",
+    "EstimateOptions",
+    "Conditioning",
     "METHODS",
     "JACOBIANS",
     "TrainingMap",

@@ -8,7 +8,11 @@ minibatch ``b`` at attractor point ``p`` (each row sorted descending). PAPER_NOT
 * ``"mean"`` (the paper's practice at one trained point): the mean over minibatches and
   points, order by order.
 
-With one point the two coincide. ``-inf`` (a zero singular value) propagates as ``-inf``.
+With one point the two coincide for these per-order profiles (the exact method). The density
+methods have no per-order values at a point, only a spectral measure pooled over Lanczos
+probes: for them ``"sup"`` over one point is the mean by definition, and over several points it
+is refused (see :func:`sharpdim.estimators.estimate.estimate_sharpness`). ``-inf`` (a zero
+singular value) propagates as ``-inf``.
 """
 
 from __future__ import annotations

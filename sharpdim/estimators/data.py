@@ -20,7 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from sharpdim.curvature.slq import draw_minibatch
+from sharpdim._numerics import resolve_seed  # noqa: F401 (the package's one seed resolver)
+from sharpdim.curvature.slq import draw_minibatch, run_probe
 
 __all__ = ["TrainingData", "training_data", "resolve_seed", "Minibatch", "minibatch"]
 
@@ -125,25 +126,23 @@ def training_data(data, *, device: torch.device | None = None) -> TrainingData:
     return TrainingData(inputs, targets, n)
 
 
-def resolve_seed(seed: int | None) -> int:
-    """``seed`` itself (a non-negative int), or fresh entropy when ``None`` (to be recorded)."""
-    if seed is None:
-        return int(np.random.SeedSequence().generate_state(1, dtype=np.uint64)[0] >> 1)
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
-    return int(seed)
-
-
 @dataclass(frozen=True)
 class Minibatch:
-    """Minibatch ``index`` of a call: its ``indices``, their hash, and the generator state
-    after drawing them (density methods draw the probe from ``rng`` next)."""
+    """Minibatch ``index`` of a call: its ``seed``, ``indices`` (out of ``n_examples``) and
+    their hash. :meth:`probe` re-creates the run's Rademacher probe from the seed (no
+    generator is kept in the object)."""
 
     index: int
     seed: int
     indices: np.ndarray
     index_hash: str
-    rng: np.random.Generator
+    n_examples: int
+
+    def probe(self, size: int) -> np.ndarray:
+        """The run's probe of length ``size``
+        (:func:`sharpdim.curvature.slq.run_probe`: drawn after the indices from
+        ``default_rng(seed)``)."""
+        return run_probe(self.seed, self.n_examples, int(self.indices.size), size)
 
     def label(self) -> str:
         return f"minibatch {self.index} (batch seed {self.seed}, indices sha1 {self.index_hash})"
@@ -151,7 +150,6 @@ class Minibatch:
 
 def minibatch(index: int, batch_seed: int, n: int, batch_size: int) -> Minibatch:
     """Draw minibatch ``index`` from its seed (see the module docstring)."""
-    rng = np.random.default_rng(batch_seed)
-    idx = draw_minibatch(n, batch_size, rng)
+    idx = draw_minibatch(n, batch_size, np.random.default_rng(batch_seed))
     digest = hashlib.sha1(np.asarray(idx, dtype=np.int64).tobytes()).hexdigest()[:16]
-    return Minibatch(index, int(batch_seed), idx, digest, rng)
+    return Minibatch(index, int(batch_seed), idx, digest, int(n))

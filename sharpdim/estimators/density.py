@@ -4,31 +4,32 @@ Run ``i`` takes minibatch ``i`` (held fixed) and its Rademacher probe and runs `
 steps with full re-orthogonalization on the symmetric operator ``A_i``:
 
 * ``jacobian="gd"``: ``A_i = H_i``, the minibatch Hessian (size ``N``); the log singular
-  value of the GD Jacobian along eigenvalue ``α`` is ``g(α) = ln(|1 − ηα| + ε)``;
+  value of the GD Jacobian ``I − η(H + κI)`` along eigenvalue ``α`` is
+  ``g(α) = ln max(|1 − η(α + κ)|, ε)`` (``κ`` the weight decay; the paper's additive
+  ``ln(|1 − ηα| + ε)`` with ``epsilon_form="additive"``);
 * ``jacobian="update"``: ``A_i = J_iᵀJ_i`` for the optimizer step's Jacobian ``J_i`` (size
-  ``S``: ``N``, ``2N`` or ``3N``); its eigenvalues are ``σ²`` and ``g(s) = ln(√s⁺ + ε)``.
+  ``S``: ``N``, ``2N`` or ``3N``); its eigenvalues are ``σ²`` and ``g(s) = ln max(√s⁺, ε)``.
 
 The runs' Gauss quadratures pooled, ``μ = (S/R) Σ_i Σ_ℓ ω̃_iℓ δ_{θ̃_iℓ}`` (mass ``S``), estimate
-the expected spectral measure of ``A``. With ``aggregate="mean"`` (points pooled too):
+the expected spectral measure of ``A`` (points pooled too):
 
 * **slq** — weighted SD of the push-forward ``g_# μ`` (its atoms; the paper's histogram of it
   is kept as ``histogram_dimension``);
-* **kde** — weighted SD of the Gaussian-KDE of ``g_# μ`` (smoothing in ``ln σ``), integrated
-  by the trapezoidal rule on its grid;
-* **ps** — ``M`` equal-mass quantiles of the Gaussian-smoothed ``μ`` (smoothing in ``α`` or
-  ``σ²``), mapped through ``g``: the pseudo-spectrum.
+* **kde** — weighted SD of a Gaussian kernel density: of ``g_# μ`` (``smoothing="log"``, the
+  default, computed exactly from the closed-form partial sum, no grid) or of ``μ`` pushed
+  through ``g`` (``"curvature"``, the paper's);
+* **ps** — ``M`` equal-mass quantiles of the Gaussian-smoothed ``μ`` (``"curvature"``, the
+  default and the paper's), mapped through ``g``, or of the smoothed ``g_# μ`` (``"log"``):
+  the pseudo-spectrum.
 
 The kernel width defaults to Silverman's robust rule in the smoothed variable
 (:func:`sharpdim.curvature.spectral_measure.robust_bandwidth`, which says why not the
-normal-reference rule).
+normal-reference rule); when all the mass sits on one value the width is 0 and every view is
+the atoms' exact SD. :data:`DEFAULT_SMOOTHING` says why each default was chosen.
 
-With ``aggregate="sup"`` (several points, the definition's order-by-order sup) each run's
-push-forward at each point is turned into its ``M`` quantiles ``Q_ip(r)``; ``max_p`` per
-level ``r``, then the mean over runs gives ``M`` atoms of mass ``S/M``; slq uses them as they
-are, kde their Gaussian KDE and ps the quantiles of their Gaussian-smoothed distribution.
-
-The probe of run ``i`` is drawn after its minibatch from the same generator (the protocol of
-:func:`~sharpdim.curvature.slq.slq_spectral_measure`) and is shared by all points.
+The probe of run ``i`` is drawn after its minibatch from the generator of the run's seed (the
+protocol of :func:`~sharpdim.curvature.slq.slq_spectral_measure`, re-created from the seed by
+:func:`~sharpdim.curvature.slq.run_probe`) and is shared by all points.
 """
 
 from __future__ import annotations
@@ -40,18 +41,21 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from sharpdim._numerics import EPSILON_FORMS, gd_log_singular_value, gram_log_singular_value
 from sharpdim.curvature.functional import FlatLoss, NonFiniteError, batch_fingerprint
-from sharpdim.curvature.hvp import hessian_stack
-from sharpdim.curvature.lanczos import lanczos, lanczos_lockstep
-from sharpdim.curvature.spectral_measure import (
-    SpectralMeasure,
-    gd_log_singular_value,
-    robust_bandwidth,
-)
+from sharpdim.curvature.lanczos import lanczos
+from sharpdim.curvature.slq import LazyMinibatches, lockstep_quadratures
+from sharpdim.curvature.spectral_measure import SpectralMeasure, robust_bandwidth
 from sharpdim.curvature.update_jacobian import UpdateJacobianOperator, gradient_function
 from sharpdim.curvature.update_maps import UpdateMap
-from sharpdim.dimension import sharpness_dimension
+from sharpdim.dimension import (
+    gaussian_mixture_dimension,
+    kaplan_yorke_decomposition,
+    sharpness_dimension,
+)
 from sharpdim.estimators.data import Minibatch, TrainingData
+from sharpdim.estimators.pushforward import curvature_kde_dimension
+from sharpdim.vocabulary import DENSITY_METHODS, SMOOTHINGS, choice
 
 __all__ = [
     "DENSITY_METHODS",
@@ -60,20 +64,18 @@ __all__ = [
     "slq_quadratures",
     "log_singular_value_map",
     "pooled_measure",
-    "sup_quantile_measure",
+    "DEFAULT_SMOOTHING",
+    "CURVATURE_KDE_QUANTILES",
     "DensityDimension",
     "density_dimension",
     "run_statistics",
 ]
 
-DENSITY_METHODS = ("slq", "kde", "ps")
-
 DEFAULT_EPSILON = 1e-6
-"""``ε`` in ``ln(σ + ε)`` for density methods: keeps ``g`` finite at a Ritz value with
-``σ = 0`` (``g ≥ ln ε ≈ −13.8``) and moves any ``ln σ`` by ``≤ ε/σ`` (``≤ 10⁻³`` for
-``σ ≥ 10⁻³``)."""
-
-_BASIS_BUDGET = 2**30  # bytes of Lanczos basis per lockstep group
+"""``ε`` of the density methods: keeps ``g`` finite at a Ritz value with ``σ = 0``
+(``g ≥ ln ε ≈ −13.8``). In the default clamp form ``ln max(σ, ε)`` it changes no value with
+``σ ≥ ε``; in the paper's additive form ``ln(σ + ε)`` it moves every ``ln σ`` by ``≤ ε/σ``
+(``+ε`` on each neutral value, so partial sums drift by ``≈ N·ε``)."""
 
 
 @dataclass(frozen=True)
@@ -88,20 +90,10 @@ class RunQuadrature:
     n_hvp: int
 
 
-def _probe(mb: Minibatch, size: int) -> np.ndarray:
-    # consumes the generator of a fresh Minibatch: draw once per run, share across points
-    return mb.rng.integers(0, 2, size=size).astype(np.float64) * 2 - 1
-
-
 def _run_quadrature(res, n_hvp: int) -> RunQuadrature:
     r = res.residual_norms
     return RunQuadrature(res.ritz_values.copy(), res.ritz_weights.copy(),
                          float(max(r[0], r[-1])), int(n_hvp))
-
-
-def _group_size(n_runs: int, n_steps: int, size: int, dtype: torch.dtype) -> int:
-    per_run = n_steps * size * torch.empty((), dtype=dtype).element_size()
-    return int(max(1, min(n_runs, 16, _BASIS_BUDGET // max(per_run, 1))))
 
 
 def slq_quadratures(
@@ -120,31 +112,28 @@ def slq_quadratures(
     """Lanczos quadratures ``[run][point]`` of ``H_i`` (``"gd"``) or ``J_iᵀJ_i``
     (``"update"``) for the given minibatches at every point.
 
-    ``batches`` must be fresh (:func:`~sharpdim.estimators.data.minibatch`): the probe of each
-    run is drawn from its generator here.
+    The probe of run ``i`` is ``batches[i].probe(S)`` (re-created from the run's seed), shared
+    by all points; ``jacobian="gd"`` runs through the package's one SLQ engine,
+    :func:`sharpdim.curvature.slq.lockstep_quadratures`.
     """
     R, P = len(batches), len(thetas)
     size = f.n_params if jacobian == "gd" else int(states[0].numel())
-    probes = [_probe(mb, size) for mb in batches]
+    probes = np.stack([mb.probe(size) for mb in batches])
     out: list[list[RunQuadrature]] = [[None] * P for _ in range(R)]  # type: ignore[list-item]
     bar = tqdm(total=R * P, desc=f"SLQ ({jacobian})", unit="run", disable=_disable(progress),
                leave=False)
     try:
         if jacobian == "gd":
-            group = _group_size(R, n_steps, size, dtype)
-            for a in range(0, R, group):
-                b = min(R, a + group)
-                mbs = [data.take(batches[i].indices) for i in range(a, b)]
-                V0 = torch.as_tensor(np.stack(probes[a:b]), dtype=dtype, device=f.device)
-                for p, theta in enumerate(thetas):
-                    try:
-                        stack = hessian_stack(f, theta, mbs, dtype=dtype)
-                    except NonFiniteError as err:
-                        raise _named(err, batches, a, b, p, mbs) from err
-                    results = lanczos_lockstep(stack.apply, V0, n_steps)
-                    for i, res in zip(range(a, b), results, strict=True):
-                        out[i][p] = _run_quadrature(res, res.n_hvp)
-                    bar.update(b - a)
+            mbs = LazyMinibatches(data.take, [mb.indices for mb in batches])
+            for p, theta in enumerate(thetas):
+                def named(err, a, b, p=p):
+                    return _named(err, batches, a, b, p, mbs[a:b])
+
+                results, _, _ = lockstep_quadratures(
+                    f, theta, mbs, probes, n_steps, dtype=dtype, on_error=named,
+                    on_group=lambda a, b: bar.update(b - a))
+                for i, res in enumerate(results):
+                    out[i][p] = _run_quadrature(res, res.n_hvp)
         else:
             for i, mb in enumerate(batches):
                 inputs, targets = data.take(mb.indices)
@@ -184,20 +173,34 @@ def _named(err: NonFiniteError, batches: Sequence[Minibatch], a: int, b: int, p:
                           parameter=err.parameter)
 
 
-def log_singular_value_map(jacobian: str, *, lr: float, eps: float) -> Callable:
-    """``g``: Ritz value ↦ log singular value, ``ln(|1 − ηα| + ε)`` for ``"gd"`` and
-    ``ln(√max(s, 0) + ε)`` for ``"update"`` (``s = σ²``; rounding can make ``s`` slightly
-    negative)."""
+def log_singular_value_map(jacobian: str, *, lr: float, eps: float, weight_decay: float = 0.0,
+                           epsilon_form: str = "clamp") -> Callable:
+    """``g``: Ritz value ↦ log singular value.
+
+    ``"gd"``: ``ln max(|1 − η(α + κ)|, ε)`` (``epsilon_form="clamp"``, default) or
+    ``ln(|1 − η(α + κ)| + ε)`` (``"additive"``, the paper's), ``κ`` the weight decay
+    (:func:`sharpdim._numerics.gd_log_singular_value`, sign-exact). ``"update"``:
+    ``ln max(√s⁺, ε)`` or ``ln(√s⁺ + ε)`` of an eigenvalue ``s = σ²`` of ``JᵀJ`` (rounding can
+    make ``s`` slightly negative), where the weight decay is already inside ``J``.
+    """
+    choice("epsilon_form", epsilon_form, EPSILON_FORMS)
     if jacobian == "gd":
         def g(alpha):
-            return gd_log_singular_value(alpha, lr=lr, eps=eps)
-        g.__name__ = f"ln(|1 - {lr:g}·α| + {eps:g})"
+            return gd_log_singular_value(alpha, lr=lr, weight_decay=weight_decay, eps=eps,
+                                         epsilon_form=epsilon_form)
+        decay = f" + {weight_decay:g}" if weight_decay else ""
+        body = f"|1 - {lr:g}·(α{decay})|"
+        g.__name__ = (f"ln max({body}, {eps:g})" if epsilon_form == "clamp"
+                      else f"ln({body} + {eps:g})")
+        # lets the paper's SD-KDE integrate the pushed-forward density in closed form
+        g.gd_parameters = dict(lr=lr, weight_decay=weight_decay, eps=eps,
+                               epsilon_form=epsilon_form)
         return g
 
     def g_update(s):
-        with np.errstate(divide="ignore"):
-            return np.log(np.sqrt(np.maximum(np.asarray(s, dtype=np.float64), 0.0)) + eps)
-    g_update.__name__ = f"ln(√s + {eps:g})"
+        return gram_log_singular_value(s, eps=eps, epsilon_form=epsilon_form)
+    g_update.__name__ = (f"ln max(√s, {eps:g})" if epsilon_form == "clamp"
+                         else f"ln(√s + {eps:g})")
     return g_update
 
 
@@ -211,33 +214,43 @@ def pooled_measure(quads: list[list[RunQuadrature]], size: int) -> SpectralMeasu
     return SpectralMeasure(nodes, weights, run_ids, {"n_runs": R, "n_points": P})
 
 
-def sup_quantile_measure(quads: list[list[RunQuadrature]], g: Callable, size: int,
-                         n_quantiles: int) -> SpectralMeasure:
-    """Order-by-order sup over points of each run's ``M`` quantiles of ``g_#`` (its
-    quadrature), averaged over runs: ``M`` atoms of mass ``S/M`` on ``ln σ``."""
-    levels = []
-    for row in quads:
-        per_point = [
-            SpectralMeasure(g(q.nodes), q.weights * size).pseudo_spectrum(
-                n_quantiles, bandwidth=0).nodes
-            for q in row
-        ]
-        levels.append(np.max(per_point, axis=0))
-    q = np.mean(levels, axis=0)
-    return SpectralMeasure(q, np.full(n_quantiles, size / n_quantiles),
-                           diagnostics={"view": "sup of per-run quantiles"})
+DEFAULT_SMOOTHING = {"kde": "log", "ps": "curvature"}
+"""Default kernel variable per method (``smoothing=None``):
+
+* **ps** — ``"curvature"``: the paper's pseudo-spectrum (quantiles of the kernel density of
+  ``α``, mapped through ``g``); the quantiles are exact either way.
+* **kde** — ``"log"``: the SD of the Gaussian kernel density of the log singular values has a
+  closed-form partial sum (:func:`sharpdim.dimension.gaussian_mixture_dimension`), so it is
+  computed exactly, without a grid. Smoothing in ``ln σ`` is a mean-preserving spread of the
+  values, so this SD is biased *upward* (every top-mass integral ``Φ(M)`` grows under a spread)
+  by at most ``W h √(2/π) / |z_next|`` (``W₁`` of Gaussian smoothing over the slope at the
+  crossing); it tends to SD-SLQ as ``h → 0``. The paper's form (``"curvature"``: the kernel
+  density of ``α`` pushed through ``g``) is computed for ``jacobian="gd"`` without a grid as
+  well (:func:`sharpdim.estimators.pushforward.curvature_kde_dimension`: closed-form mass,
+  Gauss–Legendre on analytic pieces, to rounding); for ``jacobian="update"`` (a density of
+  ``σ²``) it is the SD of the ``K = CURVATURE_KDE_QUANTILES`` equal-mass (midpoint)
+  quantiles pushed through ``g``, whose ``W₁`` to the pushed-forward density is at most
+  ``L_g·W·(spread + 2h|Φ⁻¹(1/2K)|)/K`` plus two tail cells.
+"""
+
+CURVATURE_KDE_QUANTILES = 4096
 
 
 @dataclass(frozen=True)
 class DensityDimension:
-    """SD of one density view: ``dimension``, the weighted ``measure`` on ``ln σ`` it came
-    from, the kernel ``bandwidth`` used (``None`` for slq) and the paper's histogram SD
-    (``histogram_dimension``, slq only)."""
+    """SD of one density view: ``dimension``; the weighted ``measure`` on ``ln σ`` it came
+    from (slq: the atoms; kde with ``"log"`` smoothing: the kernel centers — the SD is that of
+    their Gaussian mixture of width ``bandwidth``; otherwise the quantile atoms); the kernel
+    ``bandwidth`` in the smoothed variable (``None`` for slq); ``smoothing`` (``None`` for slq);
+    the value at the crossing ``crossing`` (``z_next``; ``None`` when ``SD = W``); the paper's
+    histogram SD (``histogram_dimension``, slq only)."""
 
     dimension: float
     measure: SpectralMeasure
     bandwidth: float | None
     histogram_dimension: float | None
+    smoothing: str | None = None
+    crossing: float | None = None
 
 
 def density_dimension(
@@ -245,40 +258,84 @@ def density_dimension(
     base: SpectralMeasure,
     g: Callable,
     *,
-    aggregate: str,
+    aggregate: str = "mean",
     n_quantiles: int,
     bandwidth: float | None = None,
     n_bins: int = 100,
+    smoothing: str | None = None,
 ) -> DensityDimension:
-    """The SD-SLQ / SD-KDE / SD-PS view of ``base`` (see the module docstring).
+    """The SD-SLQ / SD-KDE / SD-PS view of the pooled measure ``base`` of ``α`` (or ``σ²``).
 
-    For ``aggregate="mean"`` ``base`` is the pooled measure of ``α`` (or ``σ²``); for
-    ``"sup"`` it is already on ``ln σ`` (:func:`sup_quantile_measure`).
+    * **slq** — weighted SD of the atoms ``g_# base``;
+    * **kde** — ``smoothing="log"``: weighted SD of the Gaussian mixture of width ``h`` around
+      the atoms ``g_# base``, exactly (no grid); ``"curvature"``: of ``g_#`` (the Gaussian KDE
+      of ``base``) — exactly for the GD map (``g`` from :func:`log_singular_value_map` with
+      ``"gd"``), else by :data:`CURVATURE_KDE_QUANTILES`-point midpoint quadrature in mass;
+    * **ps** — ``n_quantiles`` equal-mass quantiles of the Gaussian KDE of ``base``, mapped
+      through ``g`` (``"curvature"``), or of the KDE of ``g_# base`` (``"log"``).
+
+    The kernel width ``h`` defaults to Silverman's robust rule in the smoothed variable. A
+    measure whose mass sits on one value (one atom, a dead network, a full-rank-deficient
+    Hessian) has no spread to set a width from: its smoothed views are the atoms themselves
+    (``h = 0``), so every method returns the atoms' exact weighted SD.
+
+    Only ``aggregate="mean"`` is defined for a pooled measure: the order-by-order sup over
+    points needs per-order values at each point, which a spectral density does not give
+    (:func:`sharpdim.estimators.estimate.estimate_sharpness` refuses it for several points).
     """
-    if method not in DENSITY_METHODS:
-        raise ValueError(f"method must be one of {DENSITY_METHODS}, got {method!r}")
-    on_log = base if aggregate == "sup" else base.push_forward(g)
-
-    def width(measure: SpectralMeasure) -> float:
-        return robust_bandwidth(measure.nodes, measure.weights) if bandwidth is None \
-            else bandwidth
-
+    choice("method", method, DENSITY_METHODS)
+    if aggregate != "mean":
+        raise ValueError(f"aggregate must be 'mean' for a pooled spectral density, got "
+                         f"{aggregate!r}: the order-by-order sup over points is not a function "
+                         "of the pooled measure")
+    smoothing = DEFAULT_SMOOTHING.get(method) if smoothing is None else \
+        choice("smoothing", smoothing, SMOOTHINGS)
+    on_log = base.push_forward(g)
     if method == "slq":
         hist = on_log.histogram(n_bins).as_measure()
-        return DensityDimension(
-            sharpness_dimension(on_log.nodes, on_log.weights), on_log, None,
-            sharpness_dimension(hist.nodes, hist.weights),
-        )
-    if method == "kde":
-        grid = on_log.gaussian_kde(bandwidth=width(on_log))
-        measure = grid.as_measure()
-        return DensityDimension(sharpness_dimension(measure.nodes, measure.weights), measure,
-                                float(grid.bandwidth), None)
-    source = on_log if aggregate == "sup" else base
-    pseudo = source.pseudo_spectrum(n_quantiles, bandwidth=width(source))
-    measure = pseudo if aggregate == "sup" else pseudo.push_forward(g)
-    return DensityDimension(sharpness_dimension(measure.nodes, measure.weights), measure,
-                            float(pseudo.diagnostics["bandwidth"]), None)
+        d = kaplan_yorke_decomposition(on_log.nodes, on_log.weights)
+        return DensityDimension(d.dimension, on_log, None,
+                                sharpness_dimension(hist.nodes, hist.weights), None,
+                                d.next_value)
+    source = on_log if smoothing == "log" else base
+    h = _width(source, bandwidth)
+    if h == 0:   # one value carries all the mass: the kernel estimate is the atoms themselves
+        view = on_log if method == "kde" else on_log.pseudo_spectrum(n_quantiles, bandwidth=0)
+        d = kaplan_yorke_decomposition(view.nodes, view.weights)
+        return DensityDimension(d.dimension, view, 0.0, None, smoothing, d.next_value)
+    if method == "kde" and smoothing == "log":
+        mix = gaussian_mixture_dimension(on_log.nodes, on_log.weights, bandwidth=h)
+        measure = SpectralMeasure(on_log.nodes, on_log.weights, on_log.run_ids,
+                                  {**on_log.diagnostics, "view": "gaussian mixture (kernel "
+                                   "centers)", "bandwidth": h})
+        return DensityDimension(mix.dimension, measure, h, None, smoothing, mix.crossing)
+    gd = getattr(g, "gd_parameters", None)
+    if method == "kde" and gd is not None and gd["eps"] > 0:
+        mix = curvature_kde_dimension(base.nodes, base.weights, bandwidth=h, **gd)
+        measure = SpectralMeasure(on_log.nodes, on_log.weights, on_log.run_ids,
+                                  {**on_log.diagnostics, "view": "push-forward of the "
+                                   "curvature KDE (atoms: its kernel centers mapped by g)",
+                                   "bandwidth": h})
+        return DensityDimension(mix.dimension, measure, h, None, smoothing, mix.crossing)
+    count = CURVATURE_KDE_QUANTILES if method == "kde" else n_quantiles
+    pseudo = source.pseudo_spectrum(count, bandwidth=h)
+    measure = pseudo if smoothing == "log" else pseudo.push_forward(g)
+    d = kaplan_yorke_decomposition(measure.nodes, measure.weights)
+    return DensityDimension(d.dimension, measure, h, None, smoothing, d.next_value)
+
+
+def _width(measure: SpectralMeasure, bandwidth: float | None) -> float:
+    """The kernel width: ``bandwidth`` if given, else Silverman's robust rule, which is 0 when
+    the measure has no spread (all mass on one value)."""
+    if bandwidth is not None:
+        return float(bandwidth)
+    values = measure.nodes[measure.weights > 0]
+    if np.ptp(values) == 0:
+        return 0.0
+    try:
+        return robust_bandwidth(measure.nodes, measure.weights)
+    except ValueError:   # spread below rounding: the rule of thumb gives 0
+        return 0.0
 
 
 def run_statistics(quads: list[list[RunQuadrature]], g: Callable, size: int,

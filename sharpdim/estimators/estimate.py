@@ -16,52 +16,49 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from sharpdim._numerics import EPS, positive_int, resolve_seed
 from sharpdim.curvature.functional import NonFiniteError, check_loss_contract, flat_loss
 from sharpdim.curvature.slq import slq_run_seeds
-from sharpdim.curvature.update_maps import (
-    OPTIMIZERS,
-    AdamUpdate,
-    HeavyBallUpdate,
-    make_update_map,
-)
+from sharpdim.curvature.spectral_measure import SpectralMeasure
+from sharpdim.curvature.update_maps import UpdateMap, make_update_map
 from sharpdim.dimension import sharpness_dimension
-from sharpdim.estimators.aggregate import AGGREGATES, aggregate_profiles, pooled_weights
-from sharpdim.estimators.data import minibatch, resolve_seed, training_data
+from sharpdim.estimators.aggregate import aggregate_profiles, pooled_weights
+from sharpdim.estimators.conditioning import conditioning
+from sharpdim.estimators.data import minibatch, training_data
 from sharpdim.estimators.density import (
     DEFAULT_EPSILON,
-    DENSITY_METHODS,
+    DEFAULT_SMOOTHING,
     density_dimension,
     log_singular_value_map,
     pooled_measure,
     run_statistics,
     slq_quadratures,
-    sup_quantile_measure,
 )
 from sharpdim.estimators.exact import exact_spectrum
+from sharpdim.estimators.options import EstimateOptions, merge_options, update_map_settings
+from sharpdim.estimators.perturbation import wasserstein_1
 from sharpdim.estimators.points import resolve_points, resolve_states
 from sharpdim.estimators.result import EstimateDiagnostics, SharpnessEstimate
+from sharpdim.vocabulary import (
+    AGGREGATES,
+    EPSILON_FORMS,
+    JACOBIANS,
+    METHODS,
+    OPTIMIZERS,
+    SMOOTHINGS,
+    canonical_optimizer,
+    choice,
+)
 
 __all__ = ["estimate_sharpness", "METHODS", "JACOBIANS"]
 
-METHODS = ("exact", *DENSITY_METHODS)
-JACOBIANS = ("gd", "update")
 DEFAULT_BATCHES = {"exact": 20, "slq": 100, "kde": 100, "ps": 100}
 DEFAULT_STEPS = 100  # the paper's m (capped at the operator size)
 DEFAULT_QUANTILES = 1000  # M for the pseudo-spectrum and the sup of densities (capped at S)
 
 
-def _choice(name: str, value, options: tuple[str, ...]) -> str:
-    if value not in options:
-        raise ValueError(f"{name} must be one of {options}, got {value!r}")
-    return value
-
-
 def _int_at_least(name: str, value, low: int, default: int | None = None) -> int | None:
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
-    return int(value)
+    return default if value is None else positive_int(name, value, minimum=low)
 
 
 def _number(name: str, value, *, positive: bool) -> float:
@@ -78,11 +75,11 @@ def estimate_sharpness(
     loss_fn,
     data,
     *,
-    lr: float,
+    lr: float | None = None,
     batch_size: int,
     method: str = "exact",
     aggregate: str = "mean",
-    optimizer: str = "sgd",
+    optimizer: str | UpdateMap = "sgd",
     momentum: float = 0.0,
     jacobian: str = "gd",
     seed: int | None = None,
@@ -94,12 +91,15 @@ def estimate_sharpness(
     n_batches: int | None = None,
     n_steps: int | None = None,
     epsilon: float | None = None,
+    epsilon_form: str = "clamp",
+    smoothing: str | None = None,
     bandwidth: float | None = None,
     n_quantiles: int | None = None,
     n_bins: int = 100,
     train: bool = False,
     dtype: torch.dtype = torch.float64,
     progress: bool | None = None,
+    options: EstimateOptions | None = None,
 ) -> SharpnessEstimate:
     """Sharpness dimension, ``λ_1`` and Hessian summaries of ``model`` on ``data``.
 
@@ -107,27 +107,48 @@ def estimate_sharpness(
       ``F.cross_entropy``); its Hessian is the minibatch Hessian. ``data``: ``(inputs,
       targets)`` tensors or a map-style ``Dataset`` of pairs. ``train``: the mode the model is
       evaluated in (train-mode dropout/batch norm is flagged and warned about).
-    * ``lr``, ``batch_size``, ``optimizer`` (``"sgd"`` — heavy ball when ``momentum > 0`` —,
-      ``"adam"``, ``"adamw"``), ``weight_decay``, ``betas``, ``adam_eps``: the optimizer whose
-      steps are examined.
+    * ``lr``, ``batch_size``, ``optimizer`` (``"sgd"``, ``"momentum"`` — heavy ball, the same
+      as ``"sgd"`` with ``momentum > 0``; diagnostics record the canonical name —, ``"adam"``,
+      ``"adamw"``), ``momentum``, ``weight_decay`` ``κ``, ``betas``, ``adam_eps``: the
+      optimizer whose steps are examined.
     * ``method``: ``"exact"`` (dense Hessians/Jacobians, ``ε = 0``), ``"slq"``, ``"kde"``,
       ``"ps"`` (densities from ``n_steps`` Lanczos steps per minibatch, default
       ``ε = DEFAULT_EPSILON``; see :mod:`sharpdim.estimators.density`).
     * ``aggregate``: ``"mean"`` over minibatches and points order by order (the paper's
       practice) or ``"sup"`` over ``points`` order by order, then the mean over minibatches
       (the definition). ``points``: attractor points (flat vectors or state_dicts; default the
-      model's parameters).
-    * ``jacobian``: ``"gd"`` (``ln|1 − ηα|`` of the loss Hessian, the paper's practice for
-      every optimizer, weight decay ignored) or ``"update"`` (the true step Jacobian: ``S =
-      2N`` for heavy ball, ``3N`` for Adam; ``optimizer_state`` gives the velocity — default
-      0, which the Jacobian does not depend on — or Adam's moments and step count, required;
-      see :mod:`sharpdim.estimators.points`).
+      model's parameters). With one point the two are the same quantity by definition. A
+      density method with ``aggregate="sup"`` and several points is refused: a pooled
+      spectral density has no per-order values at a point, and the order-by-order max of noisy
+      per-run quantile functions is biased upward with no proven rate.
+    * ``jacobian``: ``"gd"`` (``ln|1 − η(α + κ)|`` of the loss Hessian — the Jacobian
+      ``I − η(H + κI)`` of SGD with weight decay ``κ``; the paper's practice for every
+      optimizer) or ``"update"`` (the true step Jacobian: ``S = 2N`` for heavy ball, ``3N``
+      for Adam; ``optimizer_state`` gives the velocity — default 0, which the Jacobian does
+      not depend on — or Adam's moments and step count, required; see
+      :mod:`sharpdim.estimators.points`).
+    * ``epsilon`` ``ε`` and ``epsilon_form``: ``"clamp"`` (default) ``ln max(σ, ε)`` or
+      ``"additive"`` (the paper's) ``ln(σ + ε)``, which shifts every neutral value by ``+ε``
+      (partial sums drift by ``≈ N·ε``). Both are recorded in the diagnostics.
+    * ``smoothing`` of kde/ps: ``"curvature"`` (kernel density of ``α`` pushed through
+      ``ln|1 − ηα|``: the paper's) or ``"log"`` (kernel density of the log singular values);
+      ``None``: ``"log"`` for kde (exact closed form, no grid) and ``"curvature"`` for ps —
+      :data:`sharpdim.estimators.density.DEFAULT_SMOOTHING` says why.
     * ``n_batches`` minibatches ``R`` (default 20 exact, 100 density), each drawn from its own
       seed derived from ``seed`` (``None``: fresh entropy, recorded); ``n_steps`` Lanczos
       steps (default ``min(100, S)``); ``bandwidth`` of the Gaussian kernel (default
-      Silverman's rule); ``n_quantiles`` ``M`` (default ``min(1000, S)``); ``n_bins`` of the
+      Silverman's robust rule; 0 when all mass sits on one value, which makes kde/ps the exact
+      SD of the atoms); ``n_quantiles`` ``M`` (default ``min(1000, S)``); ``n_bins`` of the
       paper's histogram (``diagnostics.histogram_dimension``); ``dtype`` of the curvature
       products (default float64); ``progress``: tqdm bars (``None``: on a terminal only).
+
+    ``optimizer`` may also be an update map (``make_update_map(...)``: ``lr``, ``momentum``,
+    ``weight_decay``, ``betas``, ``adam_eps`` are then its own), and ``options`` an
+    :class:`~sharpdim.estimators.options.EstimateOptions` holding ``n_batches`` … ``progress``;
+    a setting given both ways must agree.
+
+    ``diagnostics.conditioning`` (ours, not the paper's) says how far the estimation error
+    could move the SD: :class:`~sharpdim.estimators.conditioning.Conditioning`.
 
     Raises ``ValueError`` for bad settings before any work, and
     :class:`~sharpdim.curvature.functional.NonFiniteError` naming the minibatch and the
@@ -144,13 +165,41 @@ def estimate_sharpness(
     1.0
     """
     t_start = time.perf_counter()
-    method = _choice("method", method, METHODS)
-    aggregate = _choice("aggregate", aggregate, AGGREGATES)
-    jacobian = _choice("jacobian", jacobian, JACOBIANS)
-    optimizer = _choice("optimizer", optimizer, OPTIMIZERS)
+    merged = merge_options(options, n_batches=n_batches, n_steps=n_steps, epsilon=epsilon,
+                           epsilon_form=epsilon_form, smoothing=smoothing, bandwidth=bandwidth,
+                           n_quantiles=n_quantiles, n_bins=n_bins, dtype=dtype,
+                           progress=progress)
+    n_batches, n_steps, epsilon = merged["n_batches"], merged["n_steps"], merged["epsilon"]
+    epsilon_form, smoothing = merged["epsilon_form"], merged["smoothing"]
+    bandwidth, n_quantiles, n_bins = merged["bandwidth"], merged["n_quantiles"], merged["n_bins"]
+    dtype, progress = merged["dtype"], merged["progress"]
+    if not isinstance(optimizer, str):
+        given = dict(lr=lr, momentum=momentum, weight_decay=weight_decay, betas=tuple(betas),
+                     adam_eps=adam_eps)
+        defaults = dict(lr=None, momentum=0.0, weight_decay=0.0, betas=(0.9, 0.999),
+                        adam_eps=1e-8)
+        held = update_map_settings(optimizer)
+        for name, value in held.items():
+            if name != "optimizer" and given[name] != defaults[name] and given[name] != value:
+                raise ValueError(f"{name} is given twice with different values: {given[name]!r} "
+                                 f"as a keyword and {value!r} in the update map")
+        optimizer, lr, momentum = held["optimizer"], held["lr"], held["momentum"]
+        weight_decay = held["weight_decay"]
+        betas, adam_eps = held.get("betas", betas), held.get("adam_eps", adam_eps)
+    if lr is None:
+        raise ValueError("lr must be given (a finite number > 0), or an update map as "
+                         "optimizer, got None")
+    method = choice("method", method, METHODS)
+    aggregate = choice("aggregate", aggregate, AGGREGATES)
+    jacobian = choice("jacobian", jacobian, JACOBIANS)
+    optimizer = choice("optimizer", optimizer, OPTIMIZERS)
+    epsilon_form = choice("epsilon_form", epsilon_form, EPSILON_FORMS)
+    if smoothing is not None:
+        smoothing = choice("smoothing", smoothing, SMOOTHINGS)
     lr = _number("lr", lr, positive=True)
     momentum = _number("momentum", momentum, positive=False)
     weight_decay = _number("weight_decay", weight_decay, positive=False)
+    kind = canonical_optimizer(optimizer, momentum)
     batch_size = _int_at_least("batch_size", batch_size, 1, default=None)
     if batch_size is None:
         raise ValueError("batch_size must be an int >= 1, got None")
@@ -165,10 +214,16 @@ def estimate_sharpness(
         raise ValueError("epsilon must be > 0 for density methods (a Ritz value with σ = 0 "
                          "would give ln 0), got 0")
     if bandwidth is not None:
-        bandwidth = _number("bandwidth", bandwidth, positive=True)
+        bandwidth = _number("bandwidth", bandwidth, positive=False)
+    if method in ("exact", "slq"):
+        if smoothing is not None:
+            raise ValueError(f"smoothing is only used by method='kde' or 'ps', got "
+                             f"smoothing={smoothing!r} with method={method!r}")
+    else:
+        smoothing = DEFAULT_SMOOTHING[method] if smoothing is None else smoothing
     if dtype not in (torch.float32, torch.float64):  # the eigensolvers have no half kernels
         raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
-    update = make_update_map(optimizer, lr=lr, momentum=momentum, weight_decay=weight_decay,
+    update = make_update_map(kind, lr=lr, momentum=momentum, weight_decay=weight_decay,
                              betas=betas, eps=adam_eps)
 
     f = flat_loss(model, loss_fn, train=train)
@@ -184,6 +239,14 @@ def estimate_sharpness(
         )
     thetas = resolve_points(f, points)
     P = len(thetas)
+    if method != "exact" and aggregate == "sup" and P > 1:
+        raise ValueError(
+            f"aggregate='sup' with method={method!r} and {P} points is not supported: the "
+            "definition takes the sup over points of each order's log singular value, a "
+            "spectral density pooled over Lanczos probes has no per-order values at a point, "
+            "and the order-by-order max of noisy per-run quantile functions is biased upward "
+            "with no proven rate; use method='exact' for the sup, or aggregate='mean'"
+        )
     if jacobian == "update":
         updates, states, notes = resolve_states(f, update, thetas, optimizer_state)
         size = int(states[0].numel())
@@ -193,11 +256,13 @@ def estimate_sharpness(
                              "with jacobian='gd'")
         updates, states, notes, size = None, None, (), f.n_params
     notes = list(notes)
-    kind = _optimizer_kind(update)
-    if jacobian == "gd" and (kind != "sgd" or weight_decay):
-        notes.append(f"jacobian='gd' applies ln|1 - lr·α| to the loss Hessian for a {kind} "
-                     f"run (weight decay {weight_decay:g} ignored): the paper's "
-                     "approximation; jacobian='update' gives the true step Jacobian")
+    if jacobian == "gd" and kind != "sgd":
+        notes.append(f"jacobian='gd' applies ln|1 - lr·(α + weight_decay)| to the loss Hessian "
+                     f"for a {kind} run: the paper's approximation; jacobian='update' gives the "
+                     "true step Jacobian")
+    if method != "exact" and aggregate == "sup":
+        notes.append("aggregate='sup' over one point is the mean over minibatches (the sup "
+                     "over a single point is that point)")
     if f.flags.any:
         notes.append(f"train-mode dropout {list(f.flags.dropout)} / batch norm "
                      f"{list(f.flags.batch_norm)}: the loss is random or batch-coupled")
@@ -207,8 +272,7 @@ def estimate_sharpness(
             raise ValueError(f"n_steps must be <= the operator size {size}, got {n_steps}")
     else:
         n_steps = None
-    uses_quantiles = method == "ps" or (method != "exact" and aggregate == "sup")
-    if uses_quantiles:
+    if method == "ps":
         n_quantiles = min(DEFAULT_QUANTILES, size) if n_quantiles is None else n_quantiles
     else:
         n_quantiles = None
@@ -223,7 +287,8 @@ def estimate_sharpness(
         n_params=f.n_params, state_dim=size, n_examples=train_data.n, seed=seed,
         batch_seeds=tuple(batch_seeds), batch_index_hashes=tuple(b.index_hash for b in batches),
         n_batches=R, n_points=P, n_steps=n_steps, n_quantiles=n_quantiles, epsilon=eps,
-        dtype=str(dtype).removeprefix("torch."), device=str(f.device), train=f.train,
+        epsilon_form=epsilon_form, smoothing=smoothing, dtype=str(dtype).removeprefix("torch."),
+        device=str(f.device), train=f.train,
         dropout=f.flags.dropout, batch_norm=f.flags.batch_norm,
     )
     if method == "exact":
@@ -233,12 +298,18 @@ def estimate_sharpness(
                     dtype, bandwidth, n_bins, progress, t_start)
 
 
-def _optimizer_kind(update) -> str:
-    if isinstance(update, HeavyBallUpdate):
-        return "heavy_ball"
-    if isinstance(update, AdamUpdate):
-        return "adamw" if update.decoupled else "adam"
-    return "sgd"
+def _split_half(values: np.ndarray, aggregate: str) -> float:
+    """Sampling error per value of an order-by-order aggregate over minibatches: half the mean
+    ``|λ^(1)_k − λ^(2)_k|`` between the two halves of the minibatches (each half has twice the
+    variance of the whole, so this is ``≈ 0.8`` standard errors); 0 with fewer than 2."""
+    R = values.shape[0]
+    if R < 2:
+        return 0.0
+    h = R // 2
+    a, b = aggregate_profiles(values[:h], aggregate), aggregate_profiles(values[h:2 * h], aggregate)
+    both = np.isfinite(a) & np.isfinite(b)
+    diff = np.abs(a[both] - b[both])
+    return float(diff.mean() / 2) if diff.size else 0.0
 
 
 def _exact(f, data, batches, thetas, updates, states, setting, notes, dtype, progress,
@@ -266,7 +337,8 @@ def _exact(f, data, batches, thetas, updates, states, setting, notes, dtype, pro
                     update=None if updates is None else updates[p],
                     state=None if states is None else states[p],
                     dtype=dtype, label=mb.label(),
-                    eps=setting["epsilon"],
+                    eps=setting["epsilon"], epsilon_form=setting["epsilon_form"],
+                    weight_decay=setting["weight_decay"],
                 )
             except NonFiniteError as err:
                 raise NonFiniteError(f"{mb.label()}, point {p}: {err}", batch=err.batch,
@@ -286,12 +358,27 @@ def _exact(f, data, batches, thetas, updates, states, setting, notes, dtype, pro
         pooled = sharpness_dimension(z.ravel(), pooled_weights(R, P, z.shape[2]))
     traces = alpha.sum(axis=2).mean(axis=1)
     distinct = 1 if full_batch else R
+    # per-value error: rounding of eigvalsh/svdvals (backward error ≤ n·eps·‖·‖, plus the
+    # Hessian's asymmetry), first order in ln|1 − ηα| at a neutral value (|1 − ηα| ≈ 1)
+    size = z.shape[2]
+    if setting["jacobian"] == "gd":
+        scale = setting["lr"] * (float(np.abs(alpha).max()) + setting["weight_decay"])
+    else:
+        scale = max(1.0, math.exp(float(np.max(z))))   # σ_max of the step Jacobian
+    rounding = size * (EPS + max(residuals)) * scale
+    sampling = _split_half(z if distinct > 1 else z[:1], setting["aggregate"])
+    cond = conditioning(
+        lam, tolerance=rounding + sampling,
+        tolerance_kind=(f"rounding S·(eps + asymmetry)·‖ηH‖ = {rounding:.3g} + split-half "
+                        f"sampling error mean_k|λ_k(1st half) − λ_k(2nd half)|/2 = "
+                        f"{sampling:.3g} (our choice)"),
+    )
     diagnostics = EstimateDiagnostics(
         **setting, bandwidth=None, n_bins=None, residuals=tuple(residuals),
         residual_kind="max|H - Hᵀ| / max|H| (rounding of the Hessian products)",
         trace_stderr=float(traces.std(ddof=1) / np.sqrt(R)) if distinct > 1 else None,
         pooled_dimension=pooled, histogram_dimension=None, n_hvp=int(n_hvp),
-        seconds=time.perf_counter() - t_start, notes=tuple(notes),
+        seconds=time.perf_counter() - t_start, notes=tuple(notes), conditioning=cond,
     )
     return SharpnessEstimate(
         dimension=sharpness_dimension(lam), lambda_1=float(lam[0]), sharpness=lam,
@@ -302,23 +389,55 @@ def _exact(f, data, batches, thetas, updates, states, setting, notes, dtype, pro
     )
 
 
+def _half_measures(pooled: SpectralMeasure, g) -> tuple[SpectralMeasure, SpectralMeasure] | None:
+    """The push-forwards of the first and second halves of the runs (each rescaled to the
+    full mass), or ``None`` with fewer than 2 runs."""
+    runs = pooled.run_ids
+    R = int(runs.max()) + 1
+    if R < 2:
+        return None
+    h = R // 2
+    out = []
+    for keep in (runs < h, (runs >= h) & (runs < 2 * h)):
+        w = pooled.weights[keep]
+        out.append(SpectralMeasure(g(pooled.nodes[keep]), w * (pooled.total_mass / w.sum())))
+    return out[0], out[1]
+
+
 def _density(f, data, batches, thetas, updates, states, setting, notes, dtype, bandwidth,
              n_bins, progress, t_start):
-    jacobian, aggregate, size = setting["jacobian"], setting["aggregate"], setting["state_dim"]
+    jacobian, size = setting["jacobian"], setting["state_dim"]
     quads = slq_quadratures(
         f, data, batches, thetas=thetas, jacobian=jacobian, n_steps=setting["n_steps"],
         dtype=dtype, updates=updates, states=states,
         progress=progress,
     )
-    g = log_singular_value_map(jacobian, lr=setting["lr"], eps=setting["epsilon"])
-    stats = run_statistics(quads, g, size, aggregate)
+    g = log_singular_value_map(jacobian, lr=setting["lr"], eps=setting["epsilon"],
+                               weight_decay=setting["weight_decay"] if jacobian == "gd" else 0.0,
+                               epsilon_form=setting["epsilon_form"])
+    stats = run_statistics(quads, g, size, setting["aggregate"])
     pooled = pooled_measure(quads, size)
-    base = pooled if aggregate == "mean" else sup_quantile_measure(
-        quads, g, size, setting["n_quantiles"])
-    view = density_dimension(setting["method"], base, g, aggregate=aggregate,
+    view = density_dimension(setting["method"], pooled, g, aggregate="mean",
                              n_quantiles=setting["n_quantiles"] or 1, bandwidth=bandwidth,
-                             n_bins=n_bins)
+                             n_bins=n_bins, smoothing=setting["smoothing"])
     hessian = jacobian == "gd"
+    # per-value error: Lanczos residual of the extreme Ritz pairs (bounds their eigenvalue
+    # error), split-half sampling W₁ per unit mass, and the kernel's W₁ per unit mass h√(2/π)
+    # (in ln σ; η h √(2/π) to first order at a neutral value for smoothing in α)
+    lip = setting["lr"] if hessian else 0.5
+    rounding = lip * max(stats["residuals"])
+    halves = _half_measures(pooled, g)
+    sampling = 0.0 if halves is None else wasserstein_1(
+        halves[0].nodes, halves[0].weights, halves[1].nodes, halves[1].weights) / (2 * size)
+    h = view.bandwidth or 0.0
+    smooth = h * math.sqrt(2 / math.pi) * (1.0 if view.smoothing == "log" else lip)
+    cond = conditioning(
+        view.measure.nodes, view.measure.weights, tolerance=rounding + sampling + smooth,
+        tolerance_kind=(f"Lanczos residual {rounding:.3g} + split-half sampling W₁ per unit "
+                        f"mass / 2 = {sampling:.3g} + kernel W₁ per unit mass {smooth:.3g} "
+                        "(our choice)"),
+        z_next=view.crossing, use_z_next=True,
+    )
     diagnostics = EstimateDiagnostics(
         **setting, bandwidth=view.bandwidth,
         n_bins=n_bins if setting["method"] == "slq" else None,
@@ -327,6 +446,7 @@ def _density(f, data, batches, thetas, updates, states, setting, notes, dtype, b
         trace_stderr=stats["trace_stderr"] if hessian else None,
         pooled_dimension=None, histogram_dimension=view.histogram_dimension,
         n_hvp=stats["n_hvp"], seconds=time.perf_counter() - t_start, notes=tuple(notes),
+        conditioning=cond,
     )
     return SharpnessEstimate(
         dimension=view.dimension, lambda_1=stats["lambda_1"], sharpness=None,

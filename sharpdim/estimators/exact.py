@@ -1,7 +1,8 @@
 """Exact one-step log singular values for one minibatch at one point (small models).
 
 ``jacobian="gd"`` (the paper's practice): the minibatch Hessian ``H`` is formed (``N``
-Hessian-vector products), ``α = eigvalsh(H)`` and ``z = ln|1 − ηα|`` (``ε = 0``).
+Hessian-vector products), ``α = eigvalsh(H)`` and ``z = ln|1 − η(α + κ)|`` (``ε = 0``; ``κ``
+the weight decay, so the Jacobian is ``I − η(H + κI)``).
 ``jacobian="update"``: the optimizer step's dense Jacobian ``J`` at the state (``S``
 forward products through the gradient) and ``z = ln svdvals(J)``; the Hessian is formed too,
 for its extreme eigenvalues and trace. Cost ``Θ(N²)`` memory (``Θ(S²)``), ``Θ(N³)`` time.
@@ -14,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from sharpdim._numerics import gd_log_singular_value, log_singular_value
 from sharpdim.curvature.functional import FlatLoss
 from sharpdim.curvature.hvp import hessian_operator
-from sharpdim.curvature.spectral_measure import gd_log_singular_value
 from sharpdim.curvature.update_jacobian import gradient_function, update_jacobian
 from sharpdim.curvature.update_maps import UpdateMap
 
@@ -48,9 +49,15 @@ def exact_spectrum(
     dtype: torch.dtype = torch.float64,
     label: str = "minibatch",
     eps: float = 0.0,
+    epsilon_form: str = "clamp",
+    weight_decay: float = 0.0,
 ) -> ExactSpectrum:
-    """Exact spectra of one minibatch at ``theta`` (and ``state`` for ``jacobian="update"``);
-    ``z = ln(σ + eps)`` with ``eps = 0`` unless asked otherwise."""
+    """Exact spectra of one minibatch at ``theta`` (and ``state`` for ``jacobian="update"``).
+
+    ``"gd"``: ``z = ln|1 − η(α + κ)|`` (``κ = weight_decay``: the Jacobian ``I − η(H + κI)``);
+    ``"update"``: ``z = ln σ`` of the step Jacobian (whose update map carries ``κ`` itself).
+    ``eps > 0`` floors ``z`` in ``epsilon_form`` (:data:`sharpdim._numerics.EPSILON_FORMS`);
+    ``eps = 0`` unless asked otherwise."""
     op = hessian_operator(f, theta, inputs, targets, dtype=dtype, method="graph")
     H = op.to_dense()
     scale = float(H.abs().max())
@@ -60,7 +67,8 @@ def exact_spectrum(
     n_hvp = op.n_hvp
     if jacobian == "gd":
         with np.errstate(over="ignore"):
-            z = np.sort(gd_log_singular_value(alpha, lr=lr, eps=eps))[::-1]
+            z = np.sort(gd_log_singular_value(alpha, lr=lr, weight_decay=weight_decay, eps=eps,
+                                              epsilon_form=epsilon_form))[::-1]
         if np.isposinf(z[:1]).any():  # lr·α overflowed float64: no finite exponent exists
             worst = float(alpha[np.argmax(np.abs(alpha))])
             raise ValueError(f"lr = {lr:g} times the Hessian eigenvalue {worst:g} overflows "
@@ -74,6 +82,5 @@ def exact_spectrum(
         n_hvp += J.shape[0]
         sigma = torch.linalg.svdvals(J).double().cpu().numpy()
         del J
-        with np.errstate(divide="ignore"):  # σ = 0 gives -inf, a valid exponent
-            z = np.log(sigma + eps)
+        z = log_singular_value(sigma, eps=eps, epsilon_form=epsilon_form)  # σ = 0: -inf
     return ExactSpectrum(np.ascontiguousarray(z), alpha, residual, int(n_hvp))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sharpdim.curvature.spectral_measure import SpectralMeasure
+from sharpdim.estimators.conditioning import Conditioning
 
 __all__ = ["EstimateDiagnostics", "SharpnessEstimate"]
 
@@ -22,8 +23,9 @@ __all__ = ["EstimateDiagnostics", "SharpnessEstimate"]
 class EstimateDiagnostics:
     """How an estimate was made and what it cost (DESIGN.md: seeds, cost, ε, mode).
 
-    * Setting: ``method``, ``aggregate``, ``jacobian``, ``optimizer`` (``"sgd"``,
-      ``"heavy_ball"``, ``"adam"``, ``"adamw"``: the map actually used), ``lr``,
+    * Setting: ``method``, ``aggregate``, ``jacobian``, ``optimizer`` (the canonical name of
+      :mod:`sharpdim.vocabulary`: ``"sgd"``, ``"momentum"`` — also for ``"sgd"`` with
+      ``momentum > 0`` —, ``"adam"``, ``"adamw"``), ``lr``,
       ``batch_size``, ``momentum``, ``weight_decay``, ``n_params`` (``N``), ``state_dim``
       (``S``: ``N``, ``2N`` or ``3N``; the number of ``λ_k``), ``n_examples``.
     * Randomness: ``seed`` (the one given or drawn, so the call can be repeated),
@@ -34,7 +36,10 @@ class EstimateDiagnostics:
       ``n_steps`` (Lanczos steps ``m``; ``None`` for exact), ``n_quantiles`` (``M`` for the
       pseudo-spectrum and the sup of densities; else ``None``), ``bandwidth`` (Gaussian
       kernel width actually used, in the smoothed variable; else ``None``), ``n_bins``.
-    * Numerics: ``epsilon`` (the ``ε`` in ``ln(σ + ε)``; 0 for exact), ``dtype``, ``device``,
+    * Numerics: ``epsilon`` (the ``ε`` floor of ``ln σ``; 0 for exact) and ``epsilon_form``
+      (``"clamp"``: ``ln max(σ, ε)``, the default; ``"additive"``: the paper's ``ln(σ + ε)``),
+      ``smoothing`` (kde/ps: ``"curvature"`` — kernel density of ``α``, the paper's — or
+      ``"log"`` — of ``ln σ``; ``None`` otherwise), ``dtype``, ``device``,
       ``residuals`` (one per minibatch: exact — ``max|H − Hᵀ| / max|H|``, the rounding of the
       products; density — the largest Lanczos residual ``β_m|S_mℓ|`` of the extreme Ritz
       pairs), ``residual_kind`` (which of the two), ``trace_stderr`` (standard error of
@@ -50,6 +55,11 @@ class EstimateDiagnostics:
       of an update map counts as one), ``seconds`` (wall time of the call).
     * ``notes``: plain-language caveats (e.g. that ``jacobian="gd"`` is the paper's
       approximation for momentum and Adam runs, or the default velocity used).
+    * ``conditioning``: :class:`~sharpdim.estimators.conditioning.Conditioning` — our
+      diagnostics, not the paper's: the value at the crossing ``z_next``, the masses of
+      expanding / neutral / contracting values for a tolerance tied to the estimation error
+      (stated in ``conditioning.tolerance_kind``), the transverse SD, and whether the
+      estimation error alone could move the SD by a whole dimension (``ill_conditioned``).
     """
 
     method: str
@@ -73,6 +83,8 @@ class EstimateDiagnostics:
     bandwidth: float | None
     n_bins: int | None
     epsilon: float
+    epsilon_form: str
+    smoothing: str | None
     dtype: str
     device: str
     residuals: tuple[float, ...]
@@ -86,6 +98,7 @@ class EstimateDiagnostics:
     n_hvp: int
     seconds: float
     notes: tuple[str, ...]
+    conditioning: Conditioning
 
 
 @dataclass(frozen=True)
@@ -99,9 +112,11 @@ class SharpnessEstimate:
       stability.
     * ``sharpness``: ``λ_1 ≥ … ≥ λ_S`` (float64, may end in ``-inf`` for zero singular
       values) for ``method="exact"``; ``None`` for density methods.
-    * ``measure``: for density methods the weighted measure on ``ln(σ + ε)`` whose weighted SD
-      is ``dimension`` (SLQ atoms, KDE grid quadrature, or pseudo-spectrum atoms; total mass
-      ``S``); ``None`` for exact.
+    * ``measure``: for density methods the weighted measure on the log singular values behind
+      ``dimension`` (total mass ``S``): the SLQ atoms (slq); the kernel centers, whose Gaussian
+      mixture of width ``diagnostics.bandwidth`` has SD ``dimension`` (kde, ``"log"``
+      smoothing); the quantile atoms (ps, and kde with ``"curvature"`` smoothing); ``None``
+      for exact.
     * ``curvature_measure``: for density methods the pooled SLQ measure before the push
       forward — of the Hessian eigenvalues ``α`` (``jacobian="gd"``) or of ``σ²``, the
       eigenvalues of ``JᵀJ`` (``jacobian="update"``); ``None`` for exact.
@@ -138,4 +153,6 @@ class SharpnessEstimate:
         return (f"{d.method:>5} ({d.aggregate}, {d.jacobian}): SD = {self.dimension:.4g} of "
                 f"{d.state_dim}, λ_1 = {self.lambda_1:.4g}, α_max = {fmt(self.top_eigenvalue)}, "
                 f"α_min = {fmt(self.bottom_eigenvalue)}, tr H = {fmt(self.trace)}; "
-                f"{d.n_hvp} HVPs, {d.seconds:.2f} s")
+                f"{d.n_hvp} HVPs, {d.seconds:.2f} s"
+                + ("; ill-conditioned (estimation error could move SD by ≥ 1)"
+                   if d.conditioning.ill_conditioned else ""))

@@ -69,6 +69,7 @@ from torch import nn
 
 from sharpdim.experiments.data import Dataset
 from sharpdim.experiments.topology import lifetime_sum, loss_distance_matrix, ph_dimension
+from sharpdim.vocabulary import MeasureStatus
 
 __all__ = [
     "MeasureSettings",
@@ -156,7 +157,7 @@ class MeasureOutcome:
 
     name: str
     group: str
-    status: str
+    status: MeasureStatus
     value: float | None
     error: str | None
     seconds: float
@@ -184,9 +185,8 @@ def jsonable(x: Any) -> Any:
 
 
 def _estimator_optimizer(ctx: MeasureContext) -> tuple[str, float]:
-    if ctx.optimizer in ("sgd", "momentum"):
-        return "sgd", ctx.momentum
-    return ctx.optimizer, 0.0
+    # one vocabulary: the estimator takes the sweep's names as they are
+    return ctx.optimizer, ctx.momentum if ctx.optimizer in ("sgd", "momentum") else 0.0
 
 
 def _estimate(ctx: MeasureContext, *, method: str, jacobian: str, options: Mapping[str, Any],
@@ -272,8 +272,9 @@ def _density(method: str) -> Callable[[MeasureContext], GroupValues]:
 
 
 def _skip_update(ctx: MeasureContext) -> str | None:
-    if ctx.optimizer == "sgd" and ctx.weight_decay == 0:
-        return "plain SGD without weight decay: the update Jacobian is the GD Jacobian (sd_exact)"
+    if ctx.optimizer == "sgd":
+        return ("plain SGD: the update Jacobian I − η(H + κI) is the GD Jacobian (sd_exact, "
+                "which includes the weight decay κ)")
     return None
 
 

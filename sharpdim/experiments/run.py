@@ -36,6 +36,7 @@ from sharpdim.experiments.models import count_parameters
 from sharpdim.experiments.tasks import get_task
 from sharpdim.experiments.training import TrainSettings, train
 from sharpdim.provenance import device_of
+from sharpdim.vocabulary import RunStatus
 
 __all__ = ["StageMeasure", "CheckpointRecord", "RunResult", "execute_run", "derived_seed"]
 
@@ -71,7 +72,7 @@ class RunResult:
     finished); ``arrays``: ``(stage, epoch, name) -> float64 array`` (spectra)."""
 
     run_id: str
-    status: str
+    status: RunStatus
     error: str | None
     n_parameters: int | None
     epochs_completed: int

@@ -42,6 +42,7 @@ import numpy as np
 from sharpdim.experiments.config import RunSpec, SweepConfig
 from sharpdim.experiments.measures import jsonable
 from sharpdim.experiments.run import RunResult
+from sharpdim.vocabulary import MEASURE_STATUSES, RUN_STATUSES
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -70,14 +71,14 @@ CREATE TABLE runs (
     task TEXT NOT NULL, lr REAL NOT NULL, batch_size INTEGER NOT NULL,
     weight_decay REAL NOT NULL, optimizer TEXT NOT NULL, seed INTEGER NOT NULL,
     spec TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('pending', 'finished', 'diverged', 'failed')),
+    status TEXT NOT NULL CHECK (status IN (@RUN_STATUSES@)),
     error TEXT, n_parameters INTEGER, epochs_completed INTEGER, steps INTEGER,
     attempts INTEGER NOT NULL DEFAULT 0, session_id INTEGER, finished TEXT, seconds REAL,
     environment TEXT);
 CREATE TABLE measures (
     run_id TEXT NOT NULL REFERENCES runs(run_id), stage TEXT NOT NULL, epoch INTEGER NOT NULL,
     name TEXT NOT NULL, grp TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('ok', 'error', 'skipped')),
+    status TEXT NOT NULL CHECK (status IN (@MEASURE_STATUSES@)),
     value REAL, error TEXT, seconds REAL, details TEXT,
     PRIMARY KEY (run_id, stage, epoch, name));
 CREATE TABLE checkpoints (
@@ -93,7 +94,8 @@ CREATE TABLE seeds (
 CREATE TABLE timings (
     run_id TEXT NOT NULL REFERENCES runs(run_id), phase TEXT NOT NULL,
     seconds REAL NOT NULL, PRIMARY KEY (run_id, phase));
-"""
+""".replace("@RUN_STATUSES@", ", ".join(f"'{v}'" for v in RUN_STATUSES)).replace(
+    "@MEASURE_STATUSES@", ", ".join(f"'{v}'" for v in MEASURE_STATUSES))  # one vocabulary
 
 
 class StorageError(RuntimeError):

@@ -38,11 +38,12 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from sharpdim.experiments.data import Dataset
+from sharpdim.vocabulary import OPTIMIZERS, canonical_optimizer
 
 __all__ = ["OPTIMIZERS", "STOP_MODES", "TrainSettings", "TrainResult", "Evaluation", "evaluate",
            "criterion_met", "train"]
 
-OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
+# OPTIMIZERS: re-exported from the one vocabulary
 STOP_MODES = ("epochs", "criterion")
 
 
@@ -78,14 +79,8 @@ class TrainSettings:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
-        if self.optimizer == "momentum" and not 0 < self.momentum < 1:
-            raise ValueError(f"momentum must be in (0, 1) for optimizer 'momentum', "
-                             f"got {self.momentum!r}")
-        if self.optimizer != "momentum" and self.momentum != 0:
-            raise ValueError(f"momentum must be 0 for optimizer {self.optimizer!r} (use "
-                             f"optimizer 'momentum' for heavy ball), got {self.momentum!r}")
+        # one vocabulary: "sgd" with momentum > 0 is heavy ball, recorded as "momentum"
+        object.__setattr__(self, "optimizer", canonical_optimizer(self.optimizer, self.momentum))
         if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
             raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
         if isinstance(self.trajectory, bool) or not isinstance(self.trajectory, int) \

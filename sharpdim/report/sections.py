@@ -132,7 +132,47 @@ def setup(c: ReportContext) -> list[str]:
             f"{grid['weight_decay']}{extra}; seeds {canonical['seeds']}",
             f"* factors of the granulated Kendall coefficients: {c.data.factors or 'none'}",
             f"* measures at the end: {groups}",
-            f"* measure options: `{options}`", ""]
+            f"* measure options: `{options}`",
+            *_estimator_labels(c.data.final_measures), ""]
+
+
+def _estimator_labels(measures: Sequence[Any]) -> list[str]:
+    """How each stored SD was estimated, read from its diagnostics: ε and its form, the kernel
+    smoothing, and how many values our conditioning diagnostics flag as ill-conditioned.
+    Values stored before the ε form was recorded used the additive ``ln(σ + ε)``; SD-KDE values
+    stored before ``smoothing`` was recorded come from the old gridded KDE."""
+    seen: dict[str, Counter] = defaultdict(Counter)
+    flagged: dict[str, Counter] = defaultdict(Counter)
+    for m in measures:
+        diag = (m.get("details") or {}).get("diagnostics")
+        if m["status"] != "ok" or not isinstance(diag, dict) or "epsilon" not in diag:
+            continue
+        eps = float(diag["epsilon"]) if diag["epsilon"] is not None else 0.0
+        form = diag.get("epsilon_form")
+        if eps == 0:
+            text = "ε = 0"
+        elif form is None:
+            text = f"ε = {eps:g}, additive ln(σ + ε) (recorded before the ε form existed)"
+        else:
+            text = f"ε = {eps:g}, {form} " + ("ln max(σ, ε)" if form == "clamp" else "ln(σ + ε)")
+        if diag.get("method") in ("kde", "ps"):
+            sm = diag.get("smoothing")
+            text += (f"; smoothing {sm}" if sm is not None else
+                     ("; gridded KDE (before the grid-free SD-KDE)" if diag["method"] == "kde"
+                      else "; smoothing curvature"))
+        seen[m["name"]][text] += 1
+        cond = diag.get("conditioning")
+        if isinstance(cond, dict):
+            flagged[m["name"]]["flagged" if cond.get("ill_conditioned") else "ok"] += 1
+    lines = []
+    for name in sorted(seen):
+        texts = "; ".join(f"{t} ({n})" for t, n in sorted(seen[name].items()))
+        f = flagged.get(name)
+        cond = (f"; ill-conditioned (our diagnostics, not the paper's): {f['flagged']} of "
+                f"{f['flagged'] + f['ok']}" if f else "")
+        lines.append(f"  * `{name}`: {texts}{cond}")
+    return (["* how the SDs were estimated (from the stored diagnostics):", *lines]
+            if lines else [])
 
 
 def verdict_rule(c: ReportContext) -> list[str]:

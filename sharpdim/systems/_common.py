@@ -11,9 +11,12 @@ from typing import Any
 
 import numpy as np
 
+from sharpdim._numerics import (  # noqa: F401 (EPS, log_abs_one_minus re-exported)
+    EPS,
+    log_abs_one_minus,
+    symmetry_tolerance,
+)
 from sharpdim.dimension import as_float_array
-
-EPS = float(np.finfo(np.float64).eps)
 
 AGGREGATES = ("sup", "mean")
 
@@ -70,13 +73,14 @@ def symmetric_matrix(name: str, value: Any) -> np.ndarray:
     """A finite square matrix, symmetric up to rounding; returned exactly symmetrized.
 
     ``Q diag(α) Qᵀ`` formed in float64 is asymmetric by about ``d·eps·max|α|``; anything beyond
-    ``1e-10·max(1, max|A|)`` is a genuinely non-symmetric input and is rejected.
+    :func:`sharpdim._numerics.symmetry_tolerance` (``16·d·eps·max|A|``, the package's one
+    symmetry tolerance) is a genuinely non-symmetric input and is rejected.
     """
     a = finite_array(name, value, 2)
     if a.shape[0] != a.shape[1]:
         raise ValueError(f"{name} must be square, got shape {a.shape}")
     asym = float(np.abs(a - a.T).max())
-    if asym > 1e-10 * max(1.0, float(np.abs(a).max())):
+    if asym > symmetry_tolerance(a.shape[0], float(np.abs(a).max())):
         raise ValueError(
             f"{name} must be symmetric (a Hessian), got max |A - Aᵀ| = {asym:.3g}; "
             "pass (A + A.T) / 2 if the asymmetry is rounding"
@@ -127,27 +131,6 @@ def readonly(a: np.ndarray) -> np.ndarray:
 
 def descending(values: Any) -> np.ndarray:
     return np.sort(np.asarray(values, dtype=np.float64))[::-1].copy()
-
-
-def log_abs_one_minus(p: Any) -> np.ndarray:
-    """``ln|1 − p|`` elementwise, accurate to a few ulps for every float ``p``.
-
-    ``log1p(−p)`` for ``p < 1``; ``log1p(p − 2)`` on ``[1, 4]`` (where ``p − 2`` is exact by
-    Sterbenz's lemma); ``ln(p − 1)`` beyond. So the sign of the result is exactly the sign of
-    ``|1 − p| − 1`` for the float ``p``: ``> 0`` iff ``p < 0`` or ``p > 2``; ``−inf`` at ``p = 1``.
-
-    >>> log_abs_one_minus([3.0, 1.0, 1e-20]).tolist()  # ln 2, -inf, and -1e-20 (not 0)
-    [0.6931471805599453, -inf, -1e-20]
-    """
-    p = np.asarray(p, dtype=np.float64)
-    out = np.empty_like(p)
-    low, high = p < 1.0, p > 4.0
-    mid = ~(low | high)
-    with np.errstate(divide="ignore"):
-        out[low] = np.log1p(-p[low])
-        out[mid] = np.log1p(p[mid] - 2.0)
-        out[high] = np.log(p[high] - 1.0)
-    return out
 
 
 class Deterministic:

@@ -283,10 +283,11 @@ _BASES = ("haar", "identity")
 
 
 def _haar_orthogonal(seed: int, dim: int) -> np.ndarray:
-    """Haar-distributed orthogonal matrix: QR of a Gaussian matrix, signs fixed by ``diag R``."""
-    g = np.random.default_rng(seed).standard_normal((dim, dim))
-    q, r = np.linalg.qr(g)
-    return q * np.where(np.diag(r) < 0, -1.0, 1.0)
+    """Haar-distributed orthogonal matrix from ``seed`` (the one sampler,
+    :func:`sharpdim.testing.oracles.planted.haar_orthogonal`)."""
+    from sharpdim.testing.oracles.planted import haar_orthogonal
+
+    return haar_orthogonal(np.random.default_rng(seed), dim)
 
 
 def _basis_strategy(basis: str, dim: int) -> SearchStrategy[np.ndarray]:

@@ -21,14 +21,27 @@ import torch
 from torch import nn
 
 __all__ = ["PlantedQuadratic", "PlantedLoss", "PlantedProblem", "planted_problem",
-           "random_orthogonal"]
+           "haar_orthogonal", "random_orthogonal"]
+
+
+def haar_orthogonal(rng: np.random.Generator, n: int, d: int | None = None) -> np.ndarray:
+    """The package's one Haar sampler: ``n × d`` (default ``d = n``) with orthonormal columns
+    distributed by Haar measure — the ``Q`` of a QR decomposition of an ``n × d`` standard
+    Gaussian matrix drawn from ``rng``, with each column's sign fixed so that ``diag R > 0``
+    (Mezzadri 2007, "How to generate random matrices from the classical compact groups").
+
+    >>> q = haar_orthogonal(np.random.default_rng(0), 4, 2)
+    >>> bool(np.allclose(q.T @ q, np.eye(2)))
+    True
+    """
+    d = n if d is None else d
+    q, r = np.linalg.qr(rng.standard_normal((n, d)))
+    return q * np.where(np.diag(r) < 0, -1.0, 1.0)
 
 
 def random_orthogonal(n: int, seed: int) -> np.ndarray:
-    """Haar-random orthogonal ``n × n`` matrix (QR of a Gaussian matrix, signs fixed)."""
-    g = np.random.default_rng(seed).standard_normal((n, n))
-    q, r = np.linalg.qr(g)
-    return q * np.sign(np.diag(r))
+    """Haar-random orthogonal ``n × n`` matrix from ``seed`` (:func:`haar_orthogonal`)."""
+    return haar_orthogonal(np.random.default_rng(seed), n)
 
 
 class PlantedQuadratic(nn.Module):

@@ -1,4 +1,5 @@
-"""Planted spectra: least-squares problems whose minibatch Hessians are known in closed form.
+"""Planted spectra: least-squares problems whose minibatch Hessians are known in closed form
+(a test fixture of the estimators: their oracles).
 
 For a linear model ``x ↦ xᵀw`` (``torch.nn.Linear(d, 1, bias=False)``) under
 ``F.mse_loss`` (the mean over the minibatch), the minibatch Hessian is ``H_B = 2 X_BᵀX_B / b``
@@ -22,6 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch.nn import functional as F
+
+from sharpdim.testing.oracles.planted import haar_orthogonal
 
 __all__ = ["PlantedRegression", "planted_regression", "planted_sparse_regression"]
 
@@ -78,11 +81,6 @@ class PlantedRegression:
         return np.linalg.eigvalsh(self.minibatch_hessian(indices))
 
 
-def _orthogonal(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
-    q, r = np.linalg.qr(rng.standard_normal((n, d)))
-    return q * np.sign(np.diag(r))  # Haar-distributed columns
-
-
 def planted_regression(eigenvalues, *, n_examples: int | None = None,
                        seed: int) -> PlantedRegression:
     """Least squares whose full-batch Hessian ``2XᵀX/n`` has exactly the spectrum
@@ -101,7 +99,7 @@ def planted_regression(eigenvalues, *, n_examples: int | None = None,
     if n < d:
         raise ValueError(f"n_examples must be >= the dimension {d}, got {n}")
     rng = np.random.default_rng(seed)
-    U, V = _orthogonal(rng, n, d), _orthogonal(rng, d, d)
+    U, V = haar_orthogonal(rng, n, d), haar_orthogonal(rng, d, d)
     X = np.sqrt(n / 2.0) * (U * np.sqrt(alpha)) @ V.T
     return PlantedRegression(X, rng.standard_normal(n), V, rng.standard_normal(d))
 
@@ -123,6 +121,6 @@ def planted_sparse_regression(axes, scales, *, seed: int) -> PlantedRegression:
         raise ValueError("scales must be finite")
     d = int(k.max()) + 1
     rng = np.random.default_rng(seed)
-    V = _orthogonal(rng, d, d)
+    V = haar_orthogonal(rng, d, d)
     X = c[:, None] * V[:, k].T
     return PlantedRegression(X, rng.standard_normal(k.size), V, rng.standard_normal(d), k, c)

@@ -16,7 +16,7 @@ method's measure and the exact one) and the rate is the least-squares slope of `
 (``K`` seeds; nested runs make it approximate).
 
 ``render_markdown`` writes the committed report; regenerate it with
-``python -m sharpdim.estimators.convergence reports/estimator_convergence.md`` (slow: minutes).
+``python -m sharpdim.bench.convergence reports/estimator_convergence.md`` (slow: minutes).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from sharpdim._numerics import EPSILON_FORMS
 from sharpdim.curvature.spectral_measure import SpectralMeasure
 from sharpdim.dimension import sharpness_dimension
 from sharpdim.estimators.data import minibatch, training_data
@@ -41,7 +42,10 @@ from sharpdim.estimators.density import (
 from sharpdim.estimators.estimate import estimate_sharpness
 from sharpdim.estimators.exact import exact_spectrum
 from sharpdim.estimators.perturbation import wasserstein_1
-from sharpdim.estimators.planted import planted_regression, planted_sparse_regression
+from sharpdim.testing.oracles.planted_regression import (
+    planted_regression,
+    planted_sparse_regression,
+)
 
 __all__ = [
     "ConvergenceCase",
@@ -77,6 +81,7 @@ class ConvergenceRow:
     method: str
     n_runs: int
     n_steps: int
+    epsilon_form: str
     reference: float
     mean_estimate: float
     bias: float
@@ -94,6 +99,7 @@ class ConvergenceRate:
     case: str
     method: str
     n_steps: int
+    epsilon_form: str
     slope: float
     stderr: float
 
@@ -172,10 +178,10 @@ def _prefix(measure: SpectralMeasure, n_runs: int, total: int) -> SpectralMeasur
 
 
 def _exact_profiles(case: ConvergenceCase, model, seed: int, n_batches: int,
-                    eps: float) -> np.ndarray:
-    """Exact ``ln(σ + ε)`` ``(n_batches, N)`` of the minibatches a call with ``seed`` draws
-    (the same protocol as ``estimate_sharpness``), with the density methods' ``ε`` so that
-    both sides map a zero eigenvalue to the same ``ln(1 + ε) > 0``."""
+                    eps: float, epsilon_form: str) -> np.ndarray:
+    """Exact log singular values ``(n_batches, N)`` of the minibatches a call with ``seed``
+    draws (the same protocol as ``estimate_sharpness``), with the density methods' ``ε`` and
+    ``epsilon_form`` so that both sides map every eigenvalue through the same ``g``."""
     from sharpdim.curvature.functional import flat_loss
     from sharpdim.curvature.slq import slq_run_seeds
 
@@ -190,7 +196,7 @@ def _exact_profiles(case: ConvergenceCase, model, seed: int, n_batches: int,
         mb = minibatch(i, s, data.n, case.batch_size)
         x, y = data.take(mb.indices)
         rows.append(exact_spectrum(f, x, y, theta=f.theta0, lr=case.lr, jacobian="gd",
-                                   eps=eps).log_singular_values)
+                                   eps=eps, epsilon_form=epsilon_form).log_singular_values)
     return np.stack(rows)
 
 
@@ -209,9 +215,12 @@ def convergence_table(
     runs: Sequence[int] = (8, 32, 128, 512),
     n_seeds: int = 8,
     base_seed: int = 2026,
+    epsilon_forms: Sequence[str] = EPSILON_FORMS,
     progress: bool | None = None,
 ) -> ConvergenceTable:
-    """Errors of SD-SLQ/KDE/PS against the exact pooled SD as runs ``R`` and steps ``m`` grow.
+    """Errors of SD-SLQ/KDE/PS against the exact pooled SD as runs ``R`` and steps ``m`` grow,
+    for each ``ε`` form (``"clamp"``: ``ln max(σ, ε)``; ``"additive"``: the paper's
+    ``ln(σ + ε)``), each row labelled with its form.
 
     Seeds are ``base_seed, base_seed + 1, …``; every estimate records its seed.
     """
@@ -226,46 +235,50 @@ def convergence_table(
     for case in cases:
         model = case.make_model()
         N = sum(p.numel() for p in model.parameters() if p.requires_grad)
-        g = log_singular_value_map("gd", lr=case.lr, eps=DEFAULT_EPSILON)
-        exact = {s: _exact_profiles(case, model, s, R_max, DEFAULT_EPSILON) for s in seeds}
-        z0 = exact[seeds[0]]
-        references.append({
-            "case": case.name, "n_params": N,
-            "exact_mean_sd": sharpness_dimension(z0.mean(axis=0)),
-            "exact_pooled_sd": sharpness_dimension(z0.ravel(), np.full(z0.size, 1 / R_max)),
-            "lambda_1": float(z0[:, 0].mean()), "n_batches": R_max, "seed": seeds[0],
-        })
-        cells: dict[tuple[str, int, int], list[tuple[float, float, float]]] = {}
-        for m in case.steps:
-            for s in seeds:
-                est = estimate_sharpness(model, case.loss_fn, case.data, lr=case.lr,
-                                         batch_size=case.batch_size, method="slq",
-                                         n_batches=R_max, n_steps=m, seed=s, progress=progress)
-                for R in runs:
-                    sub = _prefix(est.curvature_measure, R, R_max)
-                    z = exact[s][:R]
-                    ref = sharpness_dimension(z.ravel(), np.full(z.size, 1 / R))
-                    for method in DENSITY_METHODS:
-                        view = density_dimension(method, sub, g, aggregate="mean",
-                                                 n_quantiles=min(1000, N))
-                        w1 = wasserstein_1(z.ravel(), None, view.measure.nodes,
-                                           view.measure.weights, mass=float(N)) \
-                            if np.isfinite(z).all() else float("nan")
-                        cells.setdefault((method, m, R), []).append((view.dimension, ref, w1))
-        for (method, m, R), vals in sorted(cells.items()):
-            est_v, ref_v, w1_v = (np.array(v) for v in zip(*vals, strict=True))
-            err = est_v - ref_v
-            rows.append(ConvergenceRow(
-                case.name, method, R, m, float(ref_v.mean()), float(est_v.mean()),
-                float(err.mean()), float(np.sqrt((err**2).mean())), float(np.abs(err).max()),
-                float(w1_v.mean()), R * m, seeds,
-            ))
-        for method in DENSITY_METHODS:
-            m = case.steps[-1]
-            rmse = [r.rmse for r in rows if r.case == case.name and r.method == method
-                    and r.n_steps == m]
-            slope, se = _rate(runs, rmse, n_seeds)
-            rates.append(ConvergenceRate(case.name, method, m, slope, se))
+        for form in epsilon_forms:
+            g = log_singular_value_map("gd", lr=case.lr, eps=DEFAULT_EPSILON, epsilon_form=form)
+            exact = {s: _exact_profiles(case, model, s, R_max, DEFAULT_EPSILON, form)
+                     for s in seeds}
+            z0 = exact[seeds[0]]
+            references.append({
+                "case": case.name, "n_params": N, "epsilon_form": form,
+                "exact_mean_sd": sharpness_dimension(z0.mean(axis=0)),
+                "exact_pooled_sd": sharpness_dimension(z0.ravel(), np.full(z0.size, 1 / R_max)),
+                "lambda_1": float(z0[:, 0].mean()), "n_batches": R_max, "seed": seeds[0],
+            })
+            cells: dict[tuple[str, int, int], list[tuple[float, float, float]]] = {}
+            for m in case.steps:
+                for s in seeds:
+                    est = estimate_sharpness(model, case.loss_fn, case.data, lr=case.lr,
+                                             batch_size=case.batch_size, method="slq",
+                                             n_batches=R_max, n_steps=m, seed=s,
+                                             epsilon_form=form, progress=progress)
+                    for R in runs:
+                        sub = _prefix(est.curvature_measure, R, R_max)
+                        z = exact[s][:R]
+                        ref = sharpness_dimension(z.ravel(), np.full(z.size, 1 / R))
+                        for method in DENSITY_METHODS:
+                            view = density_dimension(method, sub, g, aggregate="mean",
+                                                     n_quantiles=min(1000, N))
+                            w1 = wasserstein_1(z.ravel(), None, view.measure.nodes,
+                                               view.measure.weights, mass=float(N)) \
+                                if np.isfinite(z).all() else float("nan")
+                            cells.setdefault((method, m, R), []).append((view.dimension, ref,
+                                                                         w1))
+            for (method, m, R), vals in sorted(cells.items()):
+                est_v, ref_v, w1_v = (np.array(v) for v in zip(*vals, strict=True))
+                err = est_v - ref_v
+                rows.append(ConvergenceRow(
+                    case.name, method, R, m, form, float(ref_v.mean()), float(est_v.mean()),
+                    float(err.mean()), float(np.sqrt((err**2).mean())),
+                    float(np.abs(err).max()), float(w1_v.mean()), R * m, seeds,
+                ))
+            for method in DENSITY_METHODS:
+                m = case.steps[-1]
+                rmse = [r.rmse for r in rows if r.case == case.name and r.method == method
+                        and r.n_steps == m and r.epsilon_form == form]
+                slope, se = _rate(runs, rmse, n_seeds)
+                rates.append(ConvergenceRate(case.name, method, m, form, slope, se))
     info = tuple({"name": c.name, "description": c.description, "lr": c.lr,
                   "batch_size": c.batch_size, "steps": c.steps} for c in cases)
     return ConvergenceTable(tuple(rows), tuple(rates), tuple(references), runs, seeds,
@@ -277,8 +290,8 @@ def render_markdown(table: ConvergenceTable, *, provenance: Mapping[str, str]) -
     out = [
         "# Estimator convergence: SD-SLQ, SD-KDE, SD-PS against the exact SD",
         "",
-        "_Generated by `sharpdim.estimators.convergence.convergence_table` — do not edit by "
-        "hand; regenerate with `python -m sharpdim.estimators.convergence "
+        "_Generated by `sharpdim.bench.convergence.convergence_table` — do not edit by "
+        "hand; regenerate with `python -m sharpdim.bench.convergence "
         "reports/estimator_convergence.md`._",
         "",
     ]
@@ -287,16 +300,20 @@ def render_markdown(table: ConvergenceTable, *, provenance: Mapping[str, str]) -
         f"* seeds: {', '.join(map(str, table.seeds))} (one estimate per seed; minibatch `i` of "
         "seed `s` is drawn from `SeedSequence(s).spawn(R)[i]`)",
         f"* runs R: {', '.join(map(str, table.runs))} (the first R runs of one call with "
-        f"R = {table.runs[-1]}); ε = 1e-6, Silverman's robust bandwidth, M = min(1000, N)",
+        f"R = {table.runs[-1]}); ε = 1e-6 in the form of each row's `ε form` column "
+        "(clamp: ln max(σ, ε), the default; additive: the paper's ln(σ + ε), which shifts "
+        "every neutral value by +ε), Silverman's robust bandwidth, default smoothing "
+        "(kde: log, computed exactly without a grid; ps: curvature), M = min(1000, N)",
         f"* wall time: {table.seconds:.0f} s",
         "",
         "Reference: the exact SD of the same R minibatch spectra pooled into one measure "
-        "(mass N), which is what the density methods estimate, with the same ε (so that an "
-        "exact zero eigenvalue, whose computed sign is rounding noise, maps to ln(1 + ε) on "
-        "both sides). The exact order-by-order mean "
+        "(mass N), which is what the density methods estimate, with the same ε and ε form "
+        "(so that both sides map every eigenvalue through the same function). The exact "
+        "order-by-order mean "
         "(the paper's practice) is listed beside it: the two differ when minibatch spectra "
         "differ. Error = estimate − reference; W₁ = 1-Wasserstein distance between the "
-        "method's measure on ln σ and the exact one (|ΔSD| ≤ W₁ / |z_next|, "
+        "method's measure on ln σ (for kde with log smoothing: its kernel centers) and the "
+        "exact one (|ΔSD| ≤ W₁ / |z_next|, "
         "`sharpdim.estimators.perturbation`).",
         "",
         "## Cases",
@@ -305,21 +322,24 @@ def render_markdown(table: ConvergenceTable, *, provenance: Mapping[str, str]) -
     for c in table.cases:
         out.append(f"* **{c['name']}** — {c['description']}; Lanczos steps m ∈ {c['steps']}")
     out += ["", "## Exact references (first seed, all runs)", "",
-            "| case | N | exact SD, order-by-order mean | exact SD, pooled | λ₁ |",
-            "|---|---:|---:|---:|---:|"]
+            "| case | N | ε form | exact SD, order-by-order mean | exact SD, pooled | λ₁ |",
+            "|---|---:|---|---:|---:|---:|"]
     for r in table.references:
-        out.append(f"| {r['case']} | {r['n_params']} | {r['exact_mean_sd']:.4f} | "
+        out.append(f"| {r['case']} | {r['n_params']} | {r['epsilon_form']} | "
+                   f"{r['exact_mean_sd']:.4f} | "
                    f"{r['exact_pooled_sd']:.4f} | {r['lambda_1']:.4f} |")
     out += ["", "## Fitted rates (ln RMSE on ln R at the largest m)", "",
-            "| case | method | m | slope | ± SE |", "|---|---|---:|---:|---:|"]
+            "| case | method | ε form | m | slope | ± SE |", "|---|---|---|---:|---:|---:|"]
     for r in table.rates:
-        out.append(f"| {r.case} | {r.method} | {r.n_steps} | {r.slope:+.3f} | {r.stderr:.3f} |")
+        out.append(f"| {r.case} | {r.method} | {r.epsilon_form} | {r.n_steps} | "
+                   f"{r.slope:+.3f} | {r.stderr:.3f} |")
     out += ["", "## Errors", "",
-            "| case | method | m | R | reference | mean estimate | bias | RMSE | max abs err | "
-            "mean W₁ | HVPs |",
-            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+            "| case | method | ε form | m | R | reference | mean estimate | bias | RMSE | "
+            "max abs err | mean W₁ | HVPs |",
+            "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in table.rows:
-        out.append(f"| {r.case} | {r.method} | {r.n_steps} | {r.n_runs} | {r.reference:.4f} | "
+        out.append(f"| {r.case} | {r.method} | {r.epsilon_form} | {r.n_steps} | {r.n_runs} | "
+                   f"{r.reference:.4f} | "
                    f"{r.mean_estimate:.4f} | {r.bias:+.4f} | {r.rmse:.4f} | "
                    f"{r.max_abs_error:.4f} | {r.wasserstein:.4f} | {r.hvp_per_estimate} |")
     return "\n".join(out) + "\n"

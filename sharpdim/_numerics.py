@@ -1,0 +1,204 @@
+"""Careful numerics and argument checks shared by every layer (layer 0: imports nothing from
+``sharpdim``).
+
+* :func:`log_abs_one_minus` — the one ``ln|1 − p|`` of the package, sign-exact for every float
+  ``p`` (the GD Jacobian ``I − ηH`` has singular values ``|1 − ηα|``, PAPER_NOTES §2);
+* :func:`gd_log_singular_value` — ``ln|1 − η(α + κ)|`` (weight decay ``κ``) with the ``ε``
+  floor in its two labelled forms (:data:`EPSILON_FORMS`);
+* :func:`log_singular_value`, :func:`gram_log_singular_value` — ``ln σ`` from a singular value
+  or from an eigenvalue ``s = σ²`` of ``JᵀJ``, with the same ``ε`` forms;
+* :func:`positive_int`, :func:`resolve_seed` — the package's argument checks for counts and
+  seeds;
+* :data:`EPS`, :func:`symmetry_tolerance` — float64 rounding and the tolerance under which a
+  computed Hessian counts as symmetric, with its origin.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "EPS",
+    "EPSILON_FORMS",
+    "log_abs_one_minus",
+    "gd_log_singular_value",
+    "gram_log_singular_value",
+    "log_singular_value",
+    "positive_int",
+    "resolve_seed",
+    "symmetry_tolerance",
+]
+
+EPS = float(np.finfo(np.float64).eps)
+
+EPSILON_FORMS = ("clamp", "additive")
+"""How ``ε`` enters a log singular value ``ln σ``:
+
+* ``"clamp"`` (default): ``ln max(σ, ε)`` — leaves every ``σ ≥ ε`` untouched, so the neutral
+  bulk ``σ ≈ 1`` of a network's spectrum keeps its exact sign and the partial sums of the SD
+  do not drift;
+* ``"additive"`` (the paper's ``ln(σ + ε)``): shifts a neutral value ``ln 1 = 0`` up to
+  ``ln(1 + ε) ≈ ε``, so partial sums drift by ``≈ N·ε`` (PAPER_NOTES §7).
+"""
+
+
+def log_abs_one_minus(p: Any) -> np.ndarray:
+    """``ln|1 − p|`` elementwise, accurate to a few ulps for every float ``p``.
+
+    ``log1p(−p)`` for ``p < 1``; ``log1p(p − 2)`` on ``[1, 4]`` (where ``p − 2`` is exact by
+    Sterbenz's lemma); ``ln(p − 1)`` beyond. So the sign of the result is exactly the sign of
+    ``|1 − p| − 1`` for the float ``p``: ``> 0`` iff ``p < 0`` or ``p > 2``; ``−inf`` at
+    ``p = 1``.
+
+    >>> log_abs_one_minus([3.0, 1.0, 1e-20]).tolist()  # ln 2, -inf, and -1e-20 (not 0)
+    [0.6931471805599453, -inf, -1e-20]
+    """
+    p = np.asarray(p, dtype=np.float64)
+    out = np.empty_like(p)
+    low, high = p < 1.0, p > 4.0
+    mid = ~(low | high)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out[low] = np.log1p(-p[low])
+        out[mid] = np.log1p(p[mid] - 2.0)
+        out[high] = np.log(p[high] - 1.0)
+    return out
+
+
+def _log_abs_one_minus_plus(p: np.ndarray, eps: float) -> np.ndarray:
+    """``ln(|1 − p| + ε)`` with the same case split as :func:`log_abs_one_minus`."""
+    out = np.empty_like(p)
+    low, high = p < 1.0, p > 4.0
+    mid = ~(low | high)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out[low] = np.log1p(eps - p[low])
+        out[mid] = np.log1p((p[mid] - 2.0) + eps)
+        out[high] = np.log((p[high] - 1.0) + eps)
+    return out
+
+
+def _check_eps(eps: float, form: str) -> float:
+    if form not in EPSILON_FORMS:
+        raise ValueError(f"epsilon_form must be one of {EPSILON_FORMS}, got {form!r}")
+    if isinstance(eps, bool) or not isinstance(eps, int | float | np.floating | np.integer) \
+            or not math.isfinite(float(eps)) or eps < 0:
+        raise ValueError(f"eps must be >= 0 and finite, got {eps!r}")
+    return float(eps)
+
+
+def _floored(z: np.ndarray, log_sigma_plus: np.ndarray | None, eps: float,
+             form: str) -> np.ndarray:
+    if eps == 0:
+        return z
+    if form == "clamp":
+        return np.maximum(z, math.log(eps))
+    return log_sigma_plus
+
+
+def gd_log_singular_value(alpha, *, lr: float, weight_decay: float = 0.0, eps: float = 0.0,
+                          epsilon_form: str = "clamp") -> np.ndarray:
+    """Log singular value of the GD Jacobian ``I − η(H + κI)`` along a Hessian eigenvalue
+    ``α``: ``ln|1 − η(α + κ)|`` (``κ`` = ``weight_decay``; PAPER_NOTES §2, §7), evaluated by
+    :func:`log_abs_one_minus` at ``p = fl(η·(α + κ))`` so its sign is exact.
+
+    ``eps > 0`` floors it (:data:`EPSILON_FORMS`): ``ln max(|1 − η(α + κ)|, ε)`` (``"clamp"``,
+    default) or ``ln(|1 − η(α + κ)| + ε)`` (``"additive"``, the paper's). ``eps = 0`` (exact
+    methods) gives the plain value, ``−inf`` at ``α + κ = 1/η``.
+
+    >>> float(gd_log_singular_value(3.0, lr=1.0))   # |1 − 3| = 2
+    0.6931471805599453
+    >>> gd_log_singular_value([0.0, 1e-17], lr=1.0, eps=1e-6).tolist() == [0.0, -1e-17]  # clamp
+    True
+    >>> float(gd_log_singular_value(0.0, lr=1.0, eps=1e-6, epsilon_form="additive"))  # ln(1 + ε)
+    9.999995000003334e-07
+    """
+    if isinstance(lr, bool) or not isinstance(lr, int | float | np.floating | np.integer) \
+            or not (math.isfinite(float(lr)) and lr > 0):
+        raise ValueError(f"lr must be > 0 and finite, got {lr!r}")
+    if isinstance(weight_decay, bool) or not math.isfinite(float(weight_decay)) \
+            or weight_decay < 0:
+        raise ValueError(f"weight_decay must be >= 0 and finite, got {weight_decay!r}")
+    eps = _check_eps(eps, epsilon_form)
+    a = np.asarray(alpha, dtype=np.float64)
+    p = float(lr) * (a + float(weight_decay)) if weight_decay else float(lr) * a
+    p = np.asarray(p, dtype=np.float64)
+    z = log_abs_one_minus(p)
+    plus = _log_abs_one_minus_plus(p, eps) if eps and epsilon_form == "additive" else None
+    return _floored(z, plus, eps, epsilon_form)
+
+
+def log_singular_value(sigma, *, eps: float = 0.0, epsilon_form: str = "clamp") -> np.ndarray:
+    """``ln σ`` of singular values ``σ ≥ 0`` (``−inf`` at 0), floored by ``ε`` as in
+    :func:`gd_log_singular_value`.
+
+    >>> log_singular_value([2.0, 0.0], eps=1e-3).tolist() == [np.log(2.0), np.log(1e-3)]
+    True
+    """
+    eps = _check_eps(eps, epsilon_form)
+    sigma = np.asarray(sigma, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        z = np.log(sigma)
+        plus = np.log(sigma + eps) if eps and epsilon_form == "additive" else None
+    return _floored(z, plus, eps, epsilon_form)
+
+
+def gram_log_singular_value(s, *, eps: float = 0.0, epsilon_form: str = "clamp") -> np.ndarray:
+    """``ln σ`` from an eigenvalue ``s = σ²`` of ``JᵀJ`` (rounding can make ``s`` slightly
+    negative: ``σ = √max(s, 0)``), floored by ``ε`` as in :func:`gd_log_singular_value`.
+
+    >>> gram_log_singular_value([4.0, 0.0], eps=1e-3).tolist() == [np.log(2.0), np.log(1e-3)]
+    True
+    """
+    sigma = np.sqrt(np.maximum(np.asarray(s, dtype=np.float64), 0.0))
+    return log_singular_value(sigma, eps=eps, epsilon_form=epsilon_form)
+
+
+def positive_int(name: str, value: Any, *, minimum: int = 1) -> int:
+    """``value`` as an int ``>= minimum`` (bools and non-integers rejected with a message that
+    names the argument, the rule and the value).
+
+    >>> positive_int("n_batches", 3)
+    3
+    """
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def resolve_seed(seed: Any, name: str = "seed") -> int:
+    """The integer seed a result records — the package's one seed resolver: ``seed`` itself
+    (an int ``>= 0``), fresh OS entropy when ``None`` (63 bits, so it can be recorded and
+    passed back), or one draw ``rng.integers(2**63)`` from a ``numpy.random.Generator`` (which
+    advances it by one call). ``name`` is the argument's name in error messages.
+
+    >>> resolve_seed(7), resolve_seed(np.random.default_rng(0)) == resolve_seed(
+    ...     np.random.default_rng(0))
+    (7, True)
+    """
+    if seed is None:
+        return int(np.random.SeedSequence().generate_state(1, dtype=np.uint64)[0] >> 1)
+    if isinstance(seed, np.random.Generator):
+        return int(seed.integers(2**63))
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise TypeError(f"{name} must be None, a non-negative int seed or a numpy Generator, "
+                        f"got {type(seed).__name__} {seed!r}")
+    if seed < 0:
+        label = name if name.endswith("seed") else f"{name} seed"
+        raise ValueError(f"{label} must be >= 0, got {seed!r}")
+    return int(seed)
+
+
+def symmetry_tolerance(n: int, scale: float, *, eps: float = EPS) -> float:
+    """Largest ``max|A − Aᵀ|`` of a computed symmetric ``n × n`` matrix with ``max|A| = scale``
+    that is rounding, in a format with unit roundoff ``eps``: an entry formed as a length-``n``
+    sum of products (``Q diag(α) Qᵀ``, a Hessian-vector product) is off by ``≤ n·eps·scale``
+    (Higham, *Accuracy and Stability*, §3.1), and ``A_ij``, ``A_ji`` are formed independently,
+    so ``2·n·eps·scale``; a factor 8 covers the reduction order of the products. The one
+    symmetry tolerance of the package (symmetric-matrix arguments, matrix operators).
+
+    >>> symmetry_tolerance(10, 1.0) == 160 * EPS
+    True
+    """
+    return 16.0 * int(n) * float(eps) * float(scale)

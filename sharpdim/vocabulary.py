@@ -1,0 +1,95 @@
+"""One vocabulary for the names users pass and results record (layer 0: imports nothing from
+``sharpdim``).
+
+Every accepted spelling is a typed ``Literal`` with its tuple of values, so the API, the sweep
+configs and the diagnostics agree on one set of words:
+
+* :data:`Optimizer` — ``"sgd"``, ``"momentum"`` (heavy ball: PyTorch's ``SGD(momentum=β)``
+  without dampening or Nesterov), ``"adam"``, ``"adamw"``. ``"sgd"`` with ``momentum > 0`` *is*
+  ``"momentum"``: :func:`canonical_optimizer` maps both to ``"momentum"``.
+* :data:`Method` — ``"exact"``, ``"slq"``, ``"kde"``, ``"ps"``.
+* :data:`Aggregate` — ``"mean"``, ``"sup"``.
+* :data:`JacobianKind` — ``"gd"``, ``"update"``.
+* :data:`EpsilonForm` — ``"clamp"``, ``"additive"``.
+* :data:`Smoothing` — ``"curvature"`` (kernel density of ``α``, pushed through ``ln|1 − ηα|``:
+  the paper's), ``"log"`` (kernel density of the log singular values).
+* :data:`RunStatus` / :data:`MeasureStatus` — sweep run and measure outcomes.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Literal, get_args
+
+__all__ = [
+    "Optimizer", "OPTIMIZERS",
+    "Method", "METHODS", "DENSITY_METHODS",
+    "Aggregate", "AGGREGATES",
+    "JacobianKind", "JACOBIANS",
+    "EpsilonForm", "EPSILON_FORMS",
+    "Smoothing", "SMOOTHINGS",
+    "RunStatus", "RUN_STATUSES",
+    "MeasureStatus", "MEASURE_STATUSES",
+    "choice",
+    "canonical_optimizer",
+]
+
+Optimizer = Literal["sgd", "momentum", "adam", "adamw"]
+Method = Literal["exact", "slq", "kde", "ps"]
+Aggregate = Literal["mean", "sup"]
+JacobianKind = Literal["gd", "update"]
+EpsilonForm = Literal["clamp", "additive"]
+Smoothing = Literal["curvature", "log"]
+RunStatus = Literal["pending", "finished", "diverged", "failed"]
+MeasureStatus = Literal["ok", "error", "skipped"]
+
+OPTIMIZERS: tuple[str, ...] = get_args(Optimizer)
+METHODS: tuple[str, ...] = get_args(Method)
+DENSITY_METHODS: tuple[str, ...] = METHODS[1:]
+AGGREGATES: tuple[str, ...] = get_args(Aggregate)
+JACOBIANS: tuple[str, ...] = get_args(JacobianKind)
+EPSILON_FORMS: tuple[str, ...] = get_args(EpsilonForm)
+SMOOTHINGS: tuple[str, ...] = get_args(Smoothing)
+RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
+MEASURE_STATUSES: tuple[str, ...] = get_args(MeasureStatus)
+
+
+def choice(name: str, value, options: tuple[str, ...]) -> str:
+    """``value`` if it is one of ``options``, else a ``ValueError`` naming both.
+
+    >>> choice("method", "kde", METHODS)
+    'kde'
+    """
+    if not isinstance(value, str) or value not in options:
+        raise ValueError(f"{name} must be one of {options}, got {value!r}")
+    return value
+
+
+def canonical_optimizer(optimizer, momentum: float = 0.0) -> str:
+    """The one name of an optimizer setting: ``"momentum"`` for heavy ball however it was
+    spelled (``"momentum"``, or ``"sgd"`` with ``momentum > 0``), else the name itself.
+
+    ``"momentum"`` needs ``0 < momentum < 1``; ``"adam"``/``"adamw"`` need ``momentum = 0``
+    (their momentum is ``betas[0]``).
+
+    >>> canonical_optimizer("sgd", 0.9), canonical_optimizer("momentum", 0.9)
+    ('momentum', 'momentum')
+    >>> canonical_optimizer("sgd", 0.0)
+    'sgd'
+    """
+    optimizer = choice("optimizer", optimizer, OPTIMIZERS)
+    if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real) \
+            or not math.isfinite(float(momentum)) or not 0 <= momentum < 1:
+        raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
+    if optimizer == "momentum":
+        if momentum == 0:
+            raise ValueError("momentum must be in (0, 1) for optimizer='momentum' (heavy ball), "
+                             "got 0; pass momentum=β or optimizer='sgd'")
+        return "momentum"
+    if optimizer == "sgd":
+        return "momentum" if momentum > 0 else "sgd"
+    if momentum != 0:
+        raise ValueError(f"momentum must be 0 for optimizer={optimizer!r} (its momentum is "
+                         f"betas[0]), got {momentum!r}")
+    return optimizer
