@@ -303,7 +303,7 @@ def render_markdown(table: ConvergenceTable, *, provenance: Mapping[str, str]) -
         f"R = {table.runs[-1]}); ε = 1e-6 in the form of each row's `ε form` column "
         "(clamp: ln max(σ, ε), the default; additive: the paper's ln(σ + ε), which shifts "
         "every neutral value by +ε), Silverman's robust bandwidth, default smoothing "
-        "(kde: log, computed exactly without a grid; ps: curvature), M = min(1000, N)",
+        "(curvature, the paper's, for kde and ps; both without a grid), M = min(1000, N)",
         f"* wall time: {table.seconds:.0f} s",
         "",
         "Reference: the exact SD of the same R minibatch spectra pooled into one measure "
