@@ -277,5 +277,6 @@ def gaussian_mixture_dimension(values, weights=None, *,
     # large when σ ≪ |t|); S as a function of M has slope Q = t, so the first-order
     # correction M(t) + S(t)/|t| is exact up to O(S²) and rounding of S (eps·Σ|m z|).
     s_root, mass = _mixture_tail(root, zf, mf, sigma)
-    mass += s_root / abs(root)
+    if root < 0:                         # t* = 0: no mass above 0 that needs balancing
+        mass += s_root / abs(root)
     return GaussianMixtureDimension(min(max(mass, 0.0), total), float(root), sigma, total)

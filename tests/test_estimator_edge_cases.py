@@ -81,7 +81,10 @@ def test_single_atom_spectra_give_the_exact_sd_of_the_atom_for_every_method():
 def test_a_dead_network_has_a_zero_hessian_and_full_sd():
     model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(),
                                 torch.nn.Linear(4, 2)).double()
+    gen = torch.Generator().manual_seed(0)
     with torch.no_grad():
+        for p in model.parameters():            # deterministic whatever the global seed
+            p.copy_(torch.randn(p.shape, generator=gen, dtype=torch.float64))
         model[0].weight.zero_()
         model[0].bias.fill_(-1.0)               # every ReLU dead: the loss ignores layer 0
     x = torch.randn(8, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))

@@ -8,9 +8,9 @@ For each case (a model, a loss, data, ``lr``, ``batch_size``) and seed, one
 ``estimate_sharpness`` does. The reference is the **exact** SD of the spectra of the same
 ``R`` minibatches pooled into one measure (what the density methods estimate; it equals the
 order-by-order mean when every minibatch has the same spectrum, e.g. full batch), computed
-with the same ``ε`` (``ln(σ + ε)``) so that exact zero eigenvalues — whose computed sign is
-rounding noise, and which the SD counts only when ``≥ 0`` — map to the same value on both
-sides. Errors are summarized over seeds (RMSE, bias, the 1-Wasserstein distance between the
+with the same ``ε`` and ``ε`` form (``ln max(σ, ε)``, the default clamp, or the paper's
+additive ``ln(σ + ε)``; every row is labelled with its form) so that both sides map every
+eigenvalue through the same function. Errors are summarized over seeds (RMSE, bias, the 1-Wasserstein distance between the
 method's measure and the exact one) and the rate is the least-squares slope of ``ln RMSE`` on
 ``ln R`` at the largest ``m``, with its standard error from ``SE(ln RMSE) ≈ 1/√(2K)``
 (``K`` seeds; nested runs make it approximate).
@@ -303,7 +303,7 @@ def render_markdown(table: ConvergenceTable, *, provenance: Mapping[str, str]) -
         f"R = {table.runs[-1]}); ε = 1e-6 in the form of each row's `ε form` column "
         "(clamp: ln max(σ, ε), the default; additive: the paper's ln(σ + ε), which shifts "
         "every neutral value by +ε), Silverman's robust bandwidth, default smoothing "
-        "(kde: log, computed exactly without a grid; ps: curvature), M = min(1000, N)",
+        "(curvature, the paper's, for kde and ps; both without a grid), M = min(1000, N)",
         f"* wall time: {table.seconds:.0f} s",
         "",
         "Reference: the exact SD of the same R minibatch spectra pooled into one measure "

@@ -77,7 +77,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--epsilon-form", choices=EPSILON_FORMS, default="clamp",
                    help="clamp: ln max(σ, ε) (default); additive: the paper's ln(σ + ε)")
     p.add_argument("--smoothing", choices=SMOOTHINGS, default=None,
-                   help="kde/ps kernel variable (default: log for kde, curvature for ps)")
+                   help="kde/ps kernel variable (default: curvature, the paper's)")
     p.add_argument("--n-batches", type=int, default=None, help="minibatches R")
     p.add_argument("--n-steps", type=int, default=None, help="Lanczos steps m (density methods)")
     p.add_argument("--seed", type=int, default=0, help="seed of the minibatches and probes")

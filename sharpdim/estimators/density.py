@@ -15,9 +15,9 @@ the expected spectral measure of ``A`` (points pooled too):
 
 * **slq** — weighted SD of the push-forward ``g_# μ`` (its atoms; the paper's histogram of it
   is kept as ``histogram_dimension``);
-* **kde** — weighted SD of a Gaussian kernel density: of ``g_# μ`` (``smoothing="log"``, the
-  default, computed exactly from the closed-form partial sum, no grid) or of ``μ`` pushed
-  through ``g`` (``"curvature"``, the paper's);
+* **kde** — weighted SD of a Gaussian kernel density: of ``μ`` pushed through ``g``
+  (``smoothing="curvature"``, the default and the paper's) or of ``g_# μ`` (``"log"``), both
+  computed without a grid;
 * **ps** — ``M`` equal-mass quantiles of the Gaussian-smoothed ``μ`` (``"curvature"``, the
   default and the paper's), mapped through ``g``, or of the smoothed ``g_# μ`` (``"log"``):
   the pseudo-spectrum.
@@ -214,23 +214,26 @@ def pooled_measure(quads: list[list[RunQuadrature]], size: int) -> SpectralMeasu
     return SpectralMeasure(nodes, weights, run_ids, {"n_runs": R, "n_points": P})
 
 
-DEFAULT_SMOOTHING = {"kde": "log", "ps": "curvature"}
-"""Default kernel variable per method (``smoothing=None``):
+DEFAULT_SMOOTHING = {"kde": "curvature", "ps": "curvature"}
+"""Default kernel variable per method (``smoothing=None``): ``"curvature"`` for both — the
+paper's definitions, so that a quoted SD-KDE or SD-PS is the paper's estimator:
 
-* **ps** — ``"curvature"``: the paper's pseudo-spectrum (quantiles of the kernel density of
-  ``α``, mapped through ``g``); the quantiles are exact either way.
-* **kde** — ``"log"``: the SD of the Gaussian kernel density of the log singular values has a
-  closed-form partial sum (:func:`sharpdim.dimension.gaussian_mixture_dimension`), so it is
-  computed exactly, without a grid. Smoothing in ``ln σ`` is a mean-preserving spread of the
-  values, so this SD is biased *upward* (every top-mass integral ``Φ(M)`` grows under a spread)
-  by at most ``W h √(2/π) / |z_next|`` (``W₁`` of Gaussian smoothing over the slope at the
-  crossing); it tends to SD-SLQ as ``h → 0``. The paper's form (``"curvature"``: the kernel
-  density of ``α`` pushed through ``g``) is computed for ``jacobian="gd"`` without a grid as
-  well (:func:`sharpdim.estimators.pushforward.curvature_kde_dimension`: closed-form mass,
-  Gauss–Legendre on analytic pieces, to rounding); for ``jacobian="update"`` (a density of
-  ``σ²``) it is the SD of the ``K = CURVATURE_KDE_QUANTILES`` equal-mass (midpoint)
-  quantiles pushed through ``g``, whose ``W₁`` to the pushed-forward density is at most
+* **ps** — quantiles of the Gaussian kernel density of ``α`` (or ``σ²``), mapped through ``g``;
+  the quantiles are exact (safeguarded Newton on the closed-form cdf).
+* **kde** — the weighted SD of the kernel density of ``α`` pushed through ``g``, computed
+  without a grid for ``jacobian="gd"``
+  (:func:`sharpdim.estimators.pushforward.curvature_kde_dimension`: closed-form mass above a
+  level, Gauss–Legendre on analytic pieces, to rounding); for ``jacobian="update"`` (a density
+  of ``σ²``) as the SD of ``K = CURVATURE_KDE_QUANTILES`` equal-mass (midpoint) quantiles
+  pushed through ``g``, whose ``W₁`` to the pushed-forward density is at most
   ``L_g·W·(spread + 2h|Φ⁻¹(1/2K)|)/K`` plus two tail cells.
+
+``smoothing="log"`` smooths the log singular values instead. Its SD-KDE has a closed-form
+partial sum (:func:`sharpdim.dimension.gaussian_mixture_dimension`), but smoothing in
+``ln σ`` is a mean-preserving spread of the values, so that SD is biased *upward* — every
+top-mass integral ``Φ(M)`` grows under a spread, hence ``SD_log ≥ SD-SLQ`` (checked in
+``theory_checks/test_estimator_convergence.py``) — by at most ``W h √(2/π) / |z_next|``; it
+tends to SD-SLQ as ``h → 0``.
 """
 
 CURVATURE_KDE_QUANTILES = 4096

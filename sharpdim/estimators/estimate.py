@@ -130,9 +130,9 @@ def estimate_sharpness(
     * ``epsilon`` ``ε`` and ``epsilon_form``: ``"clamp"`` (default) ``ln max(σ, ε)`` or
       ``"additive"`` (the paper's) ``ln(σ + ε)``, which shifts every neutral value by ``+ε``
       (partial sums drift by ``≈ N·ε``). Both are recorded in the diagnostics.
-    * ``smoothing`` of kde/ps: ``"curvature"`` (kernel density of ``α`` pushed through
-      ``ln|1 − ηα|``: the paper's) or ``"log"`` (kernel density of the log singular values);
-      ``None``: ``"log"`` for kde (exact closed form, no grid) and ``"curvature"`` for ps —
+    * ``smoothing`` of kde/ps: ``"curvature"`` (default: the kernel density of ``α`` pushed
+      through ``ln|1 − ηα|``, the paper's) or ``"log"`` (the kernel density of the log
+      singular values: a mean-preserving spread, biased upward) —
       :data:`sharpdim.estimators.density.DEFAULT_SMOOTHING` says why.
     * ``n_batches`` minibatches ``R`` (default 20 exact, 100 density), each drawn from its own
       seed derived from ``seed`` (``None``: fresh entropy, recorded); ``n_steps`` Lanczos

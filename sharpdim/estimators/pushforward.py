@@ -148,5 +148,5 @@ def curvature_kde_dimension(nodes, weights, *, bandwidth: float, lr: float,
     root = brentq(lambda t: pf.tails(t)[0], t_lo, 0.0, xtol=1e-15,
                   rtol=4 * np.finfo(np.float64).eps, maxiter=500)
     s_root, mass = pf.tails(root)
-    dim = mass + s_root / abs(root)
+    dim = mass + s_root / abs(root) if root < 0 else mass   # t* = 0: nothing above balances
     return GaussianMixtureDimension(min(max(dim, 0.0), total), float(root), h, total)
