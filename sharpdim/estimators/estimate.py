@@ -38,6 +38,7 @@ from sharpdim.estimators.density import (
     sup_quantile_measure,
 )
 from sharpdim.estimators.exact import exact_spectrum
+from sharpdim.estimators.horizon import check_horizon, estimate_with_horizon
 from sharpdim.estimators.points import resolve_points, resolve_states
 from sharpdim.estimators.result import EstimateDiagnostics, SharpnessEstimate
 
@@ -85,6 +86,7 @@ def estimate_sharpness(
     optimizer: str = "sgd",
     momentum: float = 0.0,
     jacobian: str = "gd",
+    horizon: int = 1,
     seed: int | None = None,
     points=None,
     optimizer_state=None,
@@ -122,6 +124,14 @@ def estimate_sharpness(
       2N`` for heavy ball, ``3N`` for Adam; ``optimizer_state`` gives the velocity — default
       0, which the Jacobian does not depend on — or Adam's moments and step count, required;
       see :mod:`sharpdim.estimators.points`).
+    * ``horizon``: ``k`` (default 1, the one-step values). One-step singular values are in
+      the Euclidean norm of the stacked state — ``w``; ``(w, v)`` for heavy ball; ``(w, m,
+      v)`` for Adam — and for a non-normal Jacobian they change when a block is rescaled.
+      ``horizon=k > 1`` uses ``(1/k)·ln σ_i(J_k⋯J_1)`` of the optimizer's true Jacobians along
+      ``k`` consecutive minibatches of its own trajectory (``n_batches`` independent windows);
+      a rescaling moves these by at most ``ln κ(C)/k``, so they tend to the norm-free Lyapunov
+      exponents as ``k`` grows. ``method="exact"`` only, ``jacobian="update"`` (or ``"gd"``
+      for plain SGD); see :mod:`sharpdim.estimators.horizon`.
     * ``n_batches`` minibatches ``R`` (default 20 exact, 100 density), each drawn from its own
       seed derived from ``seed`` (``None``: fresh entropy, recorded); ``n_steps`` Lanczos
       steps (default ``min(100, S)``); ``bandwidth`` of the Gaussian kernel (default
@@ -148,6 +158,8 @@ def estimate_sharpness(
     aggregate = _choice("aggregate", aggregate, AGGREGATES)
     jacobian = _choice("jacobian", jacobian, JACOBIANS)
     optimizer = _choice("optimizer", optimizer, OPTIMIZERS)
+    horizon = check_horizon(horizon, method=method, jacobian=jacobian,  # k-step product
+                            plain_sgd=optimizer == "sgd" and momentum == 0)
     lr = _number("lr", lr, positive=True)
     momentum = _number("momentum", momentum, positive=False)
     weight_decay = _number("weight_decay", weight_decay, positive=False)
@@ -225,6 +237,10 @@ def estimate_sharpness(
         dtype=str(dtype).removeprefix("torch."), device=str(f.device), train=f.train,
         dropout=f.flags.dropout, batch_norm=f.flags.batch_norm,
     )
+    if horizon > 1:  # k-step product along the trajectory (sharpdim.estimators.horizon)
+        return estimate_with_horizon(f, train_data, thetas, update, updates, states, setting,
+                                     notes, horizon=horizon, dtype=dtype, progress=progress,
+                                     t_start=t_start)
     if method == "exact":
         return _exact(f, train_data, batches, thetas, updates, states, setting, notes,
                       dtype, progress, t_start)

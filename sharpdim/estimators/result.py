@@ -50,6 +50,9 @@ class EstimateDiagnostics:
       of an update map counts as one), ``seconds`` (wall time of the call).
     * ``notes``: plain-language caveats (e.g. that ``jacobian="gd"`` is the paper's
       approximation for momentum and Adam runs, or the default velocity used).
+    * ``horizon``: ``k`` of the ``k``-step product (1: one-step values). With ``k > 1``,
+      ``n_batches`` counts windows ``R`` and ``batch_seeds`` holds ``R·k`` seeds (window
+      ``r``, step ``t``: ``batch_seeds[t·R + r]``); see :mod:`sharpdim.estimators.horizon`.
     """
 
     method: str
@@ -86,6 +89,7 @@ class EstimateDiagnostics:
     n_hvp: int
     seconds: float
     notes: tuple[str, ...]
+    horizon: int = 1
 
 
 @dataclass(frozen=True)
