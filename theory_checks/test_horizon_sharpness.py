@@ -242,7 +242,6 @@ def test_horizon_gd_exponents_equal_the_one_step_log_abs_one_minus_lr_alpha(q, k
     # the rounding bound below ∝ 1/|1 − ηα| is uninformative next to a singular J (ηα = 1)
     assume(float(np.abs(1.0 - x).min()) > 1e-3)
     expected = np.sort(np.log(np.abs(1.0 - x)))[::-1]
-    J = np.eye(q.dim) - q.lr * q.hessian
     state = np.random.default_rng(1).normal(size=q.dim)
     res = _run(SGDUpdate(lr=q.lr), state, q.hessian, k)
     one = _run(SGDUpdate(lr=q.lr), state, q.hessian, 1)
@@ -313,8 +312,9 @@ def test_horizon_adam_at_the_minimum_matches_the_exact_product_of_its_two_by_two
     rounding = max(_rounding(_adam_jacobian(q.hessian, p, b1, b2)) for p in steps)
     check_close("Adam at w = m = 0: horizon exponents = ln σ±(∏ B(p_t))/k and ln β₂ "
                 "(mpmath product, v_t = β₂^t v₀)",
-                f"d={q.dim} η={update.lr:.3g} max p_t·α={np.round(p_max * q.eigenvalues, 3).tolist()} "
-                f"t0={t0} k={k}", expected, res.exponents,
+                f"d={q.dim} η={update.lr:.3g} "
+                f"max p_t·α={np.round(p_max * q.eigenvalues, 3).tolist()} t0={t0} k={k}",
+                expected, res.exponents,
                 Tolerance("certified bound + 64·S·eps·max_t κ(J_t) rounding",
                           atol=res.error_bound + rounding))
 

@@ -153,8 +153,9 @@ class ProductSpectrum:
     ``log_singular_values`` descending (float64, ``−∞`` for a zero singular value);
     ``error_bound``: certified ``max_i |ln σ_i − computed_i|`` from the multiplicative
     perturbation bound ``−ln(1 − ‖F‖₂)`` plus the groups' SVD rounding (``inf`` when not
-    certified: a singular factor, or ``‖F‖₂ ≥ 1``), rounding of the QR steps not included; ``n_sweeps`` forward sweeps run;
-    ``converged``: the bound reached ``tol`` before ``max_sweeps``; ``n_groups``: blocks
+    certified: a singular factor, or ``‖F‖₂ ≥ 1``), rounding of the QR steps not included;
+    ``n_sweeps`` forward sweeps run (of the best bound); ``converged``: the bound reached
+    ``tol`` before ``max_sweeps`` or a stall; ``n_groups``: blocks
     SVD-ed directly (near-equal singular values that the iteration had not separated)."""
 
     log_singular_values: np.ndarray
@@ -246,12 +247,17 @@ def product_log_singular_values(
     *,
     max_sweeps: int = DEFAULT_SWEEPS,
     tol: float | None = None,
+    start_seed: int = 0,
 ) -> ProductSpectrum:
     """``ln σ_i(A_k⋯A_1)`` (``factors = [A_1, …, A_k]``, ``A_1`` applied first) by the
     product QR iteration with the certified group SVD described in the module docstring.
 
     Sweeps stop when the certified bound is ``≤ tol`` (default ``64·S·eps·k``: a few
-    roundings per factor) or after ``max_sweeps``. The product is never formed.
+    roundings per factor), when the diagonal stops moving, or after ``max_sweeps``. The
+    product is never formed. The first sweep starts from a random orthonormal frame (QR of a
+    Gaussian matrix drawn with ``start_seed``) (an axis-aligned start can sit in invariant subspaces, e.g. the blocks
+    of a diagonal quadratic, and then never sorts the values); the values do not depend on
+    it beyond the certified bound.
 
     >>> A = torch.tensor([[2.0, 1.0], [0.0, 0.5]], dtype=torch.float64)
     >>> res = product_log_singular_values([A] * 40)          # A^40 = [[2^40, ·], [0, 2^-40]]
@@ -278,7 +284,8 @@ def product_log_singular_values(
     tol = 64 * S * eps * k if tol is None else float(tol)
     if not (math.isfinite(tol) and tol > 0):
         raise ValueError(f"tol must be finite and > 0, got {tol}")
-    Q = torch.eye(S, dtype=mats[0].dtype, device=mats[0].device)
+    frame = np.linalg.qr(np.random.default_rng(start_seed).standard_normal((S, S)))[0]
+    Q = torch.as_tensor(frame, dtype=mats[0].dtype, device=mats[0].device)
     best, previous = None, None
     for sweep in range(1, max_sweeps + 1):
         Q_left, logd, M = _forward_sweep(mats, Q)
