@@ -211,3 +211,56 @@ def test_product_singular_values_of_a_long_graded_product_match_mpmath():
     assert np.all(np.abs(res.log_singular_values - exact)
                   <= res.error_bound + 60 * 64 * 3 * EPS * kappa)
     assert np.ptp(exact) > 40  # far beyond what an SVD of the formed product resolves
+
+
+def test_horizon_sup_over_points_is_at_least_the_mean_and_pooled_only_for_mean():
+    model, other = _mlp(), _mlp(seed=5)
+    flat = [torch.cat([p.detach().reshape(-1) for p in m.parameters()]) for m in (model, other)]
+    base = dict(lr=0.5, batch_size=6, n_batches=2, seed=1, horizon=3, points=flat,
+                momentum=0.9, jacobian="update")
+    sup = estimate_sharpness(model, CE, _data(), aggregate="sup", **base)
+    mean = estimate_sharpness(model, CE, _data(), **base)
+    assert np.all(sup.sharpness >= mean.sharpness) and sup.diagnostics.n_points == 2
+    assert mean.diagnostics.pooled_dimension is not None
+    assert sup.diagnostics.pooled_dimension is None
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_horizon_exponents_on_the_gpu_match_the_cpu():
+    x, y = _data()
+    update = make_update_map("sgd", lr=0.5, momentum=0.9)
+    out = {}
+    for device in ("cpu", "cuda"):
+        f = flat_loss(_mlp().to(device), CE)
+        xd, yd = x.to(device), y.to(device)
+        fns = [gradient_function(f, xd[i:i + 6], yd[i:i + 6]) for i in (0, 6, 12)]
+        out[device] = trajectory_exponents(update, initial_state(update, f.theta0), fns)
+        if device == "cpu":  # condition numbers of the factors along the trajectory
+            s, kappa = initial_state(update, f.theta0), 1.0
+            for g in fns:
+                sv = np.linalg.svd(update_jacobian(update, s, g).numpy(), compute_uv=False)
+                kappa = max(kappa, float(sv[0] / sv[-1]))
+                with torch.no_grad():
+                    s = update.step(s, g)
+    S = 40
+    # float64 on both, different QR/SVD kernels: 64·S·eps·κ(J_t) per factor (on the
+    # (1/k) ln σ scale) on each side, plus both certified bounds
+    allow = 2 * 64 * S * EPS * kappa + out["cpu"].error_bound + out["cuda"].error_bound
+    assert np.abs(out["cuda"].exponents - out["cpu"].exponents).max() <= allow
+
+
+def test_plain_sgd_horizon_is_the_same_with_jacobian_gd_and_update():
+    kw = dict(lr=0.5, batch_size=6, n_batches=2, seed=4, horizon=2, weight_decay=0.1)
+    gd = estimate_sharpness(_mlp(), CE, _data(), **kw)
+    upd = estimate_sharpness(_mlp(), CE, _data(), jacobian="update", **kw)
+    np.testing.assert_array_equal(gd.sharpness, upd.sharpness)   # the same map, same windows
+    assert any("include the weight decay 0.1" in n for n in gd.diagnostics.notes)
+
+
+def test_full_batch_horizon_computes_the_gd_trajectory_once():
+    x, y = _data(8)
+    kw = dict(lr=0.5, batch_size=8, seed=0, horizon=3, momentum=0.9, jacobian="update")
+    five = estimate_sharpness(_mlp(), CE, (x, y), n_batches=5, **kw)
+    assert five.diagnostics.n_hvp == 3 * 40            # one window: k = 3 Jacobians, S = 40
+    assert any("computed once" in note for note in five.diagnostics.notes)

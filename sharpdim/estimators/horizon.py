@@ -52,7 +52,9 @@ singular value (a singular factor) gives ``−∞`` and an infinite bound.
 product per ``J u`` or ``Jᵀ u``) give ``PᵀP v`` for ``2k`` HVPs, and Lanczos
 (:func:`~sharpdim.curvature.lanczos.extreme_eigenvalues`) finds its ``top`` largest
 eigenvalues ``μ_i = σ_i(P)²``: exponents ``ln μ_i / (2k)``, with the Ritz-residual bound
-``−ln(1 − r_i/μ_i) / (2k)``. Only the leading exponents are resolved (``PᵀP`` spans
+``−ln(1 − r_i/μ_i) / (2k)`` (distance to *an* eigenvalue; that it is the ``i``-th one rests
+on Lanczos finding the extremes first, certain only when run to ``n_steps = S``). Only the
+leading exponents are resolved (``PᵀP`` spans
 ``e^{2k(Λ_1 − Λ_S)}``, and a Krylov method resolves it relative to ``μ_1``).
 
 Windows: ``R`` independent windows (``n_windows``), window ``r`` uses the minibatches of seeds
@@ -255,9 +257,9 @@ def product_log_singular_values(
     Sweeps stop when the certified bound is ``≤ tol`` (default ``64·S·eps·k``: a few
     roundings per factor), when the diagonal stops moving, or after ``max_sweeps``. The
     product is never formed. The first sweep starts from a random orthonormal frame (QR of a
-    Gaussian matrix drawn with ``start_seed``) (an axis-aligned start can sit in invariant subspaces, e.g. the blocks
-    of a diagonal quadratic, and then never sorts the values); the values do not depend on
-    it beyond the certified bound.
+    Gaussian matrix drawn with ``start_seed``): an axis-aligned start can sit in invariant
+    subspaces (e.g. the blocks of a diagonal quadratic) and then never sorts the values. The
+    values do not depend on the frame beyond the certified bound.
 
     >>> A = torch.tensor([[2.0, 1.0], [0.0, 0.5]], dtype=torch.float64)
     >>> res = product_log_singular_values([A] * 40)          # A^40 = [[2^40, ·], [0, 2^-40]]
@@ -440,9 +442,10 @@ def trajectory_exponents(
             f"Lanczos on the {k}-step Gram operator gave Ritz values {mu[:3]} ≤ 0 or not "
             "finite (the product under- or overflows: lower horizon)", batch=labels[-1],
             parameter=None)
-    ratio = np.asarray(res.top_residuals) / mu
-    bound = float(np.max(np.where(ratio < 1, -np.log1p(-np.minimum(ratio, 0.5)), np.inf))) \
-        if np.all(ratio < 1) else math.inf
+    # a Ritz value θ with residual r lies within r of an eigenvalue μ of PᵀP:
+    # |ln μ − ln θ| ≤ −ln(1 − r/θ)
+    ratio = np.asarray(res.top_residuals, dtype=np.float64) / mu
+    bound = float(np.max(-np.log1p(-ratio))) if np.all(ratio < 1) else math.inf
     n_hvp = sum(op.n_hvp for op in ops)
     return ProductExponents(k, method, np.sort(np.log(mu))[::-1] / (2 * k), bound / (2 * k),
                             bool(res.converged), s.detach(), int(n_hvp), None,
@@ -601,9 +604,18 @@ def estimate_with_horizon(f, data, thetas, update, updates, states, setting, not
                                               setting["batch_size"])
     z = np.empty((R, P, int(states[0].numel())))
     residuals, n_hvp = [], 0
+    notes = list(notes)
+    full_batch = setting["batch_size"] == data.n
+    if full_batch and R > 1:
+        notes.append("batch_size equals the number of examples: every window is the same "
+                     "full-batch GD trajectory, so it was computed once")
     for r, window in enumerate(tqdm(windows, desc=f"horizon {horizon}", unit="window",
                                     leave=False,
                                     disable=None if progress is None else not progress)):
+        if full_batch and r > 0:
+            z[r] = z[0]
+            residuals.append(residuals[0])
+            continue
         fns = [gradient_function(f, *data.take(mb.indices)) for mb in window]
         worst = 0.0
         for p in range(P):
@@ -621,8 +633,7 @@ def estimate_with_horizon(f, data, thetas, update, updates, states, setting, not
     lam = aggregate_profiles(z, setting["aggregate"])
     pooled = (sharpness_dimension(z.ravel(), pooled_weights(R, P, z.shape[2]))
               if setting["aggregate"] == "mean" else None)
-    se = _stderr(z.reshape(R, -1)) if P == 1 else None
-    notes = list(notes)
+    se = _stderr(z.reshape(R, -1)) if P == 1 and not full_batch else None
     if setting["weight_decay"]:
         notes.append(f"horizon {horizon}: the step Jacobians include the weight decay "
                      f"{setting['weight_decay']:g} (I − η(H + κI) for SGD)")
