@@ -604,7 +604,9 @@ def estimate_with_horizon(f, data, thetas, update, updates, states, setting, not
                                               setting["batch_size"])
     z = np.empty((R, P, int(states[0].numel())))
     residuals, n_hvp = [], 0
-    notes = list(notes)
+    # the one-step "gd" caveat (weight decay ignored) does not apply: these are the map's own
+    # Jacobians, weight decay included
+    notes = [n for n in notes if not n.startswith("jacobian='gd' applies")]
     full_batch = setting["batch_size"] == data.n
     if full_batch and R > 1:
         notes.append("batch_size equals the number of examples: every window is the same "
