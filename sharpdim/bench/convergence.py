@@ -10,9 +10,9 @@ For each case (a model, a loss, data, ``lr``, ``batch_size``) and seed, one
 order-by-order mean when every minibatch has the same spectrum, e.g. full batch), computed
 with the same ``ε`` and ``ε`` form (``ln max(σ, ε)``, the default clamp, or the paper's
 additive ``ln(σ + ε)``; every row is labelled with its form) so that both sides map every
-eigenvalue through the same function. Errors are summarized over seeds (RMSE, bias, the 1-Wasserstein distance between the
-method's measure and the exact one) and the rate is the least-squares slope of ``ln RMSE`` on
-``ln R`` at the largest ``m``, with its standard error from ``SE(ln RMSE) ≈ 1/√(2K)``
+eigenvalue through the same function. Errors are summarized over seeds (RMSE, bias, the
+1-Wasserstein distance between the method's measure and the exact one) and the rate is the
+least-squares slope of ``ln RMSE`` on ``ln R`` at the largest ``m``, with its standard error from ``SE(ln RMSE) ≈ 1/√(2K)``
 (``K`` seeds; nested runs make it approximate).
 
 ``render_markdown`` writes the committed report; regenerate it with

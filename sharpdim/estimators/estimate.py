@@ -35,6 +35,7 @@ from sharpdim.estimators.density import (
     slq_quadratures,
 )
 from sharpdim.estimators.exact import exact_spectrum
+from sharpdim.estimators.horizon import check_horizon, estimate_with_horizon
 from sharpdim.estimators.options import EstimateOptions, merge_options, update_map_settings
 from sharpdim.estimators.perturbation import wasserstein_1
 from sharpdim.estimators.points import resolve_points, resolve_states
@@ -82,6 +83,7 @@ def estimate_sharpness(
     optimizer: str | UpdateMap = "sgd",
     momentum: float = 0.0,
     jacobian: str = "gd",
+    horizon: int = 1,
     seed: int | None = None,
     points=None,
     optimizer_state=None,
@@ -134,6 +136,14 @@ def estimate_sharpness(
       through ``ln|1 − ηα|``, the paper's) or ``"log"`` (the kernel density of the log
       singular values: a mean-preserving spread, biased upward) —
       :data:`sharpdim.estimators.density.DEFAULT_SMOOTHING` says why.
+    * ``horizon``: ``k`` (default 1, the one-step values). One-step singular values are in
+      the Euclidean norm of the stacked state — ``w``; ``(w, v)`` for heavy ball; ``(w, m,
+      v)`` for Adam — and for a non-normal Jacobian they change when a block is rescaled.
+      ``horizon=k > 1`` uses ``(1/k)·ln σ_i(J_k⋯J_1)`` of the optimizer's true Jacobians along
+      ``k`` consecutive minibatches of its own trajectory (``n_batches`` independent windows);
+      a rescaling moves these by at most ``ln κ(C)/k``, so they tend to the norm-free Lyapunov
+      exponents as ``k`` grows. ``method="exact"`` only, ``jacobian="update"`` (or ``"gd"``
+      for plain SGD); see :mod:`sharpdim.estimators.horizon`.
     * ``n_batches`` minibatches ``R`` (default 20 exact, 100 density), each drawn from its own
       seed derived from ``seed`` (``None``: fresh entropy, recorded); ``n_steps`` Lanczos
       steps (default ``min(100, S)``); ``bandwidth`` of the Gaussian kernel (default
@@ -200,6 +210,8 @@ def estimate_sharpness(
     momentum = _number("momentum", momentum, positive=False)
     weight_decay = _number("weight_decay", weight_decay, positive=False)
     kind = canonical_optimizer(optimizer, momentum)
+    horizon = check_horizon(horizon, method=method, jacobian=jacobian,  # k-step product
+                            plain_sgd=kind == "sgd")
     batch_size = _int_at_least("batch_size", batch_size, 1, default=None)
     if batch_size is None:
         raise ValueError("batch_size must be an int >= 1, got None")
@@ -291,6 +303,10 @@ def estimate_sharpness(
         device=str(f.device), train=f.train,
         dropout=f.flags.dropout, batch_norm=f.flags.batch_norm,
     )
+    if horizon > 1:  # k-step product along the trajectory (sharpdim.estimators.horizon)
+        return estimate_with_horizon(f, train_data, thetas, update, updates, states, setting,
+                                     notes, horizon=horizon, dtype=dtype, progress=progress,
+                                     t_start=t_start)
     if method == "exact":
         return _exact(f, train_data, batches, thetas, updates, states, setting, notes,
                       dtype, progress, t_start)

@@ -60,6 +60,9 @@ class EstimateDiagnostics:
       expanding / neutral / contracting values for a tolerance tied to the estimation error
       (stated in ``conditioning.tolerance_kind``), the transverse SD, and whether the
       estimation error alone could move the SD by a whole dimension (``ill_conditioned``).
+    * ``horizon``: ``k`` of the ``k``-step product (1: one-step values). With ``k > 1``,
+      ``n_batches`` counts windows ``R`` and ``batch_seeds`` holds ``R·k`` seeds (window
+      ``r``, step ``t``: ``batch_seeds[t·R + r]``); see :mod:`sharpdim.estimators.horizon`.
     """
 
     method: str
@@ -99,6 +102,7 @@ class EstimateDiagnostics:
     seconds: float
     notes: tuple[str, ...]
     conditioning: Conditioning
+    horizon: int = 1
 
 
 @dataclass(frozen=True)
