@@ -12,8 +12,8 @@ with the same ``ε`` and ``ε`` form (``ln max(σ, ε)``, the default clamp, or 
 additive ``ln(σ + ε)``; every row is labelled with its form) so that both sides map every
 eigenvalue through the same function. Errors are summarized over seeds (RMSE, bias, the
 1-Wasserstein distance between the method's measure and the exact one) and the rate is the
-least-squares slope of ``ln RMSE`` on ``ln R`` at the largest ``m``, with its standard error from ``SE(ln RMSE) ≈ 1/√(2K)``
-(``K`` seeds; nested runs make it approximate).
+least-squares slope of ``ln RMSE`` on ``ln R`` at the largest ``m``, with its standard error
+from ``SE(ln RMSE) ≈ 1/√(2K)`` (``K`` seeds; nested runs make it approximate).
 
 ``render_markdown`` writes the committed report; regenerate it with
 ``python -m sharpdim.bench.convergence reports/estimator_convergence.md`` (slow: minutes).
