@@ -386,3 +386,14 @@ def test_ensemble_orbits_share_each_steps_noise():
     single = lyapunov_spectrum(system, np.zeros(3), 200, rng=4)
     copies = lyapunov_spectrum(system, np.zeros((4, 3)), 200, rng=4)
     np.testing.assert_allclose(copies.exponents, single.exponents, rtol=0, atol=1e-12)
+
+
+def test_exponents_come_out_descending_even_when_the_qr_frame_has_not_sorted_them():
+    # diag(1, 1.001): the frame needs ~ln(1e16)/ln(1.001) ≈ 37,000 steps to align with the
+    # faster axis, so after 50 steps most random frames still mix the two directions; the
+    # result must be sorted all the same (DESIGN: exponents descending), errors permuted along.
+    system = as_map(lambda x: x, lambda x: np.diag([1.0, 1.001]), 2)
+    for seed in range(20):
+        spec = lyapunov_spectrum(system, np.zeros(2), n_steps=50, rng=seed)
+        assert spec.exponents[0] >= spec.exponents[1], (seed, spec.exponents)
+        assert spec.exponents.sum() == pytest.approx(np.log(1.001), rel=1e-9)

@@ -308,6 +308,10 @@ def lyapunov_spectrum(
     partial = None
     if completed:
         exponents, stderr, used = _batch_statistics(block_sums, block_steps, n_orbits)
+        # The QR frame orders the exponents only in the limit: two close exponents can come out
+        # swapped after finitely many steps. The contract is descending; errors travel along.
+        order = np.argsort(-exponents, kind="stable")
+        exponents, stderr = exponents[order], stderr[order]
         partial = LyapunovSpectrum(
             exponents=_readonly(exponents),
             stderr=_readonly(stderr),
