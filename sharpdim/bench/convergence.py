@@ -17,6 +17,16 @@ from ``SE(ln RMSE) ≈ 1/√(2K)`` (``K`` seeds; nested runs make it approximate
 
 ``render_markdown`` writes the committed report; regenerate it with
 ``python -m sharpdim.bench.convergence reports/estimator_convergence.md`` (slow: minutes).
+
+A second section, **real networks in the sweeps' regime** (:func:`network_table`,
+:func:`render_network_section`), runs every public density view — ``method`` × ``ε`` form ×
+``smoothing`` — through :func:`~sharpdim.estimators.estimate.estimate_sharpness` on trained
+networks with ``m ≪ N``, against the exact pooled SD of the same minibatches (the same seed
+draws the same minibatches and probes in every call, so one Lanczos protocol serves every
+row). Its cases are trained networks of the task catalogue, one layer up:
+``python -m sharpdim.experiments.estimator_validation reports/estimator_convergence.md``
+regenerates that section alone and keeps the first (each section carries its own provenance);
+this module's entry point regenerates the first section and keeps the second.
 """
 
 from __future__ import annotations
@@ -48,6 +58,15 @@ from sharpdim.testing.oracles.planted_regression import (
 )
 
 __all__ = [
+    "NETWORK_SECTION",
+    "READING_SECTION",
+    "NetworkCase",
+    "NetworkRow",
+    "NetworkSup",
+    "NetworkTable",
+    "network_table",
+    "render_network_section",
+    "splice_section",
     "ConvergenceCase",
     "ConvergenceRow",
     "ConvergenceRate",
@@ -345,6 +364,300 @@ def render_markdown(table: ConvergenceTable, *, provenance: Mapping[str, str]) -
     return "\n".join(out) + "\n"
 
 
+# --- real networks in the sweeps' regime -------------------------------------------------
+
+NETWORK_SECTION = "## Real networks in the sweeps' regime"
+READING_SECTION = "## Reading of the real-network section"
+
+# (method, smoothing) of every density row: slq, and kde/ps with the paper's smoothing in α
+# (the default) and the log-space smoothing (a mean-preserving spread, biased upward)
+NETWORK_VIEWS: tuple[tuple[str, str | None], ...] = (
+    ("slq", None), ("kde", "curvature"), ("kde", "log"), ("ps", "curvature"), ("ps", "log"))
+
+
+@dataclass(frozen=True)
+class NetworkCase:
+    """A trained network and the sweeps' measurement setting: ``n_batches`` ``R`` minibatches
+    of ``batch_size`` examples, ``n_steps`` ``m`` Lanczos steps, one estimate per seed of
+    ``seeds``; ``points`` (late iterates, flat vectors) and ``sup_batches`` for the exact
+    order-by-order mean against the sup over points (skipped when ``points`` is empty)."""
+
+    name: str
+    description: str
+    model: torch.nn.Module
+    loss_fn: Callable
+    data: tuple[torch.Tensor, torch.Tensor]
+    lr: float
+    batch_size: int
+    n_steps: int
+    n_batches: int
+    seeds: tuple[int, ...]
+    points: tuple[torch.Tensor, ...] = ()
+    sup_batches: int = 0
+
+
+@dataclass(frozen=True)
+class NetworkRow:
+    """One (case, method, ``ε`` form, smoothing) row, summarized over ``seeds``.
+
+    ``reference``: mean over seeds of the exact pooled SD of the seed's ``n_runs``
+    minibatches (same ``ε``, same form); ``exact_mean_sd``: the exact order-by-order mean;
+    ``bias`` and ``rmse`` of ``estimate − reference``; ``bias_stderr``: the standard error of
+    the bias over seeds (``None`` with one seed); ``wasserstein``: mean W₁ between the
+    method's measure and the exact one on ``ln σ``; ``n_ill``: seeds flagged
+    ``diagnostics.conditioning.ill_conditioned``; ``n_covered``: seeds whose reference lies in
+    ``diagnostics.conditioning.interval``; ``tolerance`` / ``z_next`` / ``sensitivity``: means
+    of those diagnostics; ``hvp`` / ``seconds``: per estimate."""
+
+    case: str
+    method: str
+    epsilon_form: str
+    smoothing: str | None
+    n_params: int
+    n_runs: int
+    n_steps: int
+    reference: float
+    exact_mean_sd: float
+    mean_estimate: float
+    bias: float
+    bias_stderr: float | None
+    rmse: float
+    wasserstein: float
+    n_ill: int
+    n_covered: int
+    tolerance: float
+    z_next: float | None
+    sensitivity: float
+    hvp: float
+    seconds: float
+    seeds: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class NetworkSup:
+    """Exact SD over ``n_points`` late iterates: order-by-order ``mean`` and ``sup`` over the
+    points (then the mean over ``n_batches`` minibatches), ``ε = 0``, seed ``seed``."""
+
+    case: str
+    n_points: int
+    n_batches: int
+    seed: int
+    mean_sd: float
+    sup_sd: float
+    seconds: float
+
+
+@dataclass(frozen=True)
+class NetworkTable:
+    rows: tuple[NetworkRow, ...]
+    sups: tuple[NetworkSup, ...]
+    references: tuple[dict, ...]
+    cases: tuple[dict, ...]
+    seconds: float
+
+
+def _exact_alphas(model, loss_fn, data, *, lr: float, batch_size: int, seed: int,
+                  n_batches: int) -> tuple[np.ndarray, tuple[str, ...], float]:
+    """Exact Hessian eigenvalues ``(n_batches, N)`` (float64) of the minibatches a call of
+    ``estimate_sharpness`` with ``seed`` draws, their index hashes and the seconds taken."""
+    from sharpdim.curvature.functional import flat_loss
+    from sharpdim.curvature.slq import slq_run_seeds
+
+    t0 = time.perf_counter()
+    f = flat_loss(model, loss_fn)
+    td = training_data(data, device=f.device)
+    rows, hashes = [], []
+    for i, s in enumerate(slq_run_seeds(seed, n_batches)):
+        mb = minibatch(i, s, td.n, batch_size)
+        x, y = td.take(mb.indices)
+        rows.append(exact_spectrum(f, x, y, theta=f.theta0, lr=lr, jacobian="gd",
+                                   dtype=torch.float64).hessian_eigenvalues)
+        hashes.append(mb.index_hash)
+    return np.stack(rows), tuple(hashes), time.perf_counter() - t0
+
+
+def network_table(cases: Sequence[NetworkCase], *,
+                  epsilon_forms: Sequence[str] = EPSILON_FORMS,
+                  views: Sequence[tuple[str, str | None]] = NETWORK_VIEWS,
+                  progress: bool | None = False) -> NetworkTable:
+    """Every density view of ``estimate_sharpness`` (``views``: method and smoothing) in each
+    ``ε`` form (``ε = DEFAULT_EPSILON``) on each case, against the exact SD of the same
+    minibatches pooled with the same ``ε`` and form.
+
+    The exact Hessian eigenvalues of a seed's minibatches are computed once and mapped through
+    each form's ``g``; every estimate is a public ``estimate_sharpness`` call with the case's
+    seed, so all rows of a seed share its minibatches (checked by their index hashes) and
+    Lanczos probes. Rows summarize over the case's seeds."""
+    t0 = time.perf_counter()
+    rows: list[NetworkRow] = []
+    sups: list[NetworkSup] = []
+    references: list[dict] = []
+    for case in cases:
+        N = sum(p.numel() for p in case.model.parameters() if p.requires_grad)
+        R, m = case.n_batches, case.n_steps
+        exact = {s: _exact_alphas(case.model, case.loss_fn, case.data, lr=case.lr,
+                                  batch_size=case.batch_size, seed=s, n_batches=R)
+                 for s in case.seeds}
+        for form in epsilon_forms:
+            g = log_singular_value_map("gd", lr=case.lr, eps=DEFAULT_EPSILON, epsilon_form=form)
+            z = {s: -np.sort(-g(a), axis=1) for s, (a, _, _) in exact.items()}  # rows descending
+            pooled = {s: sharpness_dimension(v.ravel(), np.full(v.size, 1 / R))
+                      for s, v in z.items()}
+            mean_sd = {s: sharpness_dimension(v.mean(axis=0)) for s, v in z.items()}
+            for s in case.seeds:
+                alpha = exact[s][0]
+                references.append({
+                    "case": case.name, "n_params": N, "epsilon_form": form, "seed": s,
+                    "n_batches": R, "exact_pooled_sd": pooled[s], "exact_mean_sd": mean_sd[s],
+                    "alpha_max": float(alpha[:, -1].mean()), "alpha_min": float(alpha[:, 0].mean()),
+                    "n_small": float((np.abs(case.lr * alpha) < 1e-5).sum(axis=1).mean()),
+                    "seconds": exact[s][2],
+                })
+            for method, smoothing in views:
+                vals = []
+                for s in case.seeds:
+                    est = estimate_sharpness(case.model, case.loss_fn, case.data, lr=case.lr,
+                                             batch_size=case.batch_size, method=method,
+                                             n_batches=R, n_steps=m, seed=s, epsilon_form=form,
+                                             smoothing=smoothing, progress=progress)
+                    dg = est.diagnostics
+                    if dg.batch_index_hashes != exact[s][1]:
+                        raise RuntimeError(f"{case.name}, seed {s}: the estimate's minibatches "
+                                           "differ from the exact reference's")
+                    c = dg.conditioning
+                    w1 = wasserstein_1(z[s].ravel(), None, est.measure.nodes,
+                                       est.measure.weights, mass=float(N))
+                    covered = c.interval[0] <= pooled[s] <= c.interval[1]
+                    vals.append((est.dimension, pooled[s], mean_sd[s], w1, c.ill_conditioned,
+                                 covered, c.tolerance, c.z_next, c.sensitivity, dg.n_hvp,
+                                 dg.seconds))
+                est_v, ref_v, mean_v, w1_v = (np.array([v[k] for v in vals]) for k in range(4))
+                err = est_v - ref_v
+                K = len(vals)
+                zn = [v[7] for v in vals if v[7] is not None]
+                rows.append(NetworkRow(
+                    case.name, method, form, smoothing, N, R, m, float(ref_v.mean()),
+                    float(mean_v.mean()), float(est_v.mean()), float(err.mean()),
+                    float(err.std(ddof=1) / math.sqrt(K)) if K > 1 else None,
+                    float(np.sqrt((err**2).mean())), float(w1_v.mean()),
+                    int(sum(v[4] for v in vals)), int(sum(v[5] for v in vals)),
+                    float(np.mean([v[6] for v in vals])), float(np.mean(zn)) if zn else None,
+                    float(np.mean([v[8] for v in vals])), float(np.mean([v[9] for v in vals])),
+                    float(np.mean([v[10] for v in vals])), tuple(case.seeds)))
+        if case.points and case.sup_batches:
+            out = {}
+            for agg in ("mean", "sup"):
+                est = estimate_sharpness(case.model, case.loss_fn, case.data, lr=case.lr,
+                                         batch_size=case.batch_size, method="exact",
+                                         aggregate=agg, points=list(case.points),
+                                         n_batches=case.sup_batches, seed=case.seeds[0],
+                                         progress=progress)
+                out[agg] = est
+            sups.append(NetworkSup(case.name, len(case.points), case.sup_batches, case.seeds[0],
+                                   out["mean"].dimension, out["sup"].dimension,
+                                   out["mean"].diagnostics.seconds
+                                   + out["sup"].diagnostics.seconds))
+    info = tuple({"name": c.name, "description": c.description, "lr": c.lr,
+                  "batch_size": c.batch_size, "n_steps": c.n_steps, "n_batches": c.n_batches,
+                  "seeds": c.seeds,
+                  "n_params": sum(p.numel() for p in c.model.parameters() if p.requires_grad)}
+                 for c in cases)
+    return NetworkTable(tuple(rows), tuple(sups), tuple(references), info,
+                        time.perf_counter() - t0)
+
+
+def _fmt(v: float | None, spec: str) -> str:
+    return "—" if v is None else format(v, spec)
+
+
+def render_network_section(table: NetworkTable, *, provenance: Mapping[str, str]) -> str:
+    """The markdown of the real-network section (starts with :data:`NETWORK_SECTION`)."""
+    out = [NETWORK_SECTION, "",
+           "_Generated by `sharpdim.bench.convergence.network_table` (cases built by "
+           "`sharpdim.experiments.estimator_validation`) — do not edit by hand; regenerate this "
+           "section alone with `python -m sharpdim.experiments.estimator_validation "
+           "reports/estimator_convergence.md`._", ""]
+    out += [f"* {k}: `{v}`" for k, v in provenance.items()]
+    out += [
+        f"* wall time: {table.seconds:.0f} s (one core)",
+        "* every estimate is one public `estimate_sharpness` call (method, `epsilon_form`, "
+        "`smoothing` as in its row; ε = 1e-6; Silverman's robust bandwidth; M = min(1000, N)) "
+        "with the case's seed, so all rows of a seed use the same minibatches (checked by "
+        "their index hashes) and the same Lanczos probes",
+        "* reference: the exact SD of the same R minibatch Hessians pooled into one measure "
+        "(mass N), mapped through the row's ε and ε form; `exact mean` is the paper's "
+        "order-by-order mean of the same spectra",
+        "* `aggregate=\"sup\"` with several points is refused for slq/kde/ps (`ValueError`: a "
+        "pooled spectral density has no per-order values at a point, and the order-by-order "
+        "max of noisy per-run quantile functions is biased upward with no proven rate); with "
+        "one point it is the mean by definition. So the density rows are the mean; the exact "
+        "mean against the exact sup over late iterates is listed below where it was computed",
+        "* flags (ours, not the paper's): `ill` = seeds with `diagnostics.conditioning."
+        "ill_conditioned`; `in I` = seeds whose exact reference lies in "
+        "`diagnostics.conditioning.interval` = [SD(z − τ), SD(z + τ)] for the estimate's own "
+        "per-value error τ; `bias ± SE` = mean over seeds of estimate − reference with its "
+        "standard error (— with one seed)",
+        "", "### Cases", ""]
+    for c in table.cases:
+        out.append(f"* **{c['name']}** (N = {c['n_params']}) — {c['description']}; lr "
+                   f"{c['lr']}, Hessian batch size {c['batch_size']}, R = {c['n_batches']} "
+                   f"minibatches, m = {c['n_steps']} Lanczos steps (m/N = "
+                   f"{100 * c['n_steps'] / c['n_params']:.1f} %), seeds "
+                   f"{', '.join(map(str, c['seeds']))}")
+    out += ["", "### Exact references", "",
+            "| case | N | ε form | seed | R | exact SD, pooled | exact SD, order-by-order mean "
+            "| mean α_max | mean α_min | mean #{\\|ηα\\| < 1e-5} | seconds |",
+            "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in table.references:
+        out.append(f"| {r['case']} | {r['n_params']} | {r['epsilon_form']} | {r['seed']} | "
+                   f"{r['n_batches']} | {r['exact_pooled_sd']:.3f} | {r['exact_mean_sd']:.3f} | "
+                   f"{r['alpha_max']:.4g} | {r['alpha_min']:.4g} | {r['n_small']:.1f} | "
+                   f"{r['seconds']:.0f} |")
+    out += ["", "### Errors", "",
+            "| case | method | ε form | smoothing | m | R | reference | exact mean | estimate | "
+            "bias ± SE | RMSE | W₁ | τ | z_next | ill | in I | HVPs | s |",
+            "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in table.rows:
+        K = len(r.seeds)
+        bias = f"{r.bias:+.3f}" + ("" if r.bias_stderr is None else f" ± {r.bias_stderr:.3f}")
+        out.append(f"| {r.case} | {r.method} | {r.epsilon_form} | {r.smoothing or '—'} | "
+                   f"{r.n_steps} | {r.n_runs} | {r.reference:.3f} | {r.exact_mean_sd:.3f} | "
+                   f"{r.mean_estimate:.3f} | {bias} | {r.rmse:.3f} | {r.wasserstein:.4g} | "
+                   f"{r.tolerance:.2g} | {_fmt(r.z_next, '.3g')} | {r.n_ill}/{K} | "
+                   f"{r.n_covered}/{K} | {r.hvp:.0f} | {r.seconds:.1f} |")
+    if table.sups:
+        out += ["", "### Exact SD: order-by-order mean against sup over late iterates", "",
+                "| case | points | R | seed | mean | sup | seconds |",
+                "|---|---:|---:|---:|---:|---:|---:|"]
+        for s in table.sups:
+            out.append(f"| {s.case} | {s.n_points} | {s.n_batches} | {s.seed} | "
+                       f"{s.mean_sd:.3f} | {s.sup_sd:.3f} | {s.seconds:.0f} |")
+    return "\n".join(out) + "\n"
+
+
+def splice_section(text: str, section: str, *, network: bool) -> str:
+    """Replace one generated section of the report ``text`` by ``section``, keeping the other
+    and the hand-written reading (from :data:`READING_SECTION` to the end, if present).
+
+    The report is: the first section (up to :data:`NETWORK_SECTION`), the real-network section
+    (up to :data:`READING_SECTION`), the reading. ``network`` says which section ``section``
+    replaces.
+
+    >>> t = "# A\\n" + NETWORK_SECTION + "\\nold\\n" + READING_SECTION + "\\nwords\\n"
+    >>> splice_section(t, NETWORK_SECTION + "\\nnew\\n", network=True).split("\\n")[2:4]
+    ["## Real networks in the sweeps' regime", 'new']
+    >>> splice_section(t, "# B\\n", network=False).split("\\n")[0]
+    '# B'
+    """
+    rest, sep_r, reading = text.partition(READING_SECTION)
+    reading = sep_r + reading if sep_r else ""
+    head, sep_n, net = rest.partition(NETWORK_SECTION)
+    net = sep_n + net if sep_n else ""
+    parts = [head, section] if network else [section, net]
+    parts.append(reading)
+    return "\n\n".join(p.strip("\n") for p in parts if p.strip()) + "\n"
+
+
 def _provenance() -> dict[str, str]:
     from sharpdim.provenance import device_of, git_commit, package_versions
 
@@ -355,11 +668,15 @@ def _provenance() -> dict[str, str]:
 
 
 if __name__ == "__main__":  # pragma: no cover - report generation entry point
+    import os
     import sys
 
     table = convergence_table(progress=False)
     text = render_markdown(table, provenance=_provenance())
     path = sys.argv[1] if len(sys.argv) > 1 else "reports/estimator_convergence.md"
+    if os.path.exists(path):   # keep the real-network section, if any
+        with open(path, encoding="utf-8") as fh:
+            text = splice_section(fh.read(), text, network=False)
     with open(path, "w", encoding="utf-8") as fh:
         fh.write(text)
     print(f"wrote {path} in {table.seconds:.0f} s")
