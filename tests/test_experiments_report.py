@@ -258,3 +258,31 @@ def test_runs_that_missed_the_criterion_are_also_analysed_separately():
                                         [r["gen_gap"] for r in conv])
     # baselines η, 1/b, η/b are derived for records that predate the baselines group
     assert {"lr", "inv_batch_size", "lr_over_batch_size", "train_acc"} <= set(a.baselines)
+
+
+def test_values_of_a_known_wrong_estimator_are_withdrawn_by_their_diagnostics_not_names():
+    from sharpdim.report.sweep_data import withdrawn_reason
+
+    gridded = {"diagnostics": {"method": "kde", "epsilon": 1e-6, "bandwidth": 1e-4}}
+    grid_free = {"diagnostics": {"method": "kde", "epsilon": 1e-6, "smoothing": "curvature"}}
+    assert "gridded SD-KDE" in withdrawn_reason(gridded)
+    assert withdrawn_reason(grid_free) is None
+    assert withdrawn_reason({"diagnostics": {"method": "slq", "epsilon": 1e-6}}) is None
+    assert withdrawn_reason({}) is None
+
+
+@pytest.mark.parametrize("name", ["mnist1d_5x5", "grokking"])
+def test_no_committed_report_reads_a_withdrawn_value(name):
+    from pathlib import Path
+
+    from sharpdim.report.sweep_data import load_sweep, withdrawn_reason
+
+    path = Path(__file__).resolve().parents[1] / "reports" / name / "sweep.sqlite"
+    if not path.is_file():
+        pytest.skip(f"{path} is not committed")
+    data = load_sweep(path)
+    bad = {(m["run_id"], m["name"]) for m in data.final_measures
+           if m["status"] == "ok" and withdrawn_reason(m["details"])}
+    kept = {(r["run_id"], n) for r in data.records for n in r}
+    assert not bad & kept
+    assert sum(sum(c.values()) for c in data.withdrawn.values()) >= len(bad)

@@ -133,7 +133,15 @@ def setup(c: ReportContext) -> list[str]:
             f"* factors of the granulated Kendall coefficients: {c.data.factors or 'none'}",
             f"* measures at the end: {groups}",
             f"* measure options: `{options}`",
-            *_estimator_labels(c.data.final_measures), ""]
+            *_estimator_labels(c.data.final_measures), *_withdrawn(c.data.withdrawn), ""]
+
+
+def _withdrawn(withdrawn) -> list[str]:
+    """The stored values left out of every table and figure, by reason
+    (:func:`sharpdim.report.sweep_data.withdrawn_reason`)."""
+    return [f"* **withdrawn** (stored, but left out of every table and figure; re-measure to "
+            f"restore): {', '.join(f'`{n}` × {k}' for n, k in sorted(counts.items()))} — "
+            f"{reason}" for reason, counts in sorted(withdrawn.items())]
 
 
 def _estimator_labels(measures: Sequence[Any]) -> list[str]:

@@ -7,6 +7,7 @@ figures are pure functions of it.
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,7 @@ import numpy as np
 from sharpdim.experiments.registry import FULL_SPECTRUM, SD_PROFILE, SLQ_MEASURE
 from sharpdim.experiments.storage import SweepStore
 
-__all__ = ["SweepData", "load_sweep", "run_label"]
+__all__ = ["SweepData", "load_sweep", "run_label", "withdrawn_reason"]
 
 _SHORT = {"lr": "lr", "batch_size": "bs", "weight_decay": "wd"}
 
@@ -35,6 +36,22 @@ def run_label(run: Mapping[str, Any], factors: Sequence[str], multi_seed: bool) 
     if multi_seed or not parts:
         parts.append(f"seed {run['seed']}")
     return ", ".join(parts)
+
+
+def withdrawn_reason(details: Mapping[str, Any]) -> str | None:
+    """Why a stored measure value is withdrawn from the report, or ``None``.
+
+    A value is withdrawn when the estimator that produced it is known to be wrong in the
+    regime of the sweeps, read from its stored diagnostics (never from its name): SD-KDE
+    stored before its ``smoothing`` was recorded came from the gridded KDE, whose grid, capped
+    at 65,536 points, lost mass when the bandwidth was tiny against the range (e.g. 407 where
+    the exact SD was about 1,051 in a minibatch MLP spectrum). Re-measuring the run restores
+    the value."""
+    diag = details.get("diagnostics") if isinstance(details, Mapping) else None
+    if isinstance(diag, Mapping) and diag.get("method") == "kde" and "smoothing" not in diag:
+        return ("gridded SD-KDE (before the grid-free estimator): its grid lost mass when the "
+                "bandwidth was tiny against the range")
+    return None
 
 
 def _file_digest(path: Path) -> str:
@@ -67,6 +84,8 @@ class SweepData:
     slq: Mapping[tuple[str, int], tuple[np.ndarray, np.ndarray]] = field(repr=False)
     slq_checkpoints: Mapping[tuple[str, int], tuple[np.ndarray, np.ndarray]] = field(repr=False)
     series: Mapping[str, Mapping[str, list[tuple[int, float]]]] = field(repr=False)
+    withdrawn: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    """``{reason: {measure: count}}`` of stored values left out (:func:`withdrawn_reason`)."""
 
     @property
     def canonical(self) -> Mapping[str, Any]:
@@ -107,8 +126,13 @@ def load_sweep(path: str | Path) -> SweepData:
                                                       if r["run_id"] not in
                                                       {x["run_id"] for x in records}}
         series: dict[str, dict[str, list[tuple[int, float]]]] = {}
+        withdrawn: dict[str, Counter] = {}
         for m in store.measures(stage="checkpoint"):
             if m["status"] != "ok" or m["run_id"] not in names[0]:
+                continue
+            reason = withdrawn_reason(m["details"])
+            if reason:
+                withdrawn.setdefault(reason, Counter())[f"{m['name']} (checkpoints)"] += 1
                 continue
             label = run_label(by_id[m["run_id"]], config["factors"], multi_seed)
             series.setdefault(label, {}).setdefault(m["name"], []).append(
@@ -120,9 +144,17 @@ def load_sweep(path: str | Path) -> SweepData:
             return {k: (v, w[k]) for k, v in store.arrays(nodes_name, stage=stage).items()
                     if k in w}
 
+        final_measures = store.measures(stage="final")
+        by_run = {r["run_id"]: r for r in records}
+        for m in final_measures:
+            reason = withdrawn_reason(m["details"]) if m["status"] == "ok" else None
+            if reason and m["name"] in by_run.get(m["run_id"], {}):
+                del by_run[m["run_id"]][m["name"]]
+                withdrawn.setdefault(reason, Counter())[m["name"]] += 1
         data = SweepData(
             path=path, digest=_file_digest(path), config=config, runs=tuple(runs),
-            records=tuple(records), final_measures=tuple(store.measures(stage="final")),
+            records=tuple(records), final_measures=tuple(final_measures),
+            withdrawn={k: dict(v) for k, v in withdrawn.items()},
             sessions=tuple(store.sessions()), seeds=store.seeds(), timings=store.timings(),
             meta=store.meta(), hessian=store.arrays(FULL_SPECTRUM),
             profiles=store.arrays(SD_PROFILE), slq=slq("final"),
