@@ -168,11 +168,12 @@ def _ps_oracle(alphas: np.ndarray, bandwidth: float, n_quantiles: int, lr: float
     return sd
 
 
-def _density_case(case, method):
+def _density_case(case, method, **options):
     net, lr = _net(case)
     n = int(net.data[0].shape[0])
     est = estimate_sharpness(net.model, net.loss_fn, net.data, lr=lr, batch_size=n,
-                             method=method, n_batches=R, seed=11)
+                             method=method, n_batches=R, seed=11, epsilon_form="additive",
+                             **options)
     centres, projectors, ranks = _clusters(net)
     cov = _mass_covariance(projectors)
     return net, lr, est, centres, ranks, cov
@@ -198,8 +199,8 @@ def test_sd_slq_of_a_deep_linear_network_is_within_its_probe_standard_error(case
 
 
 @pytest.mark.parametrize("case", KDE_CASES)
-def test_sd_kde_of_a_deep_linear_network_matches_the_smoothed_exact_measure(case):
-    net, lr, est, centres, ranks, cov = _density_case(case, "kde")
+def test_log_smoothed_sd_kde_of_a_deep_linear_network_matches_the_smoothed_exact_measure(case):
+    net, lr, est, centres, ranks, cov = _density_case(case, "kde", smoothing="log")
     eps = est.diagnostics.epsilon
     h = float(est.diagnostics.bandwidth)
     oracle = _kde_oracle(_g(centres, lr, eps), h)
@@ -227,3 +228,38 @@ def test_sd_ps_of_a_deep_linear_network_matches_the_smoothed_exact_quantiles(cas
                 est.dimension,
                 Tolerance(f"{N_SE:g} delta-method SEs (SE={se:.3g}) + quantile rootfinding "
                           "1e-9", atol=N_SE * se + 1e-9))
+
+
+def _curvature_kde_oracle(centres: np.ndarray, bandwidth: float, lr: float, eps: float):
+    """SD of the Gaussian-smoothed ``α`` measure ``Σ m_c N(α; c, h²)`` pushed through ``g``, by
+    brute force (independent of :mod:`sharpdim`): the density on a uniform grid of 400,001
+    points over ``[min c − 12h, max c + 12h]`` (the tails beyond hold < 1e-32 of the mass), each
+    grid point an atom of mass ``p(α)Δα`` at ``g(α)``, then the weighted KY of those atoms."""
+    grid = np.linspace(centres.min() - 12 * bandwidth, centres.max() + 12 * bandwidth, 400_001)
+    step = grid[1] - grid[0]
+    kernel = stats.norm.pdf((grid[:, None] - centres[None, :]) / bandwidth) * step / bandwidth
+    z = _g(grid, lr, eps)
+
+    def sd(masses):
+        return _weighted_ky(z, kernel @ masses)
+    return sd, float(step / bandwidth)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_sd_kde_of_a_deep_linear_network_matches_the_pushed_forward_smoothed_curvature(case):
+    # the default smoothing (the paper's): the kernel density of α pushed through ln|1 − ηα|
+    net, lr, est, centres, ranks, cov = _density_case(case, "kde")
+    assert est.diagnostics.smoothing == "curvature"
+    eps = est.diagnostics.epsilon
+    h = float(est.diagnostics.bandwidth)
+    oracle, cell = _curvature_kde_oracle(centres, h, lr, eps)
+    expected = oracle(ranks)
+    se = _delta_method_se(oracle, ranks, cov, R)
+    # the quadrature: each grid atom holds at most N·Δα/(h√(2π)) of the mass, which bounds the
+    # fractional-term error of the brute-force oracle
+    grid_error = net.n_params * cell / math.sqrt(2 * math.pi)
+    check_close("SD-KDE (curvature smoothing) of a deep linear net = SD of the smoothed exact "
+                "α measure pushed through g", f"s={case[0]} L={case[1]} η={lr} R={R} h={h:.3g}",
+                expected, est.dimension,
+                Tolerance(f"{N_SE:g} delta-method SEs (SE={se:.3g}) + one quadrature atom",
+                          atol=N_SE * se + grid_error))
