@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from tiny_nets import CE, CountingLoss, tiny_data, tiny_mlp
 
 from sharpdim.curvature import NonFiniteError, TrainModeWarning, slq_spectral_measure
 from sharpdim.curvature.functional import flat_loss
@@ -14,35 +15,6 @@ from sharpdim.estimators import SharpnessEstimate, estimate_sharpness
 from sharpdim.estimators.density import density_dimension, log_singular_value_map
 
 EPS = float(np.finfo(np.float64).eps)
-CE = torch.nn.functional.cross_entropy
-
-
-def _mlp(seed: int = 0, hidden: int = 3) -> torch.nn.Module:
-    gen = torch.Generator().manual_seed(seed)
-    model = torch.nn.Sequential(torch.nn.Linear(3, hidden), torch.nn.Tanh(),
-                                torch.nn.Linear(hidden, 2)).double()
-    with torch.no_grad():
-        for p in model.parameters():
-            p.copy_(torch.randn(p.shape, generator=gen, dtype=torch.float64))
-    return model
-
-
-def _data(n: int = 24, seed: int = 1):
-    gen = torch.Generator().manual_seed(seed)
-    return (torch.randn(n, 3, generator=gen, dtype=torch.float64),
-            torch.randint(0, 2, (n,), generator=gen))
-
-
-class _CountingLoss:
-    """A loss that counts its calls: validation must fail before any is made."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def __call__(self, outputs, targets):
-        self.calls += 1
-        return CE(outputs, targets)
-
 
 @pytest.mark.parametrize("kwargs, match", [
     (dict(lr=0.0), r"lr must be a finite number > 0, got 0\.0"),
@@ -65,24 +37,24 @@ class _CountingLoss:
     (dict(points=[torch.zeros(5)]), r"points\[0\] must be a flat vector of shape \(20,\)"),
 ])
 def test_bad_settings_raise_value_error_before_any_loss_evaluation(kwargs, match):
-    loss = _CountingLoss()
+    loss = CountingLoss()
     settings = dict(lr=0.5, batch_size=4, seed=0, n_batches=2) | kwargs
     with pytest.raises(ValueError, match=match):
-        estimate_sharpness(_mlp(), loss, _data(), **settings)
+        estimate_sharpness(tiny_mlp(), loss, tiny_data(), **settings)
     assert loss.calls == 0
 
 
 def test_empty_data_and_parameterless_model_raise_value_error():
     empty = (torch.zeros(0, 3), torch.zeros(0, dtype=torch.long))
     with pytest.raises(ValueError, match="data must contain at least one example"):
-        estimate_sharpness(_mlp(), CE, empty, lr=0.1, batch_size=1)
-    frozen = _mlp()
+        estimate_sharpness(tiny_mlp(), CE, empty, lr=0.1, batch_size=1)
+    frozen = tiny_mlp()
     for p in frozen.parameters():
         p.requires_grad_(False)
     with pytest.raises(ValueError, match="model must have at least one trainable parameter"):
-        estimate_sharpness(frozen, CE, _data(), lr=0.1, batch_size=2)
+        estimate_sharpness(frozen, CE, tiny_data(), lr=0.1, batch_size=2)
     with pytest.raises(ValueError, match="must have the same number of examples"):
-        estimate_sharpness(_mlp(), CE, (torch.zeros(3, 3), torch.zeros(4, dtype=torch.long)),
+        estimate_sharpness(tiny_mlp(), CE, (torch.zeros(3, 3), torch.zeros(4, dtype=torch.long)),
                            lr=0.1, batch_size=2)
 
 
@@ -99,7 +71,7 @@ class _LogInput(torch.nn.Module):
 
 @pytest.mark.parametrize("method", ["exact", "slq"])
 def test_non_finite_loss_names_the_minibatch_and_the_parameter(method):
-    x, y = _data(8)
+    x, y = tiny_data(8)
     x = x.abs() + 0.5
     x[3, 0] = 0.0  # log 0 = -inf in the forward pass of example 3
     with pytest.raises(NonFiniteError, match="minibatch") as info:
@@ -110,8 +82,8 @@ def test_non_finite_loss_names_the_minibatch_and_the_parameter(method):
 
 
 def test_non_finite_gradient_names_the_first_bad_parameter():
-    x, y = _data(8)
-    model = _mlp()
+    x, y = tiny_data(8)
+    model = tiny_mlp()
     with torch.no_grad():
         model[2].weight[1, 2] = float("inf")
     with pytest.raises(NonFiniteError, match=r"2\.weight\[1, 2\]"):
@@ -122,7 +94,7 @@ def test_train_mode_dropout_is_flagged_and_warned_and_update_jacobian_refused():
     model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Dropout(0.5),
                                 torch.nn.Linear(4, 2)).double()
     with pytest.warns(TrainModeWarning, match="dropout"):
-        est = estimate_sharpness(model, CE, _data(), lr=0.1, batch_size=6, n_batches=2, seed=0,
+        est = estimate_sharpness(model, CE, tiny_data(), lr=0.1, batch_size=6, n_batches=2, seed=0,
                                  train=True)
     assert est.diagnostics.train and est.diagnostics.dropout == ("1",)
     assert any("train-mode dropout" in note for note in est.diagnostics.notes)
@@ -130,9 +102,9 @@ def test_train_mode_dropout_is_flagged_and_warned_and_update_jacobian_refused():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", TrainModeWarning)
         with pytest.raises(ValueError, match="needs a deterministic loss"):
-            estimate_sharpness(model, CE, _data(), lr=0.1, batch_size=6, train=True,
+            estimate_sharpness(model, CE, tiny_data(), lr=0.1, batch_size=6, train=True,
                                jacobian="update")
-    quiet = estimate_sharpness(model, CE, _data(), lr=0.1, batch_size=6, n_batches=1, seed=0)
+    quiet = estimate_sharpness(model, CE, tiny_data(), lr=0.1, batch_size=6, n_batches=1, seed=0)
     assert not quiet.diagnostics.train and quiet.diagnostics.dropout == ()
 
 
@@ -140,14 +112,14 @@ def test_train_mode_batch_norm_is_flagged():
     model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4),
                                 torch.nn.Linear(4, 2)).double()
     with pytest.warns(TrainModeWarning, match="batch norm"):
-        est = estimate_sharpness(model, CE, _data(), lr=0.1, batch_size=6, n_batches=2,
+        est = estimate_sharpness(model, CE, tiny_data(), lr=0.1, batch_size=6, n_batches=2,
                                  seed=0, train=True, method="slq", n_steps=4)
     assert est.diagnostics.batch_norm == ("1",)
 
 
 def test_a_dataset_gives_the_same_estimate_as_its_tensors():
-    x, y = _data()
-    as_tensors = estimate_sharpness(_mlp(), CE, (x, y), lr=0.5, batch_size=6, n_batches=3,
+    x, y = tiny_data()
+    as_tensors = estimate_sharpness(tiny_mlp(), CE, (x, y), lr=0.5, batch_size=6, n_batches=3,
                                     seed=4)
 
     class Pairs(torch.utils.data.Dataset):
@@ -158,14 +130,14 @@ def test_a_dataset_gives_the_same_estimate_as_its_tensors():
             return x[i], y[i]
 
     for data in (Pairs(), torch.utils.data.TensorDataset(x, y)):
-        est = estimate_sharpness(_mlp(), CE, data, lr=0.5, batch_size=6, n_batches=3, seed=4)
+        est = estimate_sharpness(tiny_mlp(), CE, data, lr=0.5, batch_size=6, n_batches=3, seed=4)
         np.testing.assert_array_equal(est.sharpness, as_tensors.sharpness)
 
 
 def test_seed_none_is_recorded_and_reproduces_the_estimate():
-    first = estimate_sharpness(_mlp(), CE, _data(), lr=0.5, batch_size=6, n_batches=3,
+    first = estimate_sharpness(tiny_mlp(), CE, tiny_data(), lr=0.5, batch_size=6, n_batches=3,
                                method="slq", n_steps=5)
-    again = estimate_sharpness(_mlp(), CE, _data(), lr=0.5, batch_size=6, n_batches=3,
+    again = estimate_sharpness(tiny_mlp(), CE, tiny_data(), lr=0.5, batch_size=6, n_batches=3,
                                method="slq", n_steps=5, seed=first.diagnostics.seed)
     assert first.dimension == again.dimension
     assert first.diagnostics.batch_seeds == again.diagnostics.batch_seeds
@@ -173,14 +145,15 @@ def test_seed_none_is_recorded_and_reproduces_the_estimate():
 
 
 def test_result_fields_are_present_per_method_and_none_where_not_computed():
-    exact = estimate_sharpness(_mlp(), CE, _data(), lr=0.5, batch_size=6, n_batches=2, seed=0)
+    exact = estimate_sharpness(tiny_mlp(), CE, tiny_data(), lr=0.5, batch_size=6, n_batches=2,
+                               seed=0)
     assert isinstance(exact, SharpnessEstimate)
     assert exact.sharpness.shape == (20,) and exact.measure is None
     assert exact.diagnostics.epsilon == 0.0 and exact.diagnostics.n_hvp == 2 * 20
     assert exact.diagnostics.pooled_dimension is not None and exact.diagnostics.n_steps is None
     assert exact.lambda_1 == exact.sharpness[0]
     for method in ("slq", "kde", "ps"):
-        est = estimate_sharpness(_mlp(), CE, _data(), lr=0.5, batch_size=6, n_batches=4,
+        est = estimate_sharpness(tiny_mlp(), CE, tiny_data(), lr=0.5, batch_size=6, n_batches=4,
                                  seed=0, method=method, n_steps=6)
         d = est.diagnostics
         assert est.sharpness is None and est.measure is not None
@@ -196,18 +169,18 @@ def test_result_fields_are_present_per_method_and_none_where_not_computed():
 
 def test_every_density_method_is_a_view_of_the_same_slq_runs():
     base = dict(lr=0.5, batch_size=6, n_batches=8, seed=11, n_steps=8)
-    slq = estimate_sharpness(_mlp(), CE, _data(), method="slq", **base)
+    slq = estimate_sharpness(tiny_mlp(), CE, tiny_data(), method="slq", **base)
     g = log_singular_value_map("gd", lr=0.5, eps=slq.diagnostics.epsilon)
     for method in ("kde", "ps"):
-        est = estimate_sharpness(_mlp(), CE, _data(), method=method, **base)
+        est = estimate_sharpness(tiny_mlp(), CE, tiny_data(), method=method, **base)
         view = density_dimension(method, slq.curvature_measure, g, aggregate="mean",
                                  n_quantiles=20)
         assert est.dimension == view.dimension and est.lambda_1 == slq.lambda_1
 
 
 def test_slq_runs_reproduce_the_curvature_module_slq_measure():
-    x, y = _data()
-    model = _mlp()
+    x, y = tiny_data()
+    model = tiny_mlp()
     est = estimate_sharpness(model, CE, (x, y), lr=0.5, batch_size=6, n_batches=5, seed=9,
                              method="slq", n_steps=7)
     theirs = slq_spectral_measure(flat_loss(model, CE), flat_loss(model, CE).theta0, (x, y),
@@ -222,15 +195,15 @@ def test_slq_runs_reproduce_the_curvature_module_slq_measure():
 
 def test_update_jacobian_of_plain_sgd_equals_the_gd_profile():
     base = dict(lr=0.5, batch_size=6, n_batches=3, seed=2)
-    gd = estimate_sharpness(_mlp(), CE, _data(), **base)
-    upd = estimate_sharpness(_mlp(), CE, _data(), jacobian="update", **base)
+    gd = estimate_sharpness(tiny_mlp(), CE, tiny_data(), **base)
+    upd = estimate_sharpness(tiny_mlp(), CE, tiny_data(), jacobian="update", **base)
     # same minibatches; σ from an SVD of I − ηH vs |1 − ηα| from eigvalsh: |Δσ| ≤ ‖δJ‖₂
     sigma_gd, sigma_up = np.exp(gd.sharpness), np.exp(upd.sharpness)
     assert np.allclose(sigma_gd, sigma_up, rtol=0, atol=64 * 20 * EPS * sigma_gd.max())
 
 
 def test_heavy_ball_update_doubles_the_state_and_adam_needs_its_moments():
-    model, (x, y) = _mlp(), _data()
+    model, (x, y) = tiny_mlp(), tiny_data()
     hb = estimate_sharpness(model, CE, (x, y), lr=0.5, batch_size=6, n_batches=2, seed=0,
                             momentum=0.9, jacobian="update")
     assert hb.sharpness.shape == (40,) and hb.diagnostics.optimizer == "momentum"
@@ -253,27 +226,27 @@ def test_heavy_ball_update_doubles_the_state_and_adam_needs_its_moments():
 
 
 def test_points_as_state_dicts_and_flat_vectors_agree_and_sup_is_at_least_mean():
-    model = _mlp()
-    other = _mlp(seed=5)
+    model = tiny_mlp()
+    other = tiny_mlp(seed=5)
     flat = [torch.cat([p.detach().reshape(-1) for p in m.parameters()]) for m in (model, other)]
     base = dict(lr=0.5, batch_size=6, n_batches=3, seed=1)
-    a = estimate_sharpness(model, CE, _data(), points=[model.state_dict(), other.state_dict()],
+    a = estimate_sharpness(model, CE, tiny_data(), points=[model.state_dict(), other.state_dict()],
                            aggregate="sup", **base)
-    b = estimate_sharpness(model, CE, _data(), points=flat, aggregate="sup", **base)
-    mean = estimate_sharpness(model, CE, _data(), points=flat, **base)
+    b = estimate_sharpness(model, CE, tiny_data(), points=flat, aggregate="sup", **base)
+    mean = estimate_sharpness(model, CE, tiny_data(), points=flat, **base)
     np.testing.assert_array_equal(a.sharpness, b.sharpness)
     assert np.all(a.sharpness >= mean.sharpness) and a.diagnostics.n_points == 2
     assert mean.diagnostics.pooled_dimension is not None and a.diagnostics.pooled_dimension is None
     for method in ("slq", "kde", "ps"):
         with pytest.raises(ValueError, match="aggregate='sup' with method=.* and 2 points is "
                                              "not supported"):
-            estimate_sharpness(model, CE, _data(), points=flat, aggregate="sup",
+            estimate_sharpness(model, CE, tiny_data(), points=flat, aggregate="sup",
                                method=method, n_steps=8, **base)
 
 
 def test_full_batch_exact_computes_the_hessian_once():
-    x, y = _data(8)
-    est = estimate_sharpness(_mlp(), CE, (x, y), lr=0.5, batch_size=8, n_batches=5, seed=0)
+    x, y = tiny_data(8)
+    est = estimate_sharpness(tiny_mlp(), CE, (x, y), lr=0.5, batch_size=8, n_batches=5, seed=0)
     assert est.diagnostics.n_hvp == 20 and est.diagnostics.trace_stderr is None
     assert any("computed once" in note for note in est.diagnostics.notes)
 
@@ -281,10 +254,10 @@ def test_full_batch_exact_computes_the_hessian_once():
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_estimates_on_the_gpu_match_the_cpu():
-    x, y = _data()
-    cpu = estimate_sharpness(_mlp(), CE, (x, y), lr=0.5, batch_size=6, n_batches=3, seed=0,
+    x, y = tiny_data()
+    cpu = estimate_sharpness(tiny_mlp(), CE, (x, y), lr=0.5, batch_size=6, n_batches=3, seed=0,
                              method="slq", n_steps=8)
-    gpu = estimate_sharpness(_mlp().cuda(), CE, (x.cuda(), y.cuda()), lr=0.5, batch_size=6,
+    gpu = estimate_sharpness(tiny_mlp().cuda(), CE, (x.cuda(), y.cuda()), lr=0.5, batch_size=6,
                              n_batches=3, seed=0, method="slq", n_steps=8)
     assert gpu.diagnostics.device.startswith("cuda")
     assert gpu.diagnostics.batch_index_hashes == cpu.diagnostics.batch_index_hashes
@@ -292,7 +265,7 @@ def test_estimates_on_the_gpu_match_the_cpu():
 
 
 def test_per_point_optimizer_states_are_used_and_adam_needs_one_per_point():
-    model, (x, y) = _mlp(), _data()
+    model, (x, y) = tiny_mlp(), tiny_data()
     flat = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
     points = [flat, flat + 0.1]
     gen = torch.Generator().manual_seed(0)

@@ -7,6 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+from tiny_nets import CE, CountingLoss, tiny_data, tiny_mlp
 
 from sharpdim.curvature.functional import flat_loss
 from sharpdim.curvature.update_jacobian import gradient_function, update_jacobian
@@ -20,33 +21,6 @@ from sharpdim.estimators.horizon import (
 )
 
 EPS = float(np.finfo(np.float64).eps)
-CE = torch.nn.functional.cross_entropy
-
-
-def _mlp(seed: int = 0, hidden: int = 3) -> torch.nn.Module:
-    gen = torch.Generator().manual_seed(seed)
-    model = torch.nn.Sequential(torch.nn.Linear(3, hidden), torch.nn.Tanh(),
-                                torch.nn.Linear(hidden, 2)).double()
-    with torch.no_grad():
-        for p in model.parameters():
-            p.copy_(torch.randn(p.shape, generator=gen, dtype=torch.float64))
-    return model
-
-
-def _data(n: int = 24, seed: int = 1):
-    gen = torch.Generator().manual_seed(seed)
-    return (torch.randn(n, 3, generator=gen, dtype=torch.float64),
-            torch.randint(0, 2, (n,), generator=gen))
-
-
-class _CountingLoss:
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def __call__(self, outputs, targets):
-        self.calls += 1
-        return CE(outputs, targets)
-
 
 @pytest.mark.parametrize("kwargs, match", [
     (dict(horizon=0), r"horizon must be an int >= 1 \(the number of consecutive steps in the "
@@ -62,18 +36,18 @@ class _CountingLoss:
     (dict(horizon=2, optimizer="adam", jacobian="gd"), "pass jacobian='update'"),
 ])
 def test_bad_horizon_settings_raise_value_error_before_any_loss_evaluation(kwargs, match):
-    loss = _CountingLoss()
+    loss = CountingLoss()
     settings = dict(lr=0.5, batch_size=4, seed=0, n_batches=2) | kwargs
     with pytest.raises(ValueError, match=match):
-        estimate_sharpness(_mlp(), loss, _data(), **settings)
+        estimate_sharpness(tiny_mlp(), loss, tiny_data(), **settings)
     assert loss.calls == 0
 
 
 def test_horizon_one_leaves_every_result_unchanged():
     kw = dict(lr=0.5, batch_size=6, seed=3, n_batches=3)
     for extra in (dict(), dict(momentum=0.9, jacobian="update")):
-        a = estimate_sharpness(_mlp(), CE, _data(), **kw, **extra)
-        b = estimate_sharpness(_mlp(), CE, _data(), **kw, **extra, horizon=1)
+        a = estimate_sharpness(tiny_mlp(), CE, tiny_data(), **kw, **extra)
+        b = estimate_sharpness(tiny_mlp(), CE, tiny_data(), **kw, **extra, horizon=1)
         assert a.dimension == b.dimension
         np.testing.assert_array_equal(a.sharpness, b.sharpness)
         assert a.trace == b.trace and a.diagnostics.batch_seeds == b.diagnostics.batch_seeds
@@ -95,8 +69,8 @@ def _manual_window_exponents(update, state, grad_fns, *, advance: bool) -> np.nd
 
 @pytest.mark.parametrize("optimizer, momentum", [("sgd", 0.0), ("sgd", 0.9), ("adamw", 0.0)])
 def test_horizon_exponents_are_the_product_along_the_advanced_trajectory(optimizer, momentum):
-    f = flat_loss(_mlp(), CE)
-    x, y = _data()
+    f = flat_loss(tiny_mlp(), CE)
+    x, y = tiny_data()
     update = make_update_map(optimizer, lr=0.3, momentum=momentum, weight_decay=0.01, step=5)
     if isinstance(update, AdamUpdate):
         g = f.gradient(f.theta0, x, y)
@@ -116,12 +90,12 @@ def test_horizon_exponents_are_the_product_along_the_advanced_trajectory(optimiz
 
 
 def test_dense_and_matrix_free_horizon_exponents_agree_on_a_small_network():
-    f = flat_loss(_mlp(hidden=4), CE)
+    f = flat_loss(tiny_mlp(hidden=4), CE)
     update = make_update_map("sgd", lr=0.5, momentum=0.9)
     state = initial_state(update, f.theta0)
     kw = dict(horizon=4, batch_size=8, n_windows=3, seed=11)
-    dense = horizon_sharpness(f, _data(), update, state, **kw)
-    free = horizon_sharpness(f, _data(), update, state, **kw, method="lanczos", top=5,
+    dense = horizon_sharpness(f, tiny_data(), update, state, **kw)
+    free = horizon_sharpness(f, tiny_data(), update, state, **kw, method="lanczos", top=5,
                              n_steps=state.numel(), tol=1e-13)
     assert dense.batch_seeds == free.batch_seeds
     S = state.numel()
@@ -135,8 +109,8 @@ def test_dense_and_matrix_free_horizon_exponents_agree_on_a_small_network():
 
 def test_windows_record_their_seeds_and_share_the_first_minibatch_with_horizon_one():
     kw = dict(lr=0.5, batch_size=6, n_batches=2, momentum=0.9, jacobian="update")
-    one = estimate_sharpness(_mlp(), CE, _data(), seed=5, **kw)
-    three = estimate_sharpness(_mlp(), CE, _data(), seed=5, horizon=3, **kw)
+    one = estimate_sharpness(tiny_mlp(), CE, tiny_data(), seed=5, **kw)
+    three = estimate_sharpness(tiny_mlp(), CE, tiny_data(), seed=5, horizon=3, **kw)
     d = three.diagnostics
     assert d.horizon == 3 and d.n_batches == 2 and len(d.batch_seeds) == 6
     assert d.batch_seeds[:2] == one.diagnostics.batch_seeds          # t = 0 of each window
@@ -144,21 +118,21 @@ def test_windows_record_their_seeds_and_share_the_first_minibatch_with_horizon_o
     assert three.top_eigenvalue is None and three.trace is None
     assert three.sharpness.shape == (2 * 20,) and three.dimension == sharpness_dimension(
         three.sharpness)
-    fresh = estimate_sharpness(_mlp(), CE, _data(), seed=None, horizon=2, **kw)
-    again = estimate_sharpness(_mlp(), CE, _data(), seed=fresh.diagnostics.seed, horizon=2,
+    fresh = estimate_sharpness(tiny_mlp(), CE, tiny_data(), seed=None, horizon=2, **kw)
+    again = estimate_sharpness(tiny_mlp(), CE, tiny_data(), seed=fresh.diagnostics.seed, horizon=2,
                                **kw)
     np.testing.assert_array_equal(fresh.sharpness, again.sharpness)
     assert any("horizon 3" in n for n in d.notes)
 
 
 def test_horizon_sharpness_stderr_is_none_for_one_window_and_the_window_spread_otherwise():
-    f = flat_loss(_mlp(), CE)
+    f = flat_loss(tiny_mlp(), CE)
     update = make_update_map("sgd", lr=0.5)
     state = initial_state(update, f.theta0)
-    one = horizon_sharpness(f, _data(), update, state, horizon=2, batch_size=6, n_windows=1,
+    one = horizon_sharpness(f, tiny_data(), update, state, horizon=2, batch_size=6, n_windows=1,
                             seed=0)
     assert one.stderr is None
-    many = horizon_sharpness(f, _data(), update, state, horizon=2, batch_size=6, n_windows=4,
+    many = horizon_sharpness(f, tiny_data(), update, state, horizon=2, batch_size=6, n_windows=4,
                              seed=0)
     np.testing.assert_allclose(many.stderr, many.window_exponents.std(axis=0, ddof=1) / 2,
                                rtol=1e-12, atol=0)
@@ -174,11 +148,11 @@ def test_horizon_sharpness_stderr_is_none_for_one_window_and_the_window_spread_o
     (dict(method="lanczos", top=0), r"top must be an int in \[1, S=20\], got 0"),
 ])
 def test_horizon_sharpness_rejects_bad_arguments(kwargs, match):
-    f = flat_loss(_mlp(), CE)
+    f = flat_loss(tiny_mlp(), CE)
     update = make_update_map("sgd", lr=0.5)
     settings = dict(horizon=2, batch_size=6, n_windows=2, seed=0) | kwargs
     with pytest.raises(ValueError, match=match):
-        horizon_sharpness(f, _data(), update, initial_state(update, f.theta0), **settings)
+        horizon_sharpness(f, tiny_data(), update, initial_state(update, f.theta0), **settings)
 
 
 def test_product_singular_values_reject_bad_factors_and_give_minus_inf_for_a_singular_one():
@@ -214,12 +188,12 @@ def test_product_singular_values_of_a_long_graded_product_match_mpmath():
 
 
 def test_horizon_sup_over_points_is_at_least_the_mean_and_pooled_only_for_mean():
-    model, other = _mlp(), _mlp(seed=5)
+    model, other = tiny_mlp(), tiny_mlp(seed=5)
     flat = [torch.cat([p.detach().reshape(-1) for p in m.parameters()]) for m in (model, other)]
     base = dict(lr=0.5, batch_size=6, n_batches=2, seed=1, horizon=3, points=flat,
                 momentum=0.9, jacobian="update")
-    sup = estimate_sharpness(model, CE, _data(), aggregate="sup", **base)
-    mean = estimate_sharpness(model, CE, _data(), **base)
+    sup = estimate_sharpness(model, CE, tiny_data(), aggregate="sup", **base)
+    mean = estimate_sharpness(model, CE, tiny_data(), **base)
     assert np.all(sup.sharpness >= mean.sharpness) and sup.diagnostics.n_points == 2
     assert mean.diagnostics.pooled_dimension is not None
     assert sup.diagnostics.pooled_dimension is None
@@ -228,11 +202,11 @@ def test_horizon_sup_over_points_is_at_least_the_mean_and_pooled_only_for_mean()
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_horizon_exponents_on_the_gpu_match_the_cpu():
-    x, y = _data()
+    x, y = tiny_data()
     update = make_update_map("sgd", lr=0.5, momentum=0.9)
     out = {}
     for device in ("cpu", "cuda"):
-        f = flat_loss(_mlp().to(device), CE)
+        f = flat_loss(tiny_mlp().to(device), CE)
         xd, yd = x.to(device), y.to(device)
         fns = [gradient_function(f, xd[i:i + 6], yd[i:i + 6]) for i in (0, 6, 12)]
         out[device] = trajectory_exponents(update, initial_state(update, f.theta0), fns)
@@ -252,15 +226,15 @@ def test_horizon_exponents_on_the_gpu_match_the_cpu():
 
 def test_plain_sgd_horizon_is_the_same_with_jacobian_gd_and_update():
     kw = dict(lr=0.5, batch_size=6, n_batches=2, seed=4, horizon=2, weight_decay=0.1)
-    gd = estimate_sharpness(_mlp(), CE, _data(), **kw)
-    upd = estimate_sharpness(_mlp(), CE, _data(), jacobian="update", **kw)
+    gd = estimate_sharpness(tiny_mlp(), CE, tiny_data(), **kw)
+    upd = estimate_sharpness(tiny_mlp(), CE, tiny_data(), jacobian="update", **kw)
     np.testing.assert_array_equal(gd.sharpness, upd.sharpness)   # the same map, same windows
     assert any("include the weight decay 0.1" in n for n in gd.diagnostics.notes)
 
 
 def test_full_batch_horizon_computes_the_gd_trajectory_once():
-    x, y = _data(8)
+    x, y = tiny_data(8)
     kw = dict(lr=0.5, batch_size=8, seed=0, horizon=3, momentum=0.9, jacobian="update")
-    five = estimate_sharpness(_mlp(), CE, (x, y), n_batches=5, **kw)
+    five = estimate_sharpness(tiny_mlp(), CE, (x, y), n_batches=5, **kw)
     assert five.diagnostics.n_hvp == 3 * 40            # one window: k = 3 Jacobians, S = 40
     assert any("computed once" in note for note in five.diagnostics.notes)
