@@ -17,7 +17,8 @@ import re
 import sys
 from pathlib import Path
 
-from sharpdim.report.provenance import checkout_target, git_commit, package_versions
+from sharpdim.cli.report_target import report_target
+from sharpdim.report.provenance import git_commit, package_versions
 
 __all__ = ["add_parser", "run", "replace_section"]
 
@@ -120,14 +121,5 @@ def run(args: argparse.Namespace) -> int:
 def _report_path(args: argparse.Namespace) -> Path | None:
     """``--report``, else the committed report for a full-size run inside the checkout, else
     ``None`` (a note on stderr says why)."""
-    if args.report is not None:
-        return args.report
-    if args.quick:
-        print("report not written: a --quick run never replaces the committed "
-              "reports/benchmarks.md; pass --report PATH to write one", file=sys.stderr)
-        return None
-    target = checkout_target("reports/benchmarks.md")
-    if target is None:
-        print("report not written: run from inside the source checkout to update its "
-              "reports/benchmarks.md, or pass --report PATH", file=sys.stderr)
-    return target
+    return report_target(args.report, "reports/benchmarks.md",
+                         partial="a --quick run" if args.quick else None)

@@ -21,8 +21,8 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+from sharpdim.cli.report_target import report_target
 from sharpdim.report.provenance import (
-    checkout_target,
     package_versions,
     repository_root,
     source_digest,
@@ -107,20 +107,10 @@ def render_markdown(rows, *, profile: str, n_tests: int, failed: list[str]) -> s
 def _report_path(args: argparse.Namespace) -> Path | None:
     """Where to write the report: ``--report``, else the committed report for a complete run
     inside the checkout, else nowhere (a note on stderr says why)."""
-    if args.report is not None:
-        return args.report
     partial = [flag for flag, value in (("-k", args.keyword), ("--battery", args.battery))
                if value is not None]
-    if partial:
-        print(f"report not written: a partial run ({', '.join(partial)}) never replaces the "
-              "committed reports/theory_checks.md; pass --report PATH to write one",
-              file=sys.stderr)
-        return None
-    target = checkout_target("reports/theory_checks.md")
-    if target is None:
-        print("report not written: run from inside the source checkout to update its "
-              "reports/theory_checks.md, or pass --report PATH", file=sys.stderr)
-    return target
+    return report_target(args.report, "reports/theory_checks.md",
+                         partial=f"a partial run ({', '.join(partial)})" if partial else None)
 
 
 def run(args: argparse.Namespace) -> int:
