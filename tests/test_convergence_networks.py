@@ -92,4 +92,4 @@ def test_network_section_renders_and_splices_between_the_first_section_and_the_r
     assert "\nold\n" not in out and out.endswith(READING_SECTION + "\nkept\n")
     assert np.char.count(out, NETWORK_SECTION) == 1
     again = splice_section(out, "# New title\n", network=False)
-    assert again.startswith("# New title\n\n" + NETWORK_SECTION) and "first" not in again
+    assert again.startswith("# New title\n\n" + NETWORK_SECTION) and "\nfirst\n" not in again

@@ -406,8 +406,9 @@ class NetworkRow:
     the bias over seeds (``None`` with one seed); ``wasserstein``: mean W₁ between the
     method's measure and the exact one on ``ln σ``; ``n_ill``: seeds flagged
     ``diagnostics.conditioning.ill_conditioned``; ``n_covered``: seeds whose reference lies in
-    ``diagnostics.conditioning.interval``; ``tolerance`` / ``z_next`` / ``sensitivity``: means
-    of those diagnostics; ``hvp`` / ``seconds``: per estimate."""
+    ``diagnostics.conditioning.interval``; ``tolerance`` / ``z_next`` / ``sensitivity`` /
+    ``interval_width``: means of those diagnostics (the width is ``high − low``); ``hvp`` /
+    ``seconds``: per estimate."""
 
     case: str
     method: str
@@ -428,6 +429,7 @@ class NetworkRow:
     tolerance: float
     z_next: float | None
     sensitivity: float
+    interval_width: float
     hvp: float
     seconds: float
     seeds: tuple[int, ...]
@@ -530,7 +532,7 @@ def network_table(cases: Sequence[NetworkCase], *,
                     covered = c.interval[0] <= pooled[s] <= c.interval[1]
                     vals.append((est.dimension, pooled[s], mean_sd[s], w1, c.ill_conditioned,
                                  covered, c.tolerance, c.z_next, c.sensitivity, dg.n_hvp,
-                                 dg.seconds))
+                                 dg.seconds, c.interval[1] - c.interval[0]))
                 est_v, ref_v, mean_v, w1_v = (np.array([v[k] for v in vals]) for k in range(4))
                 err = est_v - ref_v
                 K = len(vals)
@@ -542,7 +544,8 @@ def network_table(cases: Sequence[NetworkCase], *,
                     float(np.sqrt((err**2).mean())), float(w1_v.mean()),
                     int(sum(v[4] for v in vals)), int(sum(v[5] for v in vals)),
                     float(np.mean([v[6] for v in vals])), float(np.mean(zn)) if zn else None,
-                    float(np.mean([v[8] for v in vals])), float(np.mean([v[9] for v in vals])),
+                    float(np.mean([v[8] for v in vals])), float(np.mean([v[11] for v in vals])),
+                    float(np.mean([v[9] for v in vals])),
                     float(np.mean([v[10] for v in vals])), tuple(case.seeds)))
         if case.points and case.sup_batches:
             out = {}
@@ -595,7 +598,9 @@ def render_network_section(table: NetworkTable, *, provenance: Mapping[str, str]
         "* flags (ours, not the paper's): `ill` = seeds with `diagnostics.conditioning."
         "ill_conditioned`; `in I` = seeds whose exact reference lies in "
         "`diagnostics.conditioning.interval` = [SD(z − τ), SD(z + τ)] for the estimate's own "
-        "per-value error τ; `bias ± SE` = mean over seeds of estimate − reference with its "
+        "per-value error τ (`|I|`: its width, mean over seeds), and N·τ/|z_next| is "
+        "`diagnostics.conditioning.sensitivity`, the first-order bound on |ΔSD|; "
+        "`bias ± SE` = mean over seeds of estimate − reference with its "
         "standard error (— with one seed)",
         "", "### Cases", ""]
     for c in table.cases:
@@ -615,15 +620,18 @@ def render_network_section(table: NetworkTable, *, provenance: Mapping[str, str]
                    f"{r['seconds']:.0f} |")
     out += ["", "### Errors", "",
             "| case | method | ε form | smoothing | m | R | reference | exact mean | estimate | "
-            "bias ± SE | RMSE | W₁ | τ | z_next | ill | in I | HVPs | s |",
-            "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+            "bias ± SE | RMSE | W₁ | τ | z_next | N·τ/\\|z_next\\| | \\|I\\| | ill | in I | "
+            "HVPs | s |",
+            "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+            "---:|---:|"]
     for r in table.rows:
         K = len(r.seeds)
         bias = f"{r.bias:+.3f}" + ("" if r.bias_stderr is None else f" ± {r.bias_stderr:.3f}")
         out.append(f"| {r.case} | {r.method} | {r.epsilon_form} | {r.smoothing or '—'} | "
                    f"{r.n_steps} | {r.n_runs} | {r.reference:.3f} | {r.exact_mean_sd:.3f} | "
                    f"{r.mean_estimate:.3f} | {bias} | {r.rmse:.3f} | {r.wasserstein:.4g} | "
-                   f"{r.tolerance:.2g} | {_fmt(r.z_next, '.3g')} | {r.n_ill}/{K} | "
+                   f"{r.tolerance:.2g} | {_fmt(r.z_next, '.3g')} | {r.sensitivity:.3g} | "
+                   f"{r.interval_width:.3g} | {r.n_ill}/{K} | "
                    f"{r.n_covered}/{K} | {r.hvp:.0f} | {r.seconds:.1f} |")
     if table.sups:
         out += ["", "### Exact SD: order-by-order mean against sup over late iterates", "",

@@ -62,7 +62,7 @@ NETWORK_SPECS: tuple[NetworkSpec, ...] = (
                 batch_size=32, n_steps=40, n_batches=30, seeds=(2026, 2027, 2028),
                 n_points=3, point_stride=50, sup_batches=5),
     NetworkSpec("mnist1d-w50-5000", "mnist1d_mlp", {"width": 50}, lr=0.1, train_batch=64,
-                epochs=20, batch_size=64, n_steps=40, n_batches=6, seeds=(2026, 2027)),
+                epochs=20, batch_size=64, n_steps=40, n_batches=6, seeds=(2026, 2027, 2028)),
     NetworkSpec("fashion-12960", "fashion_mnist_mlp", {}, lr=0.05, train_batch=64, epochs=3,
                 batch_size=64, n_steps=100, n_batches=4, seeds=(2026,)),
 )
