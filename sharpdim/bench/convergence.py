@@ -367,7 +367,7 @@ def render_markdown(table: ConvergenceTable, *, provenance: Mapping[str, str]) -
 # --- real networks in the sweeps' regime -------------------------------------------------
 
 NETWORK_SECTION = "## Real networks in the sweeps' regime"
-READING_SECTION = "## Reading of the real-network section"
+READING_SECTION = "## Reading (written by hand against the numbers above)"
 
 # (method, smoothing) of every density row: slq, and kde/ps with the paper's smoothing in α
 # (the default) and the log-space smoothing (a mean-preserving spread, biased upward)
