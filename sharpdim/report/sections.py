@@ -211,9 +211,15 @@ def outcomes(c: ReportContext) -> list[str]:
     status = Counter(r["status"] for r in runs)
     lines = ["## Outcomes", "", f"* runs: {len(runs)} planned — "
              + ", ".join(f"{v} {k}" for k, v in sorted(status.items()))]
+    records = {r["run_id"]: r for r in c.data.records}
+    extra = [f for f in c.data.factors
+             if f not in ("lr", "batch_size", "weight_decay", "optimizer")]
     for r in runs:
+        rec = records.get(r["run_id"], {})
         where = (f"lr={r['lr']:g}, bs={r['batch_size']}, wd={r['weight_decay']:g}, "
-                 f"{r['optimizer']}, seed {r['seed']}")
+                 f"{r['optimizer']}"
+                 + "".join(f", {f}={rec[f]}" for f in extra if f in rec)
+                 + f", seed {r['seed']}")
         if r["status"] == "diverged":
             lines.append(f"  * diverged: {where}: {r['error']}")
         elif r["status"] in ("failed", "pending"):
