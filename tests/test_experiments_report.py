@@ -286,3 +286,28 @@ def test_no_committed_report_reads_a_withdrawn_value(name):
     kept = {(r["run_id"], n) for r in data.records for n in r}
     assert not bad & kept
     assert sum(sum(c.values()) for c in data.withdrawn.values()) >= len(bad)
+
+
+def test_runs_flagged_degenerate_are_also_left_out_in_a_separate_comparison():
+    from dataclasses import replace
+
+    import numpy as np
+
+    from sharpdim.report.analysis import analyse
+    from sharpdim.stats import kendall_tau
+
+    rng = np.random.default_rng(1)
+    recs = [{"run_id": f"{lr}-{bs}-{s}", "lr": lr, "batch_size": bs, "seed": s,
+             "gen_gap": float(rng.random()), "loss_gap": float(rng.random()),
+             "sd_exact": float(rng.random()), "train_acc": float(rng.random())}
+            for lr in (0.1, 0.2, 0.4) for bs in (16, 64) for s in (0, 1)]
+    dead = {r["run_id"] for r in recs if r["lr"] == 0.4}   # an all-zero λ profile: degenerate
+    data = replace(_fake_sweep(recs),
+                   runs=tuple({"run_id": r["run_id"], "status": "finished"} for r in recs),
+                   profiles={(rid, 0): np.zeros(5) for rid in dead})
+    a = analyse(data, n_resamples=20)
+    assert set(a.degenerate) == dead and len(a.decisive_nondegenerate) == 2
+    alive = [r for r in recs if r["run_id"] not in dead]
+    d = next(x for x in a.decisive_nondegenerate if x.target == "gen_gap")
+    assert d.tau_measure == kendall_tau([r["sd_exact"] for r in alive],
+                                        [r["gen_gap"] for r in alive])

@@ -100,6 +100,7 @@ class Analysis:
     n_resamples: int
     confidence: float
     degenerate: Mapping[str, str] = field(default_factory=dict)
+    decisive_nondegenerate: tuple[PairedDifference, ...] = ()
 
     @property
     def n_comparisons(self) -> int:
@@ -190,6 +191,12 @@ def analyse(data: SweepData, *, n_resamples: int = 400,
     # on the converged runs alone, when some but not all converged
     decisive_converged = (compare(converged, " (converged runs)")
                           if 0 < len(converged) < len(done) else [])
+    # a sceptic's check: the same comparison without the runs flagged degenerate (dead
+    # networks, whose SD = N counts flat directions), when some but not all are
+    degenerate = _degenerate(data)
+    alive = [r for r in done if r["run_id"] not in degenerate]
+    decisive_nondegenerate = (compare(alive, " (non-degenerate runs)")
+                              if 0 < len(alive) < len(done) else [])
     confounds: dict[str, dict[str, float | None]] = {}
     for m in sd_variants:
         confounds[m] = {}
@@ -212,4 +219,5 @@ def analyse(data: SweepData, *, n_resamples: int = 400,
                     sd_variants=sd_variants, confounds=confounds, regime=_regime(done),
                     bounds=tuple(_bounds(done)), claims=tuple(claims),
                     n_resamples=n_resamples, confidence=confidence,
-                    degenerate=_degenerate(data))
+                    degenerate=degenerate,
+                    decisive_nondegenerate=tuple(decisive_nondegenerate))

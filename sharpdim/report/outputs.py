@@ -85,6 +85,10 @@ def write_json(path: Path, data: SweepData, analysis: Analysis) -> None:
             {"measure": d.measure, "target": d.target, "best_baseline": d.baseline,
              "difference": d.difference, "interval": _ci(d.interval), "verdict": d.verdict}
             for d in analysis.decisive_converged],
+        "decisive_nondegenerate_only": [
+            {"measure": d.measure, "target": d.target, "best_baseline": d.baseline,
+             "difference": d.difference, "interval": _ci(d.interval), "verdict": d.verdict}
+            for d in analysis.decisive_nondegenerate],
         "n_comparisons": analysis.n_comparisons,
         "confounds": analysis.confounds,
         "bounds": [{"run_id": b.run_id, "sd": b.sd_name, "value": b.bound.value,
