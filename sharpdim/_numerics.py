@@ -5,6 +5,8 @@
   ``p`` (the GD Jacobian ``I − ηH`` has singular values ``|1 − ηα|``, PAPER_NOTES §2);
 * :func:`gd_log_singular_value` — ``ln|1 − η(α + κ)|`` (weight decay ``κ``) with the ``ε``
   floor in its two labelled forms (:data:`EPSILON_FORMS`);
+* :func:`heavy_ball_log_modulus` — ``ln|z±|`` of the roots of ``z² − (1 + β − η(α + κ)) z + β``
+  (the heavy-ball step's modes along a Hessian eigenvalue ``α``), sign-exact likewise;
 * :func:`log_singular_value`, :func:`gram_log_singular_value` — ``ln σ`` from a singular value
   or from an eigenvalue ``s = σ²`` of ``JᵀJ``, with the same ``ε`` forms;
 * :func:`positive_int`, :func:`resolve_seed` — the package's argument checks for counts and
@@ -25,6 +27,7 @@ __all__ = [
     "EPSILON_FORMS",
     "log_abs_one_minus",
     "gd_log_singular_value",
+    "heavy_ball_log_modulus",
     "gram_log_singular_value",
     "log_singular_value",
     "positive_int",
@@ -97,6 +100,19 @@ def _floored(z: np.ndarray, log_sigma_plus: np.ndarray | None, eps: float,
     return log_sigma_plus
 
 
+def _scaled_curvature(alpha, lr, weight_decay) -> np.ndarray:
+    """``p = fl(η·(α + κ))`` after checking ``lr > 0`` and ``weight_decay >= 0``."""
+    if isinstance(lr, bool) or not isinstance(lr, int | float | np.floating | np.integer) \
+            or not (math.isfinite(float(lr)) and lr > 0):
+        raise ValueError(f"lr must be > 0 and finite, got {lr!r}")
+    if isinstance(weight_decay, bool) or not math.isfinite(float(weight_decay)) \
+            or weight_decay < 0:
+        raise ValueError(f"weight_decay must be >= 0 and finite, got {weight_decay!r}")
+    a = np.asarray(alpha, dtype=np.float64)
+    p = float(lr) * (a + float(weight_decay)) if weight_decay else float(lr) * a
+    return np.asarray(p, dtype=np.float64)
+
+
 def gd_log_singular_value(alpha, *, lr: float, weight_decay: float = 0.0, eps: float = 0.0,
                           epsilon_form: str = "clamp") -> np.ndarray:
     """Log singular value of the GD Jacobian ``I − η(H + κI)`` along a Hessian eigenvalue
@@ -114,19 +130,66 @@ def gd_log_singular_value(alpha, *, lr: float, weight_decay: float = 0.0, eps: f
     >>> float(gd_log_singular_value(0.0, lr=1.0, eps=1e-6, epsilon_form="additive"))  # ln(1 + ε)
     9.999995000003334e-07
     """
-    if isinstance(lr, bool) or not isinstance(lr, int | float | np.floating | np.integer) \
-            or not (math.isfinite(float(lr)) and lr > 0):
-        raise ValueError(f"lr must be > 0 and finite, got {lr!r}")
-    if isinstance(weight_decay, bool) or not math.isfinite(float(weight_decay)) \
-            or weight_decay < 0:
-        raise ValueError(f"weight_decay must be >= 0 and finite, got {weight_decay!r}")
     eps = _check_eps(eps, epsilon_form)
-    a = np.asarray(alpha, dtype=np.float64)
-    p = float(lr) * (a + float(weight_decay)) if weight_decay else float(lr) * a
-    p = np.asarray(p, dtype=np.float64)
+    p = _scaled_curvature(alpha, lr, weight_decay)
     z = log_abs_one_minus(p)
     plus = _log_abs_one_minus_plus(p, eps) if eps and epsilon_form == "additive" else None
     return _floored(z, plus, eps, epsilon_form)
+
+
+def heavy_ball_log_modulus(alpha, *, lr: float, momentum: float, weight_decay: float = 0.0,
+                           eps: float = 0.0, epsilon_form: str = "clamp") -> np.ndarray:
+    """``ln|z₊|, ln|z₋|`` (``(n, 2)``, larger first) of the roots of ``z² − (1 + β − p) z + β``,
+    ``p = η(α + κ)``: the two eigenvalues of the heavy-ball step's Jacobian ``[[I − η(H + κI),
+    −ηβI], [H + κI, βI]]`` along a Hessian eigenvalue ``α`` (PyTorch's ``SGD(momentum=β,
+    weight_decay=κ)``; :mod:`sharpdim.systems.heavy_ball`). They are coordinate-free — a change
+    of basis of the state ``(w, v)`` moves singular values, not eigenvalues — and they are the
+    Lyapunov exponents of the step linearised with the Hessian frozen.
+
+    Sign-exact like :func:`log_abs_one_minus`: complex roots have ``|z| = √β``; for real ones
+    ``(z₊ − 1)(z₋ − 1) = p`` and ``(z₊ + 1)(z₋ + 1) = 2(1 + β) − p`` (Vieta), so ``ln|z₊|`` is
+    ``log1p`` of a quotient whose sign is that of ``−p`` (``p < 1 + β``) or of
+    ``p − 2(1 + β)`` (``p > 1 + β``) — a mode expands exactly when ``p < 0`` or
+    ``p > 2(1 + β)``. ``β = 0`` is GD: ``ln|1 − p|`` and ``−inf``. ``eps`` floors both as in
+    :func:`gd_log_singular_value`.
+
+    >>> heavy_ball_log_modulus([0.0, 1e-20], lr=1.0, momentum=0.5).tolist()   # ln 1, ln β; −2e-20
+    [[0.0, -0.6931471805599453], [-2e-20, -0.6931471805599453]]
+    >>> float(heavy_ball_log_modulus(1.0, lr=1.0, momentum=0.25)[0, 0])     # complex: ln √β
+    -0.6931471805599453
+    """
+    eps = _check_eps(eps, epsilon_form)
+    if isinstance(momentum, bool) or not isinstance(momentum, int | float | np.floating
+                                                    | np.integer) \
+            or not 0.0 <= float(momentum) < 1.0:
+        raise ValueError(f"momentum must lie in [0, 1), got {momentum!r}")
+    p = np.atleast_1d(_scaled_curvature(alpha, lr, weight_decay)).astype(np.float64)
+    beta = float(momentum)
+    out = np.empty((p.size, 2), dtype=np.float64)
+    if beta == 0.0:
+        out[:, 0], out[:, 1] = log_abs_one_minus(p), -np.inf
+    else:
+        t = 1.0 + beta - p
+        disc = (1.0 - beta) ** 2 - p * (2.0 * (1.0 + beta) - p)   # t² − 4β, no cancellation at p≈0
+        real = disc >= 0.0
+        sq = np.sqrt(np.where(real, disc, 0.0))
+        big = 0.5 * (t + np.where(t >= 0.0, sq, -sq))                 # larger modulus
+        with np.errstate(divide="ignore", invalid="ignore"):
+            small = beta / big
+            # t > 0: z₊ − 1 = p·z₊/(β − z₊); t < 0: −z₊ − 1 = −(2(1 + β) − p)/(z₋ + 1)
+            shift = np.where(t >= 0.0, p * big / (beta - big),
+                             -(2.0 * (1.0 + beta) - p) / (small + 1.0)) + 0.0  # no −0.0
+            log_big = np.log1p(shift)
+            log_small = math.log(beta) - log_big
+        half = 0.5 * math.log(beta)
+        out[:, 0] = np.where(real, log_big, half)
+        out[:, 1] = np.where(real, log_small, half)
+    if eps:
+        if epsilon_form == "clamp":
+            out = np.maximum(out, math.log(eps))
+        else:
+            out = np.logaddexp(out, math.log(eps))
+    return out
 
 
 def log_singular_value(sigma, *, eps: float = 0.0, epsilon_form: str = "clamp") -> np.ndarray:

@@ -94,10 +94,31 @@ def test_checkpoints_are_called_at_the_requested_epochs_with_the_optimizer():
     train(model, data, TrainSettings(lr=0.1, batch_size=32, epochs=4,
                                      checkpoint_epochs=(0, 2, 4)),
           task.loss_fn, seed=0,
-          on_checkpoint=lambda e, s, opt: seen.append((e, s, type(opt).__name__)))
+          on_checkpoint=lambda e, s, opt, w: seen.append((e, s, type(opt).__name__)))
     per_epoch = data.n_train // 32
     assert seen == [(0, 0, "SGD"), (2, 2 * per_epoch, "SGD"), (4, 4 * per_epoch, "SGD")]
 
+
+
+def test_checkpoint_window_holds_the_last_iterates_ending_at_the_checkpoint_parameters():
+    task, options, data = _tiny()
+    model = task.model(options, 0)
+    seen = {}
+
+    def grab(epoch, steps, opt, window):
+        flat = torch.cat([p.detach().reshape(-1) for p in model.parameters()]).numpy()
+        seen[epoch] = (None if window is None else window.copy(), flat)
+
+    train(model, data, TrainSettings(lr=0.1, batch_size=32, epochs=3, trajectory=5,
+                                     checkpoint_epochs=(0, 1, 3)),
+          task.loss_fn, seed=0, on_checkpoint=grab)
+    assert seen[0][0] is None                         # nothing kept before the first step
+    for epoch in (1, 3):
+        window, flat = seen[epoch]
+        assert window.shape == (5, flat.size)
+        # float32 copies of the parameters at that moment: equal to float32 rounding
+        assert np.array_equal(window[-1], flat.astype(np.float32))
+        assert not np.array_equal(window[-2], window[-1])   # distinct steps, not one repeated
 
 def test_sgd_with_momentum_is_the_momentum_optimizer():
     base = {"lr": 0.1, "batch_size": 8, "epochs": 2}

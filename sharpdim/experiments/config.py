@@ -332,8 +332,9 @@ def _measures(raw: Mapping[str, Any]) -> dict[str, Any]:
                                     {"n_points"})
     _positive_int("measures.sup.n_points", out["sup"]["n_points"])
     hess = _table(m, "hessian", _HESSIAN, "measures.")
-    if hess.get("method", "auto") not in ("auto", "exact", "lanczos"):
-        raise _fail("measures.hessian.method", "must be auto, exact or lanczos", hess["method"])
+    if hess.get("method", "auto") not in ("auto", "exact", "lanczos", "slq"):
+        raise _fail("measures.hessian.method", "must be auto, exact, lanczos or slq",
+                    hess["method"])
     for k in ("n_examples", "n_steps", "trace_samples"):
         if k in hess:
             _positive_int(f"measures.hessian.{k}", hess[k])
@@ -349,7 +350,7 @@ def _measures(raw: Mapping[str, Any]) -> dict[str, Any]:
     _positive_int("measures.topology.loss_examples", topo["loss_examples"])
     if _positive_int("measures.topology.n_sizes", topo["n_sizes"]) < 2:
         raise _fail("measures.topology.n_sizes", "must be >= 2", topo["n_sizes"])
-    uses_traj = {"topology", "sd_sup"} & set(out["final"])
+    uses_traj = {"topology", "sd_sup"} & set(out["final"] + out["checkpoint"])
     if uses_traj and topo["iterates"] < 20:
         raise _fail("measures.topology.iterates", f"must be >= 20 for {sorted(uses_traj)}",
                     topo["iterates"])

@@ -17,14 +17,22 @@ minibatches for every method given a seed):
 * ``sd_slq``, ``sd_kde``, ``sd_ps`` — the density estimators (any size).
 * ``sd_update`` — SD with the optimizer's true step Jacobian (heavy ball ``2N``, Adam ``3N``,
   or SGD with weight decay); exact up to the threshold (on the state size), SLQ above.
+* ``sd_modal`` — heavy ball only: the coordinate-free SD of the step's modes ``ln|z±|``
+  (roots of ``z² − (1 + β − η(α + κ)) z + β``) over the SLQ measure of ``sd_slq`` (the same
+  runs), mass ``2N``; also divided by the state size ``2N``
+  (:mod:`sharpdim.estimators.modal`).
 * ``hessian`` — classical sharpness of the training loss (all examples, or a fixed random
   subset of ``n_examples``): top Hessian eigenvalue and trace; exact eigendecomposition up
-  to the threshold (spectrum kept), Lanczos and Hutchinson above (``method`` forces one).
+  to the threshold (spectrum kept), Lanczos and Hutchinson above (``method`` forces one;
+  ``"slq"``, full-batch runs only: both from the Lanczos runs of ``sd_slq``, no extra
+  products).
 * ``topology`` — PH dimension and α-weighted lifetime sums of the last iterates, with the
   Euclidean metric and the data-dependent loss metric.
 
 Protocol groups (the decisive-test protocol; option tables of the same names):
 
+* ``norms`` — ``weight_norm``, the Euclidean norm of the parameters: the baseline a sceptic
+  of grokking tries first (weight decay shrinks it while test accuracy rises).
 * ``training`` — how training ended: ``steps``, ``epochs``, ``converged`` (1 / 0: train
   cross-entropy ``≤ target_loss`` or 100 % train accuracy at the end).
 * ``baselines`` — the hyperparameter baselines ``lr`` (η), ``inv_batch_size`` (1/b) and
@@ -256,9 +264,19 @@ def _sd_sup(ctx: MeasureContext) -> GroupValues:
                                 "n_points": len(points)})
 
 
+def _density_estimate(ctx: MeasureContext, method: str):
+    """The density estimate of ``method`` at this stage, computed once (``sd_modal`` reuses
+    the SLQ measure of ``sd_slq``: the same Lanczos runs, no extra products)."""
+    key = ("density_estimate", method)
+    if key not in ctx.cache:
+        ctx.cache[key] = _estimate(ctx, method=method, jacobian="gd",
+                                   options=ctx.settings.density)
+    return ctx.cache[key]
+
+
 def _density(method: str) -> Callable[[MeasureContext], GroupValues]:
     def compute(ctx: MeasureContext) -> GroupValues:
-        est = _estimate(ctx, method=method, jacobian="gd", options=ctx.settings.density)
+        est = _density_estimate(ctx, method)
         values: dict[str, float | None] = {f"sd_{method}": est.dimension}
         arrays = {}
         if method == "slq":
@@ -295,6 +313,29 @@ def _sd_update(ctx: MeasureContext) -> GroupValues:
                        details={"method": method, "diagnostics": jsonable(est.diagnostics)})
 
 
+def _skip_modal(ctx: MeasureContext) -> str | None:
+    if ctx.optimizer != "momentum":
+        return (f"{ctx.optimizer}: the modal SD is defined for heavy ball (for plain SGD it is "
+                "the GD SD, sd_slq)")
+    return None
+
+
+def _sd_modal(ctx: MeasureContext) -> GroupValues:
+    from sharpdim.estimators.modal import modal_dimension
+
+    est = _density_estimate(ctx, "slq")
+    diag = est.diagnostics
+    d = modal_dimension(est.curvature_measure, lr=ctx.lr, momentum=ctx.momentum,
+                        weight_decay=ctx.weight_decay, eps=diag.epsilon,
+                        epsilon_form=diag.epsilon_form)
+    return GroupValues({"sd_modal": d.dimension, "lambda_1_modal": d.lambda_1,
+                        "sd_modal_per_state": d.dimension / _state_size(ctx)},
+                       details={"crossing": d.crossing, "expanding_mass": d.expanding_mass,
+                                "state_size": _state_size(ctx), "epsilon": diag.epsilon,
+                                "epsilon_form": diag.epsilon_form,
+                                "source": "the SLQ measure of sd_slq (same runs)"})
+
+
 def _hessian(ctx: MeasureContext) -> GroupValues:
     from sharpdim.curvature import (
         exact_hessian_eigenvalues,
@@ -316,6 +357,8 @@ def _hessian(ctx: MeasureContext) -> GroupValues:
     if method == "auto":
         method = "exact" if _too_big(ctx) is None else "lanczos"
     t0 = time.perf_counter()
+    if method == "slq":
+        return _hessian_from_slq(ctx, n_examples, t0)
     if method == "exact":
         alpha = _full_spectrum(ctx, f, x, y, n_examples, exact_hessian_eigenvalues)
         return GroupValues(
@@ -333,6 +376,32 @@ def _hessian(ctx: MeasureContext) -> GroupValues:
         details={"method": "Lanczos (top) and Hutchinson (trace) on the training-loss Hessian "
                  "(float64)", "n_examples": n_examples, "lanczos": jsonable(top),
                  "trace_stderr": tr.stderr, "trace_samples": n_samples, "seed": ctx.seed,
+                 "seconds": time.perf_counter() - t0})
+
+
+def _hessian_from_slq(ctx: MeasureContext, n_examples: int, t0: float) -> GroupValues:
+    """Top eigenvalue and trace from the Lanczos runs of ``sd_slq`` (no extra products): the
+    largest Ritz value (a lower bound of ``λ_max``; Lanczos converges to the extremes first)
+    and the pooled measure's first moment, which is exactly Hutchinson's estimator with the
+    runs' Rademacher probes (Gauss quadrature integrates ``α`` exactly: ``Σ ω θ = q₁ᵀHq₁ =
+    vᵀHv/N``). The SLQ runs are of Hessians at the training batch size, so this is the
+    training-loss Hessian only for full-batch training."""
+    n = ctx.data.n_train
+    if ctx.batch_size != n or n_examples != n:
+        raise ValueError(
+            f"measures.hessian.method = 'slq' needs full-batch training (the SLQ runs are of "
+            f"Hessians at the training batch size), got batch_size={ctx.batch_size}, "
+            f"n_examples={n_examples}, n_train={n}")
+    cm = _density_estimate(ctx, "slq").curvature_measure
+    runs = np.unique(cm.run_ids)
+    per_run = np.array([len(runs) * float(cm.weights[cm.run_ids == r] @ cm.nodes[cm.run_ids == r])
+                        for r in runs])
+    stderr = float(per_run.std(ddof=1) / math.sqrt(per_run.size)) if per_run.size > 1 else None
+    return GroupValues(
+        {"top_eigenvalue": float(cm.nodes.max()), "trace": float(per_run.mean())},
+        details={"method": "from the SLQ runs of sd_slq: largest Ritz value (lower bound) and "
+                 "Hutchinson's trace with the runs' probes", "n_runs": int(runs.size),
+                 "trace_stderr": stderr, "n_examples": n_examples, "seed": ctx.seed,
                  "seconds": time.perf_counter() - t0})
 
 
@@ -404,6 +473,14 @@ def _topology(ctx: MeasureContext) -> GroupValues:
 
 
 # -- protocol groups ------------------------------------------------------------------------
+
+
+def _norms(ctx: MeasureContext) -> GroupValues:
+    with torch.no_grad():
+        sq = sum(float(p.double().pow(2).sum()) for p in ctx.model.parameters()
+                 if p.requires_grad)
+    return GroupValues({"weight_norm": math.sqrt(sq)}, details={"norm": "Euclidean, all "
+                                                                "trained parameters"})
 
 
 def _skip_training(ctx: MeasureContext) -> str | None:
@@ -661,11 +738,17 @@ GROUPS: dict[str, MeasureGroup] = {g.name: g for g in (
                  description="SD-PS (pseudo-spectrum of equal-mass quantiles)"),
     MeasureGroup("sd_update", ("sd_update", "lambda_1_update"), _sd_update, _skip_update,
                  "SD with the optimizer's true one-step Jacobian"),
+    MeasureGroup("sd_modal", ("sd_modal", "lambda_1_modal", "sd_modal_per_state"), _sd_modal,
+                 _skip_modal, "coordinate-free heavy-ball SD: ln|z±| of the step's modes over "
+                 "the SLQ measure of the Hessian (mass 2N)"),
     MeasureGroup("hessian", ("top_eigenvalue", "trace"), _hessian,
                  description="top eigenvalue and trace of the full training-set Hessian"),
     MeasureGroup("topology", ("ph_dim_euclidean", "ph_dim_loss", "e_alpha_euclidean",
                               "e_alpha_loss"), _topology, _skip_topology,
                  "PH dimension and α-weighted MST lifetime sums of the last iterates"),
+    MeasureGroup("norms", ("weight_norm",), _norms,
+                 description="Euclidean norm of the parameters (the weight-decay baseline of "
+                 "grokking)"),
     MeasureGroup("training", ("steps", "epochs", "converged"), _training, _skip_training,
                  "optimizer steps, epochs and whether the stopping criterion holds at the end"),
     MeasureGroup("baselines", ("lr", "inv_batch_size", "lr_over_batch_size"), _baselines,

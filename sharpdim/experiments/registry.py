@@ -8,7 +8,7 @@ Roles:
 * ``target`` — what is predicted: the accuracy gap and the loss gap (PAPER_NOTES §6);
 * ``sd`` — sharpness-dimension variants (the measures under test);
 * ``baseline`` — what SD must beat: η, 1/b, η/b, train accuracy, train loss, steps, the top
-  Hessian eigenvalue and the trace;
+  Hessian eigenvalue, the trace and the parameter norm;
 * ``measure`` — other complexity measures in the Kendall tables (λ₁, PH dimensions, E_α);
 * ``diagnostic`` — read beside the analysis, never ranked (EoS diagnostics, standard errors,
   bound inputs, test accuracy, convergence).
@@ -62,6 +62,7 @@ MEASURES: dict[str, MeasureInfo] = {m.name: m for m in (
     _m("sd_kde", "SD-KDE", "sd"),
     _m("sd_ps", "SD-PS", "sd"),
     _m("sd_update", "SD (update Jacobian)", "sd"),
+    _m("sd_modal", "SD (heavy-ball modes, coordinate-free)", "sd"),
     # baselines SD must beat
     _m("lr", "η", "baseline", True),
     _m("inv_batch_size", "1/b", "baseline", True),
@@ -71,12 +72,14 @@ MEASURES: dict[str, MeasureInfo] = {m.name: m for m in (
     _m("steps", "steps", "baseline", True),
     _m("top_eigenvalue", "top Hessian eigenvalue", "baseline", True),
     _m("trace", "Hessian trace", "baseline", True),
+    _m("weight_norm", "parameter norm ‖w‖", "baseline"),
     # other measures of the paper
     _m("lambda_1", "λ₁ (exact)", "measure"),
     _m("lambda_1_fixed_batch", "λ₁ (fixed Hessian batch)", "measure"),
     _m("lambda_1_sup", "λ₁ (sup)", "measure"),
     _m("lambda_1_slq", "λ₁ (SLQ)", "measure"),
     _m("lambda_1_update", "λ₁ (update)", "measure"),
+    _m("lambda_1_modal", "λ₁ (heavy-ball modes)", "measure"),
     _m("ph_dim_euclidean", "PH dim (Euclidean)", "measure"),
     _m("ph_dim_loss", "PH dim (loss)", "measure"),
     _m("e_alpha_euclidean", "E_α (Euclidean)", "measure", True),
@@ -91,6 +94,7 @@ MEASURES: dict[str, MeasureInfo] = {m.name: m for m in (
     _m("eta_lambda_max", "η·λ_max (full batch)", "diagnostic", True),
     _m("eta_lambda_max_minibatch", "η·λ_max (minibatch mean)", "diagnostic", True),
     _m("eos_threshold", "EoS threshold 2(1+β)", "diagnostic"),
+    _m("sd_modal_per_state", "SD (heavy-ball modes) / state size 2N", "diagnostic"),
     _m("negative_fraction", "share of negative Hessian eigenvalues", "diagnostic"),
     _m("lambda_1_top_share", "λ₁ > 0 from the top eigenvalue (share)", "diagnostic"),
     _m("lambda_1_negative_share", "λ₁ > 0 from negative curvature (share)", "diagnostic"),

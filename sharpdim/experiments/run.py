@@ -131,10 +131,10 @@ def execute_run(spec: RunSpec) -> RunResult:
 
         measure_seconds = 0.0
 
-        def on_checkpoint(epoch: int, step: int, optimizer) -> None:
+        def on_checkpoint(epoch: int, step: int, optimizer, window) -> None:
             nonlocal measure_seconds
             tc = time.perf_counter()
-            outcomes, arr = compute_measures(context(optimizer), ms.checkpoint)
+            outcomes, arr = compute_measures(context(optimizer, window), ms.checkpoint)
             staged.extend(StageMeasure("checkpoint", epoch, o) for o in outcomes)
             arrays.update({("checkpoint", epoch, k): v for k, v in arr.items()})
             dt = time.perf_counter() - tc

@@ -194,16 +194,19 @@ def train(
     loss_fn: Callable,
     *,
     seed: int,
-    on_checkpoint: Callable[[int, int, torch.optim.Optimizer], None] | None = None,
+    on_checkpoint: Callable[[int, int, torch.optim.Optimizer, np.ndarray | None], None]
+    | None = None,
     progress: bool = False,
     desc: str = "train",
 ) -> TrainResult:
     """Train ``model`` in place on ``data.x_train``/``y_train``.
 
     ``seed`` drives the minibatch order (a ``torch.Generator``; no global state).
-    ``on_checkpoint(epoch, steps, optimizer)`` is called at each of
+    ``on_checkpoint(epoch, steps, optimizer, window)`` is called at each of
     ``settings.checkpoint_epochs`` with the model holding the parameters of that moment
-    (training is paused meanwhile; the callback must not change the parameters).
+    (training is paused meanwhile; the callback must not change the parameters); ``window``
+    is the ``(k, n_params)`` array of the last ``k ≤ settings.trajectory`` iterates up to that
+    moment (``None`` when none are kept yet), for measures of the trajectory near it.
     """
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
@@ -224,7 +227,7 @@ def train(
     t0 = time.perf_counter()
     model.train()
     if 0 in checkpoints and on_checkpoint is not None:
-        on_checkpoint(0, 0, opt)
+        on_checkpoint(0, 0, opt, None)
         model.train()
     bar = tqdm(range(1, settings.epochs + 1), desc=desc, unit="epoch", leave=False,
                disable=not progress, mininterval=1.0)
@@ -262,7 +265,7 @@ def train(
         losses.append(running / per_epoch)
         bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
         if epoch in checkpoints and on_checkpoint is not None:
-            on_checkpoint(epoch, steps, opt)
+            on_checkpoint(epoch, steps, opt, np.stack(iterates) if iterates else None)
             model.train()
         if settings.stop == "criterion":
             ev = evaluate(model, data.x_train, data.y_train, loss_fn)
