@@ -8,7 +8,9 @@
 * confound checks τ(SD, b) and τ(SD, η);
 * the regime: how many runs reach the edge of stability and where λ₁ > 0 comes from;
 * Theorem 4.5's computable part per run beside the measured worst-case loss gap;
-* the paper's claims (:mod:`sharpdim.report.claims`).
+* the paper's claims (:mod:`sharpdim.report.claims`);
+* for sweeps with checkpoints, the per-run analysis across checkpoints
+  (:mod:`sharpdim.report.checkpoint_analysis`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from sharpdim.experiments.registry import (
     names_in_family,
     names_with_role,
 )
+from sharpdim.report.checkpoint_analysis import CheckpointAnalysis, analyse_checkpoints
 from sharpdim.report.claims import ClaimVerdict, grokking_claims, kendall_claims
 from sharpdim.report.kendall_table import KendallRow, kendall_rows, measures_present, tau_by_group
 from sharpdim.report.sweep_data import SweepData
@@ -101,6 +104,7 @@ class Analysis:
     confidence: float
     degenerate: Mapping[str, str] = field(default_factory=dict)
     decisive_nondegenerate: tuple[PairedDifference, ...] = ()
+    checkpoints: CheckpointAnalysis | None = None
 
     @property
     def n_comparisons(self) -> int:
@@ -220,4 +224,6 @@ def analyse(data: SweepData, *, n_resamples: int = 400,
                     bounds=tuple(_bounds(done)), claims=tuple(claims),
                     n_resamples=n_resamples, confidence=confidence,
                     degenerate=degenerate,
-                    decisive_nondegenerate=tuple(decisive_nondegenerate))
+                    decisive_nondegenerate=tuple(decisive_nondegenerate),
+                    checkpoints=analyse_checkpoints(data, n_resamples=n_resamples,
+                                                    confidence=confidence))

@@ -277,6 +277,14 @@ def correlation_matrix(records: Sequence[Mapping[str, Any]], names: Sequence[str
             pairs = [(r[a], r[b]) for r in records if _finite(r.get(a)) and _finite(r.get(b))]
             if len(pairs) >= 2:
                 M[i, j] = kendall_tau(*zip(*pairs, strict=True))
+    return tau_matrix(M, names, path, title="Kendall τ-a between measures, targets and "
+                      "hyperparameters (tied pairs count 0, so a variable with ties has a "
+                      "diagonal below 1)")
+
+
+def tau_matrix(M: np.ndarray, names: Sequence[str], path: Path, *, title: str) -> Path:
+    """Heat map of a matrix of Kendall τ between ``names`` (NaN cells blank)."""
+    k = len(names)
     fig = _figure(0.42 * k + 2.5, 0.42 * k + 1.6)
     ax = fig.add_subplot(1, 1, 1)
     im = ax.imshow(M, cmap="RdBu_r", vmin=-1, vmax=1)
@@ -289,8 +297,7 @@ def correlation_matrix(records: Sequence[Mapping[str, Any]], names: Sequence[str
             if np.isfinite(M[i, j]):
                 ax.text(j, i, f"{M[i, j]:.1f}", ha="center", va="center", fontsize=5,
                         color="w" if abs(M[i, j]) > 0.6 else "k")
-    ax.set_title("Kendall τ-a between measures, targets and hyperparameters (tied pairs count "
-                 "0, so a variable with ties has a diagonal below 1)", fontsize=7)
+    ax.set_title(title, fontsize=7)
     fig.tight_layout()
     return _save(fig, path)
 

@@ -1,5 +1,6 @@
-"""The machine-readable outputs of a sweep report: ``results.csv`` (one row per run) and
-``kendall.json`` (the tables, the decisive comparison and the verdicts)."""
+"""The machine-readable outputs of a sweep report: ``results.csv`` (one row per run),
+``checkpoints.csv`` (one row per run × checkpoint, for sweeps with checkpoints) and
+``kendall.json`` (the tables, the decisive comparisons and the verdicts)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from typing import Any
 
 from sharpdim.experiments.registry import MEASURES, RESULTS_COLUMNS
 from sharpdim.report.analysis import Analysis
+from sharpdim.report.checkpoint_analysis import checkpoint_table
 from sharpdim.report.sweep_data import SweepData
 
-__all__ = ["LEADING_COLUMNS", "write_csv", "write_json"]
+__all__ = ["LEADING_COLUMNS", "write_csv", "write_checkpoints_csv", "write_json"]
 
 LEADING_COLUMNS = RESULTS_COLUMNS  # the registry's results.csv columns
 _RUN = ("run_id", "weight_decay", "optimizer", "epochs_completed", "n_parameters", "seconds",
@@ -60,6 +62,43 @@ def write_csv(path: Path, data: SweepData, analysis: Analysis) -> None:
             w.writerow([_cell(row.get(c)) for c in cols])
 
 
+def write_checkpoints_csv(path: Path, analysis: Analysis) -> bool:
+    """``checkpoints.csv`` (:func:`~sharpdim.report.checkpoint_analysis.checkpoint_table`);
+    ``False`` (nothing written) when the sweep has no checkpoint series."""
+    if analysis.checkpoints is None:
+        return False
+    header, rows = checkpoint_table(analysis.checkpoints.runs)
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(header)
+        w.writerows(rows)
+    return True
+
+
+def _checkpoint_json(analysis: Analysis) -> dict[str, Any] | None:
+    c = analysis.checkpoints
+    if c is None:
+        return None
+    return {
+        "sd_variants": list(c.sd_variants), "baselines": list(c.baselines),
+        "n_comparisons": c.n_comparisons,
+        "delays": [d.__dict__ for d in c.delays],
+        "tau": [{"run": t.label, "measure": t.measure, "target": t.target, "n": t.n,
+                 "tau": t.interval.estimate, "interval": _ci(t.interval),
+                 "method": t.interval.method} for t in c.taus],
+        "decisive": [{"run": lab, "measure": d.measure, "target": d.target,
+                      "best_baseline": d.baseline, "sign": d.sign,
+                      "tau_measure": d.tau_measure, "tau_baseline": d.tau_baseline,
+                      "difference": d.difference, "interval": _ci(d.interval),
+                      "verdict": d.verdict, "candidates": d.candidates}
+                     for lab, d in c.comparisons],
+        "verdicts": [{"measure": m, "target": t, "verdict": v, "run_verdicts": counts}
+                     for (m, t), (v, counts) in c.verdicts.items()],
+        "change_points": [r.__dict__ for r in c.change_points],
+        "errors": list(c.comparison_errors),
+    }
+
+
 def _ci(c) -> dict[str, Any] | None:
     return None if c is None else {"low": c.low, "high": c.high, "confidence": c.confidence,
                                    "n_resamples": c.n_resamples, "seed": c.seed,
@@ -95,5 +134,6 @@ def write_json(path: Path, data: SweepData, analysis: Analysis) -> None:
                     "delta": b.bound.delta, "measured_gap": b.measured_gap,
                     "vacuous_factor": num(b.vacuous_factor)} for b in analysis.bounds],
         "claims": [c.__dict__ for c in analysis.claims],
+        "checkpoints": _checkpoint_json(analysis),
     }
     path.write_text(json.dumps(payload, indent=1, sort_keys=True) + "\n")

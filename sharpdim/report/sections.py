@@ -13,12 +13,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from sharpdim.experiments.registry import STANDARD_ERROR_OF, TARGETS, label, names_in_family
 from sharpdim.experiments.tasks import get_task
 from sharpdim.provenance import package_versions, repository_root, source_digest
 from sharpdim.report.analysis import MIN_RUNS_FOR_KENDALL, Analysis
 from sharpdim.report.sweep_data import SweepData
-from sharpdim.stats import VERDICT_RULE
+from sharpdim.report.checkpoint_analysis import (
+    GENERALIZED,
+    MEMORIZED,
+    PLATEAU,
+    SWEEP_RULE,
+)
+from sharpdim.stats import SERIES_VERDICT_RULE, VERDICT_RULE
 
 __all__ = ["ReportContext", "SECTIONS", "render_readme"]
 
@@ -183,9 +191,16 @@ def _estimator_labels(measures: Sequence[Any]) -> list[str]:
             if lines else [])
 
 
+def _curves_only(c: ReportContext) -> bool:
+    """A sweep about the curves across checkpoints, with too few runs to rank runs."""
+    return c.analysis.checkpoints is not None and len(c.analysis.records) < MIN_RUNS_FOR_KENDALL
+
+
 def verdict_rule(c: ReportContext) -> list[str]:
     """Stated before any result."""
     a = c.analysis
+    if _curves_only(c):
+        return []
     base = ", ".join(label(b) for b in a.baselines) or "none recorded"
     sds = ", ".join(label(m) for m in a.sd_variants) or "none recorded"
     return ["## How the headline claim is judged (rule fixed before the results)", "",
@@ -270,6 +285,8 @@ def _decisive_table(c: ReportContext, rows) -> list[str]:
 
 def decisive(c: ReportContext) -> list[str]:
     a = c.analysis
+    if _curves_only(c):
+        return []
     lines = ["## Decisive comparison: SD against the best baseline", ""]
     if not a.decisive:
         why = ("no baseline was recorded" if not a.baselines else
@@ -295,6 +312,8 @@ def decisive(c: ReportContext) -> list[str]:
 
 def kendall(c: ReportContext) -> list[str]:
     a = c.analysis
+    if _curves_only(c):
+        return []
     lines = ["## Kendall correlations", "",
              "τ is Kendall's τ-a over all runs (ties count 0; `sharpdim.stats.kendall_tau`); "
              "ψ_f is the mean τ over the cells where only factor f varies and Ψ the mean of the "
@@ -361,6 +380,130 @@ def bound(c: ReportContext) -> list[str]:
                   + (" and exceeds B, the largest possible loss gap, in "
                      f"{sum(x.bound.value >= x.bound.B for x in b)} of {len(b)} runs."
                      if b else ".")]
+    return lines + [""]
+
+
+# -- sweeps with checkpoints ----------------------------------------------------------------
+
+
+def checkpoint_rule(c: ReportContext) -> list[str]:
+    """Stated before any checkpoint result."""
+    k = c.analysis.checkpoints
+    if k is None:
+        return []
+    base = ", ".join(label(b) if b != "epoch" else "epoch (training time)" for b in k.baselines)
+    sds = ", ".join(label(m) for m in k.sd_variants) or "none recorded"
+    return ["## How the checkpoint claims are judged (rules fixed before the results)", "",
+            "Claim under test (the paper's Fig. 4): across the checkpoints of a run, SD tracks "
+            "the generalization gap — better than the classical sharpness measures.", "",
+            f"* {SERIES_VERDICT_RULE}",
+            f"* {SWEEP_RULE}",
+            f"* baselines: {base}",
+            f"* SD variants tested: {sds}; targets: " + ", ".join(label(t) for t in TARGETS),
+            f"* number of comparisons: {k.n_comparisons} (runs × SD variants × targets), each "
+            f"a {_pct(c)} % interval on its own (no multiplicity correction).",
+            f"* bootstrap: moving blocks of ⌈n^(1/3)⌉ consecutive checkpoints, "
+            f"{k.n_resamples} resamples, seed 0. Blocks keep the dependence of neighbouring "
+            "checkpoints; they do not remove a trend shared with training time, which is why "
+            "the epoch itself is a baseline. A resample repeats checkpoints, repeated pairs are "
+            "ties and τ-a counts them 0, so resampled τ lean toward 0 and an interval can lie "
+            "below a perfect estimate: read it as spread, not as a centred interval.",
+            f"* grokking: a run *memorizes* at the first checkpoint with train accuracy ≥ "
+            f"{MEMORIZED:g} and *generalizes* at the first later one with test accuracy ≥ "
+            f"{GENERALIZED:g}; it *groks* when test accuracy at memorization is ≤ {PLATEAU:g} "
+            "(a plateau) and it generalizes later; the delay is the difference in epochs.",
+            "* change point: the least-squares single change in mean of each series "
+            "(`sharpdim.stats.change_point`); lag = its epoch − test accuracy's (< 0: the "
+            "measure moves first). Reported, not judged: the paper's curve claim has its own "
+            "rule in the claims table.", ""]
+
+
+def grokking(c: ReportContext) -> list[str]:
+    k = c.analysis.checkpoints
+    if k is None:
+        return []
+    lines = ["## Grokking and regime, per run", "",
+             "| run | memorized (epoch) | test acc then | generalized (epoch) | delay | groks | "
+             "final train / test | max η·λ_max / 2(1+β) | checkpoints at EoS |",
+             "|---|---:|---:|---:|---:|---|---|---:|---:|"]
+    for d in k.delays:
+        lines.append(f"| {_md(d.label)} | {_num(d.memorized, 'd')} | "
+                     f"{_num(d.test_at_memorized, '.3f')} | {_num(d.generalized, 'd')} | "
+                     f"{_num(d.delay, 'd')} | {'**yes**' if d.groks else 'no'} | "
+                     f"{d.final_train:.3f} / {d.final_test:.3f} | "
+                     f"{_num(d.eos_ratio_max, '.3g')} | "
+                     f"{_num(d.eos_checkpoints, 'd')} of {d.n_checkpoints} |")
+    n_grok = sum(d.groks for d in k.delays)
+    lines += ["", f"{n_grok} of {len(k.delays)} runs grok by the rule above. The EoS column "
+              "uses the top Hessian eigenvalue recorded at each checkpoint (see Setup for how "
+              "it was measured).", ""]
+    return lines
+
+
+def checkpoint_decisive(c: ReportContext) -> list[str]:
+    k = c.analysis.checkpoints
+    if k is None:
+        return []
+    lines = ["## Across checkpoints: SD against the best baseline of each run", ""]
+    if not k.comparisons:
+        return lines + ["Not evaluated: no SD variant with at least 3 checkpoints.",
+                        *[f"* {e}" for e in k.comparison_errors], ""]
+    lines += ["| run | target | SD variant | τ(SD) | best baseline | s·τ(baseline) | "
+              f"d [{_pct(c)}% CI] | verdict |", "|---|---|---|---:|---|---:|---|---|"]
+    for lab, d in k.comparisons:
+        base = "epoch" if d.baseline == "epoch" else label(d.baseline)
+        lines.append(f"| {_md(lab)} | {_md(label(d.target))} | {_md(label(d.measure))} | "
+                     f"{d.tau_measure:+.3f} | {_md(base)}"
+                     f"{' (reversed)' if d.sign < 0 else ''} | {d.sign * d.tau_baseline:+.3f} | "
+                     f"{d.difference:+.3f}{_ci(d.interval)} | {d.verdict} |")
+    lines += ["", "**Sweep verdicts** (rule above):", ""]
+    for (m, t), (v, counts) in k.verdicts.items():
+        lines.append(f"* {label(m)} on the {label(t)}: **{v}** (runs: "
+                     + ", ".join(f"{n} {name}" for name, n in counts.items()) + ")")
+    return lines + [*[f"* {e}" for e in k.comparison_errors], ""]
+
+
+def checkpoint_kendall(c: ReportContext) -> list[str]:
+    k = c.analysis.checkpoints
+    if k is None or not k.taus:
+        return []
+    runs = [r.label for r in k.runs]
+    lines = ["## Kendall τ across checkpoints, per run (the paper's Fig. 4 metric)", "",
+             f"τ-a over a run's checkpoints with its {_pct(c)} % moving-block interval.", ""]
+    for target in TARGETS:
+        rows = [t for t in k.taus if t.target == target]
+        if not rows:
+            continue
+        lines += [f"### against the {label(target)}", "",
+                  "| measure | " + " | ".join(_md(r) for r in runs) + " |",
+                  "|---|" + "---|" * len(runs)]
+        by = {(t.measure, t.label): t for t in rows}
+        for m in k.measures:
+            cells = [(f"{by[(m, r)].interval.estimate:+.2f}{_ci(by[(m, r)].interval)}"
+                      if (m, r) in by else "–") for r in runs]
+            name = "epoch (training time)" if m == "epoch" else label(m)
+            lines.append(f"| {_md(name)} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return lines
+
+
+def change_points(c: ReportContext) -> list[str]:
+    k = c.analysis.checkpoints
+    if k is None or not k.change_points:
+        return []
+    runs = [r.label for r in k.runs]
+    by = {(p.measure, p.label): p for p in k.change_points}
+    test = {p.label: p.test_epoch for p in k.change_points}
+    lines = ["## Change points against test accuracy (lag in epochs; < 0: earlier)", "",
+             "Test accuracy changes at epoch " + ", ".join(
+                 f"{test[r]} ({_md(r)})" for r in runs if r in test) + ".", "",
+             "| measure | " + " | ".join(_md(r) for r in runs) + " | median lag |",
+             "|---|" + "---:|" * (len(runs) + 1)]
+    for m in dict.fromkeys(p.measure for p in k.change_points):
+        lags = [by[(m, r)].lag for r in runs if (m, r) in by]
+        cells = [(f"{by[(m, r)].lag:+d}" if (m, r) in by else "–") for r in runs]
+        med = float(np.median(lags)) if lags else None
+        lines.append(f"| {_md(label(m))} | " + " | ".join(cells) + f" | {_num(med, '+.0f')} |")
     return lines + [""]
 
 
@@ -454,7 +597,8 @@ def provenance(c: ReportContext) -> list[str]:
 
 
 SECTIONS: tuple[Callable[[ReportContext], list[str]], ...] = (
-    header, regime, setup, verdict_rule, outcomes, decisive, kendall, bound, claims, figures,
+    header, regime, setup, verdict_rule, checkpoint_rule, outcomes, grokking, decisive,
+    checkpoint_decisive, kendall, checkpoint_kendall, change_points, bound, claims, figures,
     runs, provenance)
 
 

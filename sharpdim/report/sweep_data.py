@@ -86,6 +86,8 @@ class SweepData:
     series: Mapping[str, Mapping[str, list[tuple[int, float]]]] = field(repr=False)
     withdrawn: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     """``{reason: {measure: count}}`` of stored values left out (:func:`withdrawn_reason`)."""
+    series_runs: Mapping[str, str] = field(default_factory=dict)
+    """``{label: run_id}`` of the runs in ``series``."""
 
     @property
     def canonical(self) -> Mapping[str, Any]:
@@ -126,6 +128,7 @@ def load_sweep(path: str | Path) -> SweepData:
                                                       if r["run_id"] not in
                                                       {x["run_id"] for x in records}}
         series: dict[str, dict[str, list[tuple[int, float]]]] = {}
+        series_runs: dict[str, str] = {}
         withdrawn: dict[str, Counter] = {}
         for m in store.measures(stage="checkpoint"):
             if m["status"] != "ok" or m["run_id"] not in names[0]:
@@ -135,6 +138,7 @@ def load_sweep(path: str | Path) -> SweepData:
                 withdrawn.setdefault(reason, Counter())[f"{m['name']} (checkpoints)"] += 1
                 continue
             label = run_label(by_id[m["run_id"]], config["factors"], multi_seed)
+            series_runs[label] = m["run_id"]
             series.setdefault(label, {}).setdefault(m["name"], []).append(
                 (m["epoch"], m["value"]))
         nodes_name, weights_name = SLQ_MEASURE
@@ -158,5 +162,5 @@ def load_sweep(path: str | Path) -> SweepData:
             sessions=tuple(store.sessions()), seeds=store.seeds(), timings=store.timings(),
             meta=store.meta(), hessian=store.arrays(FULL_SPECTRUM),
             profiles=store.arrays(SD_PROFILE), slq=slq("final"),
-            slq_checkpoints=slq("checkpoint"), series=series)
+            slq_checkpoints=slq("checkpoint"), series=series, series_runs=series_runs)
     return data

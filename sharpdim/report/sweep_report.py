@@ -25,7 +25,7 @@ from sharpdim.experiments.registry import (
 )
 from sharpdim.report import figures as fig
 from sharpdim.report.analysis import MIN_RUNS_FOR_KENDALL, Analysis, analyse
-from sharpdim.report.outputs import write_csv, write_json
+from sharpdim.report.outputs import write_checkpoints_csv, write_csv, write_json
 from sharpdim.report.sections import ReportContext, render_readme
 from sharpdim.report.sweep_data import SweepData, load_sweep, run_label
 
@@ -183,9 +183,21 @@ def fig_checkpoints(d: SweepData, a: Analysis, out: Path) -> list[Figure]:
               ("sharpness dimension", present(names_in_family("sd"))),
               ("λ₁", present(names_in_family("lambda"))),
               ("Hessian trace", ["trace"]), ("top Hessian eigenvalue", ["top_eigenvalue"]),
-              ("loss", ["train_loss", "test_loss"])]
-    return [("Across checkpoints: accuracies, SD, λ₁, trace and top eigenvalue",
-             fig.checkpoint_curves(d.series, panels, out / "checkpoint_curves.png").name)]
+              ("loss", ["train_loss", "test_loss"]),
+              ("parameter norm", present(["weight_norm"])),
+              ("E_α of the iterates before the checkpoint", present(names_in_family("e_alpha")))]
+    panels = [(t, names) for t, names in panels if names]
+    figs = [("Across checkpoints: accuracies, SD, λ₁, trace, top eigenvalue, parameter norm "
+             "and E_α", fig.checkpoint_curves(d.series, panels,
+                                              out / "checkpoint_curves.png").name)]
+    c = a.checkpoints
+    if c is not None and len(c.matrix_names) > 1:
+        figs.append(("Kendall τ between measures and targets over the checkpoints of a run "
+                     "(mean over runs)", fig.tau_matrix(c.matrix, c.matrix_names,
+                                                        out / "checkpoint_correlation.png",
+                                                        title="Kendall τ-a over checkpoints "
+                                                        "(mean over runs)").name))
+    return figs
 
 
 # Adding a figure is adding a function here.
@@ -208,6 +220,8 @@ def write_report(sweep_path: str | Path, out_dir: str | Path | None = None, *,
         if stale.name not in written:
             stale.unlink()
     write_csv(out / "results.csv", data, analysis)
+    if not write_checkpoints_csv(out / "checkpoints.csv", analysis):
+        (out / "checkpoints.csv").unlink(missing_ok=True)   # a stale one from an earlier report
     write_json(out / "kendall.json", data, analysis)
     readme = out / "README.md"
     readme.write_text(render_readme(ReportContext(data, analysis, tuple(figs), out)))
