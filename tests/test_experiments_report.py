@@ -311,3 +311,44 @@ def test_runs_flagged_degenerate_are_also_left_out_in_a_separate_comparison():
     d = next(x for x in a.decisive_nondegenerate if x.target == "gen_gap")
     assert d.tau_measure == kendall_tau([r["sd_exact"] for r in alive],
                                         [r["gen_gap"] for r in alive])
+
+
+def test_optimizers_with_their_own_lr_axes_are_compared_like_with_like():
+    from dataclasses import replace
+
+    import numpy as np
+
+    from sharpdim.report.analysis import analyse
+    from sharpdim.stats import kendall_tau
+
+    rng = np.random.default_rng(2)
+    lrs = {"sgd": (0.1, 0.2, 0.3), "adamw": (0.001, 0.003, 0.01)}
+    factor = {"sgd": 1, "adamw": 3}
+    recs = [{"run_id": f"{o}-{lr}-{bs}-{s}", "optimizer": o, "lr": lr, "batch_size": bs,
+             "seed": s, "gen_gap": float(rng.random()), "loss_gap": float(rng.random()),
+             "sd_slq": float(rng.random()), "train_acc": float(rng.random()),
+             # raw update SD grows with the state size (N, 3N): optimizer identity
+             "sd_update": factor[o] * 100.0 * (1.0 + float(rng.random()))}
+            for o in lrs for lr in lrs[o] for bs in (16, 64) for s in (0, 1)]
+    data = _fake_sweep(recs)
+    data = replace(data, config={**data.config, "factors": ["lr", "batch_size", "optimizer"],
+                                 "canonical": {"seeds": [0, 1],
+                                               "grid": {"lr": {o: list(v)
+                                                               for o, v in lrs.items()}}}},
+                   runs=tuple({"run_id": r["run_id"], "n_parameters": 100, "status": "finished"}
+                              for r in recs))
+    a = analyse(data, n_resamples=20)
+    # pooled: the raw update SD is never ranked across optimizers; SD / state size is
+    pooled = {r.measure for r in a.kendall}
+    assert "sd_update" not in pooled and "sd_update_per_state" in pooled
+    assert "optimizer" not in a.pooled_factors and "own lr axis" in a.pooled_note
+    # each optimizer alone: its own table and comparison, on its own runs
+    tables = {o.optimizer: o for o in a.per_optimizer_tables}
+    assert set(tables) == {"sgd", "adamw"} and tables["sgd"].n_runs == 12
+    mine = [r for r in recs if r["optimizer"] == "adamw"]
+    row = next(r for r in tables["adamw"].kendall
+               if r.measure == "sd_update" and r.target == "gen_gap")
+    assert row.tau == kendall_tau([r["sd_update"] for r in mine], [r["gen_gap"] for r in mine])
+    assert {d.measure for d in tables["adamw"].decisive} == {"sd_slq", "sd_update"}
+    assert tables["adamw"].confounds["sd_slq"]["lr"] == kendall_tau(
+        [r["sd_slq"] for r in mine], [r["lr"] for r in mine])

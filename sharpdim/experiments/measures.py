@@ -89,6 +89,8 @@ __all__ = [
     "group_names",
     "output_names",
     "compute_measures",
+    "STATE_FACTOR",
+    "state_size",
 ]
 
 
@@ -296,8 +298,20 @@ def _skip_update(ctx: MeasureContext) -> str | None:
     return None
 
 
+STATE_FACTOR = {"sgd": 1, "momentum": 2, "adam": 3, "adamw": 3}
+"""State size of each optimizer in units of N: ``w``; ``(w, v)``; ``(w, m, v)``."""
+
+
+def state_size(optimizer: str, n_parameters: int) -> int:
+    """Size of the optimizer's state, on which its update Jacobian acts:
+    ``STATE_FACTOR[optimizer] · N``."""
+    if optimizer not in STATE_FACTOR:
+        raise ValueError(f"optimizer must be one of {sorted(STATE_FACTOR)}, got {optimizer!r}")
+    return STATE_FACTOR[optimizer] * int(n_parameters)
+
+
 def _state_size(ctx: MeasureContext) -> int:
-    return ctx.n_parameters * {"sgd": 1, "momentum": 2, "adam": 3, "adamw": 3}[ctx.optimizer]
+    return state_size(ctx.optimizer, ctx.n_parameters)
 
 
 def _sd_update(ctx: MeasureContext) -> GroupValues:
@@ -308,7 +322,8 @@ def _sd_update(ctx: MeasureContext) -> GroupValues:
     est = _estimate(ctx, method=method, jacobian="update", options=options,
                     optimizer_state=ctx.torch_optimizer)
     arrays = {} if est.sharpness is None else {"rds_sharpness_update": np.asarray(est.sharpness)}
-    return GroupValues({"sd_update": est.dimension, "lambda_1_update": est.lambda_1},
+    return GroupValues({"sd_update": est.dimension, "lambda_1_update": est.lambda_1,
+                        "sd_update_per_state": est.dimension / _state_size(ctx)},
                        arrays=arrays,
                        details={"method": method, "diagnostics": jsonable(est.diagnostics)})
 
@@ -736,7 +751,8 @@ GROUPS: dict[str, MeasureGroup] = {g.name: g for g in (
                  description="SD-KDE (Gaussian-smoothed density of ln σ)"),
     MeasureGroup("sd_ps", ("sd_ps",), _density("ps"),
                  description="SD-PS (pseudo-spectrum of equal-mass quantiles)"),
-    MeasureGroup("sd_update", ("sd_update", "lambda_1_update"), _sd_update, _skip_update,
+    MeasureGroup("sd_update", ("sd_update", "lambda_1_update", "sd_update_per_state"),
+                 _sd_update, _skip_update,
                  "SD with the optimizer's true one-step Jacobian"),
     MeasureGroup("sd_modal", ("sd_modal", "lambda_1_modal", "sd_modal_per_state"), _sd_modal,
                  _skip_modal, "coordinate-free heavy-ball SD: ln|z±| of the step's modes over "

@@ -19,7 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = ["MeasureInfo", "MEASURES", "TARGETS", "STANDARD_ERROR_OF", "SLQ_VALIDATION",
-           "RESULTS_COLUMNS", "LAMBDA_1_SOURCE", "BOUND_INPUTS",
+           "RESULTS_COLUMNS", "LAMBDA_1_SOURCE", "BOUND_INPUTS", "STATE_SIZE_DEPENDENT",
+           "UPDATE_SD",
            "EOS_RATIO", "FULL_SPECTRUM", "SD_PROFILE", "SLQ_MEASURE", "names_with_role",
            "names_in_family", "label", "info"]
 
@@ -95,6 +96,7 @@ MEASURES: dict[str, MeasureInfo] = {m.name: m for m in (
     _m("eta_lambda_max_minibatch", "η·λ_max (minibatch mean)", "diagnostic", True),
     _m("eos_threshold", "EoS threshold 2(1+β)", "diagnostic"),
     _m("sd_modal_per_state", "SD (heavy-ball modes) / state size 2N", "diagnostic"),
+    _m("sd_update_per_state", "SD (update Jacobian) / state size", "sd"),
     _m("negative_fraction", "share of negative Hessian eigenvalues", "diagnostic"),
     _m("lambda_1_top_share", "λ₁ > 0 from the top eigenvalue (share)", "diagnostic"),
     _m("lambda_1_negative_share", "λ₁ > 0 from negative curvature (share)", "diagnostic"),
@@ -116,6 +118,9 @@ RESULTS_COLUMNS = ("lr", "batch_size", "seed", "status", "converged", "steps", "
                    "test_acc", "train_loss", "test_loss", "gen_gap", "gen_gap_se", "loss_gap",
                    "loss_gap_se", "sd_exact", "sd_slq", "sd_fixed_batch", "lambda_1",
                    "eta_lambda_max", "eta_lambda_max_minibatch", "eos_threshold")
+# within one optimizer only: they live on state spaces of size N, 2N or 3N
+STATE_SIZE_DEPENDENT = ("sd_update", "lambda_1_update")
+UPDATE_SD = ("sd_update", "sd_update_per_state")   # (raw, divided by the state size)
 SLQ_VALIDATION = ("sd_exact", "sd_slq")  # (reference, estimate) of the SLQ-vs-exact check
 LAMBDA_1_SOURCE = ("lambda_1_top_share", "lambda_1_negative_share")  # (top, negative)
 BOUND_INPUTS = ("bound_L", "bound_B", "n_train", "worst_loss_gap")   # (L, B, n, measured gap)

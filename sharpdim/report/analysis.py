@@ -20,14 +20,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from sharpdim.bounds import BoundValue, theorem_4_5_bound
 from sharpdim.experiments.degenerate import degenerate_reason
-from sharpdim.experiments.measures import hyperparameter_baselines
+from sharpdim.experiments.measures import hyperparameter_baselines, state_size
 from sharpdim.experiments.registry import (
     BOUND_INPUTS,
     EOS_RATIO,
     LAMBDA_1_SOURCE,
+    STATE_SIZE_DEPENDENT,
     TARGETS,
+    UPDATE_SD,
     names_in_family,
     names_with_role,
 )
@@ -37,8 +41,8 @@ from sharpdim.report.kendall_table import KendallRow, kendall_rows, measures_pre
 from sharpdim.report.sweep_data import SweepData
 from sharpdim.stats import PairedDifference, kendall_tau, paired_tau_difference
 
-__all__ = ["MIN_RUNS_FOR_KENDALL", "RunBound", "Regime", "Analysis", "analyse",
-           "with_baselines"]
+__all__ = ["MIN_RUNS_FOR_KENDALL", "RunBound", "Regime", "OptimizerAnalysis", "Analysis",
+           "analyse", "with_baselines", "with_state_normalised"]
 
 MIN_RUNS_FOR_KENDALL = 4  # fewer runs give too few pairs for a rank correlation to mean much
 
@@ -55,6 +59,38 @@ def with_baselines(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]
         derived = hyperparameter_baselines(r["lr"], r["batch_size"])
         out.append({**derived, **r} if "gen_gap" in r else dict(r))
     return out
+
+
+def with_state_normalised(records: Sequence[Mapping[str, Any]],
+                          n_parameters: Mapping[str, int | None]) -> list[dict[str, Any]]:
+    """Records with the update-Jacobian SD divided by the optimizer's state size (``UPDATE_SD``)
+    (:func:`~sharpdim.experiments.measures.state_size`) filled in where a sweep file predates
+    that output (``n_parameters``: by run id)."""
+    raw, per_state = UPDATE_SD
+    out = []
+    for r in records:
+        n = n_parameters.get(r["run_id"])
+        if per_state not in r and _finite(r.get(raw)) and n and r.get("optimizer"):
+            r = {**r, per_state: r[raw] / state_size(r["optimizer"], n)}
+        out.append(dict(r))
+    return out
+
+
+@dataclass(frozen=True)
+class OptimizerAnalysis:
+    """One optimizer's runs on their own (its own lr axis): its Kendall table, the decisive
+    comparison within it, and the loss-gap sanity check — the median accuracy gap and loss
+    gap (nats) and τ(loss gap, accuracy gap) over its runs."""
+
+    optimizer: str
+    n_runs: int
+    factors: tuple[str, ...]
+    kendall: tuple[KendallRow, ...]
+    decisive: tuple[PairedDifference, ...]
+    median_gen_gap: float | None
+    median_loss_gap: float | None
+    tau_loss_vs_accuracy_gap: float | None
+    confounds: Mapping[str, Mapping[str, float | None]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -105,6 +141,9 @@ class Analysis:
     degenerate: Mapping[str, str] = field(default_factory=dict)
     decisive_nondegenerate: tuple[PairedDifference, ...] = ()
     checkpoints: CheckpointAnalysis | None = None
+    per_optimizer_tables: tuple[OptimizerAnalysis, ...] = ()
+    pooled_factors: tuple[str, ...] = ()
+    pooled_note: str = ""
 
     @property
     def n_comparisons(self) -> int:
@@ -142,6 +181,19 @@ def _bounds(done: Sequence[Mapping[str, Any]]) -> list[RunBound]:
     return out
 
 
+def _confounds(rows: Sequence[Mapping[str, Any]],
+               variants: Sequence[str]) -> dict[str, dict[str, float | None]]:
+    """τ(SD, b) and τ(SD, η) over ``rows``: an SD that is a function of b or η ranks the gap
+    only as well as b or η does."""
+    out: dict[str, dict[str, float | None]] = {}
+    for m in variants:
+        out[m] = {}
+        for key in ("batch_size", "lr"):
+            pairs = [(r[m], r[key]) for r in rows if _finite(r.get(m))]
+            out[m][key] = kendall_tau(*zip(*pairs, strict=True)) if len(pairs) >= 2 else None
+    return out
+
+
 def _degenerate(data: SweepData) -> dict[str, str]:
     """``{run_id: reason}`` of the finished runs flagged by
     :func:`sharpdim.experiments.degenerate.degenerate_reason` (last stored epoch wins)."""
@@ -162,11 +214,27 @@ def _degenerate(data: SweepData) -> dict[str, str]:
 def analyse(data: SweepData, *, n_resamples: int = 400,
             confidence: float = 0.95) -> Analysis:
     """Every number the report prints (see the module docstring)."""
-    done = with_baselines(data.done)
+    done = with_state_normalised(with_baselines(data.done),
+                                 {r["run_id"]: r.get("n_parameters") for r in data.runs})
     factors = data.factors
     present = measures_present(done)
     enough = len(done) >= MIN_RUNS_FOR_KENDALL
-    krows = kendall_rows(done, factors, measures=present, n_resamples=n_resamples,
+    note = ""
+    pooled_factors = list(factors)
+    if "optimizer" in factors and len({r.get("optimizer") for r in done}) > 1:
+        # state sizes N, 2N, 3N: the raw update-Jacobian SD is compared within an optimizer
+        present = [m for m in present if m not in STATE_SIZE_DEPENDENT]
+        lrs = data.canonical.get("grid", {}).get("lr")
+        if isinstance(lrs, Mapping) and len({tuple(v) for v in lrs.values()}) > 1:
+            pooled_factors.remove("optimizer")
+            note = ("each optimizer has its own lr axis, so a cell where only the optimizer "
+                    "varies would match runs by coincident lr values only: ψ_optimizer is not "
+                    "computed; see the per-optimizer tables")
+        if any(m in STATE_SIZE_DEPENDENT for m in measures_present(done)):
+            note = (note + "; " if note else "") + (
+                "the raw update-Jacobian SD and λ₁ live on state spaces of size N, 2N, 3N "
+                "and are ranked within each optimizer only; pooled tables use SD / state size")
+    krows = kendall_rows(done, pooled_factors, measures=present, n_resamples=n_resamples,
                          replicated=data.multi_seed) if enough and present else []
     per_opt = ({t: tau_by_group(done, "optimizer", present, t) for t in TARGETS}
                if "optimizer" in factors and present else {})
@@ -174,16 +242,17 @@ def analyse(data: SweepData, *, n_resamples: int = 400,
     baselines = tuple(m for m in names_with_role("baseline") if m in present)
     errors: list[str] = []
 
-    def compare(rows, note: str) -> list[PairedDifference]:
+    def compare(rows, note: str, variants=sd_variants,
+                group_by=tuple(factors)) -> list[PairedDifference]:
         out = []
         if len(rows) < MIN_RUNS_FOR_KENDALL or not baselines:
             return out
         for target in TARGETS:
-            for m in sd_variants:
+            for m in variants:
                 try:
                     out.append(paired_tau_difference(
                         rows, m, baselines, target,
-                        group_by=factors if data.multi_seed else (), seed=0,
+                        group_by=group_by if data.multi_seed else (), seed=0,
                         n_resamples=n_resamples, confidence=confidence))
                 except ValueError as exc:
                     errors.append(f"{m} vs baselines on {target}{note}: {exc}")
@@ -201,13 +270,30 @@ def analyse(data: SweepData, *, n_resamples: int = 400,
     alive = [r for r in done if r["run_id"] not in degenerate]
     decisive_nondegenerate = (compare(alive, " (non-degenerate runs)")
                               if 0 < len(alive) < len(done) else [])
-    confounds: dict[str, dict[str, float | None]] = {}
-    for m in sd_variants:
-        confounds[m] = {}
-        for key in ("batch_size", "lr"):
-            pairs = [(r[m], r[key]) for r in done if _finite(r.get(m))]
-            confounds[m][key] = (kendall_tau(*zip(*pairs, strict=True)) if len(pairs) >= 2
-                                 else None)
+    confounds = _confounds(done, sd_variants)
+    per_optimizer_tables = []
+    if "optimizer" in factors and len({r.get("optimizer") for r in done}) > 1:
+        inner = tuple(f for f in factors if f != "optimizer")
+        for opt in sorted({r["optimizer"] for r in done}):
+            rows = [r for r in done if r["optimizer"] == opt]
+            here = measures_present(rows)
+            kr = (kendall_rows(rows, inner, measures=here, n_resamples=n_resamples,
+                               replicated=data.multi_seed)
+                  if len(rows) >= MIN_RUNS_FOR_KENDALL and here else [])
+            # within one optimizer SD / state size ranks exactly like SD: not a second variant
+            variants = tuple(m for m in names_with_role("sd") if m in here
+                             and m != UPDATE_SD[1])
+            gaps = [(r["loss_gap"], r["gen_gap"]) for r in rows
+                    if _finite(r.get("loss_gap")) and _finite(r.get("gen_gap"))]
+            per_optimizer_tables.append(OptimizerAnalysis(
+                optimizer=opt, n_runs=len(rows), factors=inner, kendall=tuple(kr),
+                decisive=tuple(compare(rows, f" ({opt} runs)", variants=variants,
+                                       group_by=inner)),
+                median_gen_gap=(float(np.median([g for _, g in gaps])) if gaps else None),
+                median_loss_gap=(float(np.median([lg for lg, _ in gaps])) if gaps else None),
+                tau_loss_vs_accuracy_gap=(kendall_tau(*zip(*gaps, strict=True))
+                                          if len(gaps) >= 2 else None),
+                confounds=_confounds(rows, variants)))
     claims = list(kendall_claims(krows, by_optimizer=per_opt.get("gen_gap"))) if krows else []
     if data.series:
         sd_name = next((m for m in names_in_family("sd")
@@ -226,4 +312,6 @@ def analyse(data: SweepData, *, n_resamples: int = 400,
                     degenerate=degenerate,
                     decisive_nondegenerate=tuple(decisive_nondegenerate),
                     checkpoints=analyse_checkpoints(data, n_resamples=n_resamples,
-                                                    confidence=confidence))
+                                                    confidence=confidence),
+                    per_optimizer_tables=tuple(per_optimizer_tables),
+                    pooled_factors=tuple(pooled_factors), pooled_note=note)

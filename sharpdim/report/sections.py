@@ -267,13 +267,13 @@ def outcomes(c: ReportContext) -> list[str]:
     return lines + [""]
 
 
-def _decisive_table(c: ReportContext, rows) -> list[str]:
-    a = c.analysis
+def _decisive_table(c: ReportContext, rows, confounds=None) -> list[str]:
+    confounds = c.analysis.confounds if confounds is None else confounds
     lines = ["| target | SD variant | τ(SD) | best baseline | s·τ(baseline) | d = τ(SD) − "
              f"s·τ(baseline) [{_pct(c)}% CI] | verdict | τ(SD, b) | τ(SD, η) |",
              "|---|---|---:|---|---:|---|---|---:|---:|"]
     for d in rows:
-        conf = a.confounds.get(d.measure, {})
+        conf = confounds.get(d.measure, {})
         lines.append(f"| {_md(label(d.target))} | {_md(label(d.measure))} | "
                      f"{d.tau_measure:+.3f} | "
                      f"{_md(label(d.baseline))}{' (reversed)' if d.sign < 0 else ''} | "
@@ -324,7 +324,9 @@ def kendall(c: ReportContext) -> list[str]:
         return lines + [f"Only {len(a.records)} runs with a generalization gap (fewer than "
                         f"{MIN_RUNS_FOR_KENDALL}): too few for rank correlations; this sweep "
                         "is about the curves across checkpoints.", ""]
-    factors = c.data.factors
+    factors = list(a.pooled_factors)
+    if a.pooled_note:
+        lines += [f"Note: {a.pooled_note}.", ""]
     for target in TARGETS:
         lines += [f"### against the {label(target)}", ""]
         rel = [r for r in a.kendall if r.target == target]
@@ -352,6 +354,43 @@ def kendall(c: ReportContext) -> list[str]:
             lines.append(f"| {_md(label(m))} | " + " | ".join(_num(per[o], "+.3f") for o in opts)
                          + " |")
         lines.append("")
+    return lines
+
+
+def per_optimizer(c: ReportContext) -> list[str]:
+    """Each optimizer on its own: its lr axis, its Kendall table, its decisive comparison."""
+    a = c.analysis
+    if not a.per_optimizer_tables:
+        return []
+    lines = ["## Each optimizer on its own (like with like)", "",
+             "Optimizers differ in their lr axes and in the state their update Jacobian acts on "
+             "(N, 2N, 3N), so each is analysed alone, by the same rules as above. Loss gaps are "
+             "in nats; beside them the accuracy gaps, and τ between the two over the "
+             "optimizer's runs (a loss gap that does not follow the accuracy gap is a warning "
+             "about the target, not about SD).", "",
+             "| optimizer | runs | median accuracy gap | median loss gap (nats) | τ(loss gap, "
+             "accuracy gap) |", "|---|---:|---:|---:|---:|"]
+    for o in a.per_optimizer_tables:
+        lines.append(f"| {o.optimizer} | {o.n_runs} | {_num(o.median_gen_gap)} | "
+                     f"{_num(o.median_loss_gap)} | {_num(o.tau_loss_vs_accuracy_gap, '+.2f')} |")
+    lines.append("")
+    for o in a.per_optimizer_tables:
+        lines += [f"### {o.optimizer} ({o.n_runs} runs; factors {list(o.factors)})", ""]
+        if o.decisive:
+            lines += _decisive_table(c, o.decisive, o.confounds) + [""]
+        else:
+            lines += [f"Decisive comparison not evaluated (fewer than {MIN_RUNS_FOR_KENDALL} "
+                      "runs or no SD variant).", ""]
+        rows = [r for r in o.kendall if r.target == "gen_gap"]
+        if rows:
+            head = ["measure", "n", f"τ [{_pct(c)}% CI]"] + [f"ψ_{f}" for f in o.factors]
+            lines += [f"τ against the {label('gen_gap')}:", "",
+                      "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+            for r in rows:
+                cells = [_md(label(r.measure)), str(r.n_records), f"{r.tau:+.3f}{_ci(r.tau_ci)}"]
+                cells += [_num(r.psi.get(f), "+.3f") for f in o.factors]
+                lines.append("| " + " | ".join(cells) + " |")
+            lines.append("")
     return lines
 
 
@@ -598,7 +637,8 @@ def provenance(c: ReportContext) -> list[str]:
 
 SECTIONS: tuple[Callable[[ReportContext], list[str]], ...] = (
     header, regime, setup, verdict_rule, checkpoint_rule, outcomes, grokking, decisive,
-    checkpoint_decisive, kendall, checkpoint_kendall, change_points, bound, claims, figures,
+    checkpoint_decisive, kendall, per_optimizer, checkpoint_kendall, change_points, bound,
+    claims, figures,
     runs, provenance)
 
 
