@@ -120,6 +120,43 @@ def test_lr_by_optimizer_gives_each_optimizer_its_own_learning_rates():
                                 "lr_by_optimizer": {"sgd": [0.1]}}))
 
 
+def test_weight_decay_by_optimizer_gives_each_optimizer_its_own_weight_decays():
+    cfg = parse_config(_raw(grid={"optimizer": ["sgd", "adamw"], "batch_size": [16],
+                                  "lr_by_optimizer": {"sgd": [0.1], "adamw": [1e-3]},
+                                  "weight_decay_by_optimizer": {"sgd": [1e-3],
+                                                                "adamw": [0.1, 1.0]}}))
+    runs = plan_runs(cfg)
+    assert sorted((r.optimizer, r.weight_decay) for r in runs) == [
+        ("adamw", 0.1), ("adamw", 1.0), ("sgd", 1e-3)]
+    assert cfg.factors == ("lr", "weight_decay", "optimizer")
+    with pytest.raises(ConfigError, match="not both"):
+        parse_config(_raw(grid={"optimizer": ["sgd"], "batch_size": [16], "lr": [0.1],
+                                "weight_decay": [0.0],
+                                "weight_decay_by_optimizer": {"sgd": [0.0]}}))
+    with pytest.raises(ConfigError, match="weight_decay_by_optimizer.sgd.*>= 0"):
+        parse_config(_raw(grid={"optimizer": ["sgd"], "batch_size": [16], "lr": [0.1],
+                                "weight_decay_by_optimizer": {"sgd": [-1.0]}}))
+
+
+@pytest.mark.parametrize("name", ["digits_5x5", "mnist1d_5x5", "fashion_mnist_5x5",
+                                  "transformer", "grokking_relu"])
+def test_a_committed_sweep_file_still_matches_its_config_so_it_resumes(name):
+    # a change to how configs are parsed must not change the hash of a committed sweep
+    import sqlite3
+
+    from sharpdim.report.provenance import repository_root
+
+    root = repository_root()
+    path = root / "reports" / name / "sweep.sqlite"
+    if not path.is_file():
+        pytest.skip(f"{path} is not committed")
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as con:
+        stored = {h for (h,) in con.execute("SELECT config_hash FROM configs")}
+    if load_config(root / "configs" / f"{name}.toml").config_hash not in stored:
+        pytest.skip(f"{name}.toml hashes differently from {path} (the config or an earlier "
+                    "canonical form changed since; a new sweep is due)")
+    assert load_config(root / "configs" / f"{name}.toml").config_hash in stored
+
 def test_shipped_configs_are_valid():
     from sharpdim.report.provenance import repository_root
 

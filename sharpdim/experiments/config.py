@@ -15,7 +15,9 @@
                       # optimizer, momentum, weight_decay, betas, divergence_loss,
                       # checkpoints (number of evenly spaced checkpoints)
     [grid]            # lr and batch_size (required), weight_decay, optimizer (optional);
-                      # [grid.lr_by_optimizer] gives each optimizer its own lr list instead;
+                      # [grid.lr_by_optimizer] gives each optimizer its own lr list instead,
+                      # [grid.weight_decay_by_optimizer] its own weight decays (AdamW's
+                      # decoupled decay and SGD's coupled one are not the same number);
                       # [grid.task_options] makes task options grid factors, e.g.
                       # label_noise = [0.0, 0.2] or train_size = [300, 0]
     [measures]        # final, checkpoint (group lists), exact_max_params and the option
@@ -61,7 +63,8 @@ _TOP = {"name", "task", "seeds", "description", "output", "task_options", "train
         "measures", "engine"}
 _TRAIN = {"epochs", "optimizer", "momentum", "weight_decay", "betas", "divergence_loss",
           "checkpoints", "stop", "target_loss", "max_steps"}
-_GRID = {"lr", "batch_size", "weight_decay", "optimizer", "lr_by_optimizer", "task_options"}
+_GRID = {"lr", "batch_size", "weight_decay", "optimizer", "lr_by_optimizer",
+         "weight_decay_by_optimizer", "task_options"}
 _MEASURES = {"final", "checkpoint", "exact_max_params", "exact", "density", "update", "sup",
              "hessian", "topology", "fixed_batch", "eos", "bound", "exact_runs"}
 _EXACT_GROUPS = ("sd_exact", "sd_sup")
@@ -130,8 +133,10 @@ class SweepConfig:
         lrs = {lr for v in self.grid["lr"].values() for lr in v}
         if len(lrs) > 1:
             out.append("lr")
+        wd = self.grid["weight_decay"]
+        wds = {w for v in wd.values() for w in v} if isinstance(wd, Mapping) else set(wd)
         for key in ("batch_size", "weight_decay", "optimizer"):
-            if len(self.grid[key]) > 1:
+            if (len(wds) if key == "weight_decay" else len(self.grid[key])) > 1:
                 out.append(key)
         out += [k for k, v in self.grid.get("task_options", {}).items() if len(v) > 1]
         return tuple(out)
@@ -276,19 +281,47 @@ def _grid(raw: Mapping[str, Any], train: Mapping[str, Any]) -> dict[str, Any]:
     else:
         values = _lrs("grid.lr", _required(g, "lr", "grid."))
         lr = {o: values for o in optimizers}
+    per_optimizer_wd = None
+    if "weight_decay_by_optimizer" in g:
+        if "weight_decay" in g:
+            raise ConfigError("give grid.weight_decay or grid.weight_decay_by_optimizer, not "
+                              "both")
+        table = g["weight_decay_by_optimizer"]
+        if not isinstance(table, Mapping):
+            raise _fail("grid.weight_decay_by_optimizer", "must be a table {optimizer = "
+                        "[weight_decay, ...]}", table)
+        missing = [o for o in optimizers if o not in table]
+        if missing:
+            raise ConfigError(f"missing required key grid.weight_decay_by_optimizer."
+                              f"{missing[0]}")
+        extra = sorted(set(table) - set(optimizers))
+        if extra:
+            raise ConfigError(f"unknown key grid.weight_decay_by_optimizer.{extra[0]} (not in "
+                              f"the grid's optimizers {optimizers})")
+        per_optimizer_wd = {}
+        for o in optimizers:
+            key = f"grid.weight_decay_by_optimizer.{o}"
+            for w in _non_empty_list(key, table[o]):
+                if not _is_number(w) or w < 0:
+                    raise _fail(key, "values must be >= 0", w)
+            per_optimizer_wd[o] = [float(w) for w in table[o]]
     bs = [_positive_int("grid.batch_size", b)
           for b in _non_empty_list("grid.batch_size", _required(g, "batch_size", "grid."))]
     wds = g.get("weight_decay", [train["weight_decay"]])
-    for w in _non_empty_list("grid.weight_decay", wds):
-        if not _is_number(w) or w < 0:
-            raise _fail("grid.weight_decay", "values must be >= 0", w)
+    if per_optimizer_wd is None:
+        for w in _non_empty_list("grid.weight_decay", wds):
+            if not _is_number(w) or w < 0:
+                raise _fail("grid.weight_decay", "values must be >= 0", w)
     if "momentum" in optimizers and not 0 < train["momentum"] < 1:
         raise _fail("train.momentum", "must be in (0, 1) when optimizer 'momentum' is used",
                     train["momentum"])
     grid_options = _table(g, "task_options", None, "grid.")
     for key, values in grid_options.items():
         _non_empty_list(f"grid.task_options.{key}", values)
-    out = {"lr": lr, "batch_size": bs, "weight_decay": [float(w) for w in wds],
+    out = {"lr": lr, "batch_size": bs,
+           # a list shared by every optimizer (the form every earlier sweep file stores)
+           "weight_decay": (per_optimizer_wd if per_optimizer_wd is not None
+                            else [float(w) for w in wds]),
            "optimizer": optimizers}
     if grid_options:
         out["task_options"] = {k: list(v) for k, v in grid_options.items()}
@@ -507,9 +540,10 @@ def plan_runs(config: SweepConfig, *, progress: bool = False) -> list[RunSpec]:
     for opt in config.grid["optimizer"]:
         for combo in _option_combos(config.grid):
             task_options = {**config.task_options, **combo}
+            wds = config.grid["weight_decay"]
+            wds = wds[opt] if isinstance(wds, Mapping) else wds
             for lr, bs, wd, seed in itertools.product(config.grid["lr"][opt],
-                                                      config.grid["batch_size"],
-                                                      config.grid["weight_decay"],
+                                                      config.grid["batch_size"], wds,
                                                       config.seeds):
                 run_train = {**train,
                              "momentum": train["momentum"] if opt == "momentum" else 0.0}
