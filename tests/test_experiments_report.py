@@ -341,7 +341,8 @@ def test_optimizers_with_their_own_lr_axes_are_compared_like_with_like():
     # pooled: the raw update SD is never ranked across optimizers; SD / state size is
     pooled = {r.measure for r in a.kendall}
     assert "sd_update" not in pooled and "sd_update_per_state" in pooled
-    assert "optimizer" not in a.pooled_factors and "own lr axis" in a.pooled_note
+    assert a.pooled_factors == () and "own lr axis" in a.pooled_note
+    assert all(not r.psi for r in a.kendall)          # no cell matches two optimizers
     # each optimizer alone: its own table and comparison, on its own runs
     tables = {o.optimizer: o for o in a.per_optimizer_tables}
     assert set(tables) == {"sgd", "adamw"} and tables["sgd"].n_runs == 12

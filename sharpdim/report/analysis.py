@@ -224,18 +224,22 @@ def analyse(data: SweepData, *, n_resamples: int = 400,
     if "optimizer" in factors and len({r.get("optimizer") for r in done}) > 1:
         # state sizes N, 2N, 3N: the raw update-Jacobian SD is compared within an optimizer
         present = [m for m in present if m not in STATE_SIZE_DEPENDENT]
-        lrs = data.canonical.get("grid", {}).get("lr")
-        if isinstance(lrs, Mapping) and len({tuple(v) for v in lrs.values()}) > 1:
-            pooled_factors.remove("optimizer")
-            note = ("each optimizer has its own lr axis, so a cell where only the optimizer "
-                    "varies would match runs by coincident lr values only: ψ_optimizer is not "
-                    "computed; see the per-optimizer tables")
+        grid = data.canonical.get("grid", {})
+        own = [k for k in ("lr", "weight_decay") if isinstance(grid.get(k), Mapping)
+               and len({tuple(v) for v in grid[k].values()}) > 1]
+        if own:
+            pooled_factors = []
+            note = (f"each optimizer has its own {' and '.join(own)} axis, so no cell holds "
+                    "every other factor fixed across optimizers: the pooled table gives τ only, "
+                    "and the granulated coefficients are computed within each optimizer (see "
+                    "the per-optimizer tables)")
         if any(m in STATE_SIZE_DEPENDENT for m in measures_present(done)):
             note = (note + "; " if note else "") + (
                 "the raw update-Jacobian SD and λ₁ live on state spaces of size N, 2N, 3N "
                 "and are ranked within each optimizer only; pooled tables use SD / state size")
     krows = kendall_rows(done, pooled_factors, measures=present, n_resamples=n_resamples,
-                         replicated=data.multi_seed) if enough and present else []
+                         replicated=data.multi_seed, configuration=factors
+                         ) if enough and present else []
     per_opt = ({t: tau_by_group(done, "optimizer", present, t) for t in TARGETS}
                if "optimizer" in factors and present else {})
     sd_variants = tuple(m for m in names_with_role("sd") if m in present)
@@ -273,9 +277,11 @@ def analyse(data: SweepData, *, n_resamples: int = 400,
     confounds = _confounds(done, sd_variants)
     per_optimizer_tables = []
     if "optimizer" in factors and len({r.get("optimizer") for r in done}) > 1:
-        inner = tuple(f for f in factors if f != "optimizer")
         for opt in sorted({r["optimizer"] for r in done}):
             rows = [r for r in done if r["optimizer"] == opt]
+            # the factors that vary within this optimizer's runs
+            inner = tuple(f for f in factors if f != "optimizer"
+                          and len({r.get(f) for r in rows}) > 1)
             here = measures_present(rows)
             kr = (kendall_rows(rows, inner, measures=here, n_resamples=n_resamples,
                                replicated=data.multi_seed)

@@ -73,11 +73,13 @@ def kendall_rows(
     n_resamples: int = 400,
     seed: int = 0,
     replicated: bool = False,
+    configuration: Sequence[str] | None = None,
 ) -> list[KendallRow]:
     """The Kendall table. ``replicated``: several seeds per configuration (bootstrap within
-    configurations); ``factors`` may be empty (then ψ/Ψ are not defined)."""
+    configurations, the configuration being ``configuration``, default ``factors``);
+    ``factors`` may be empty (then ψ/Ψ are not defined)."""
     measures = measures_present(records) if measures is None else list(measures)
-    group_by = tuple(factors) if replicated else ()
+    group_by = tuple(factors if configuration is None else configuration) if replicated else ()
     how = ("seeds resampled within each configuration" if replicated
            else "runs resampled over the whole grid (one seed per configuration)")
     rows = []
