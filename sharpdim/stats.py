@@ -312,6 +312,17 @@ def _statistic_value(value: Any) -> float | None:
     return _finite_number(value)
 
 
+def _check_resampling(seed: Any, n_resamples: Any, confidence: Any) -> None:
+    """The arguments every bootstrap takes, checked by name."""
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    if isinstance(n_resamples, bool) or not isinstance(n_resamples, int | np.integer) \
+            or n_resamples < 1:
+        raise ValueError(f"n_resamples must be a positive integer, got {n_resamples!r}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+
+
 def bootstrap_ci(
     records: Sequence[Mapping[str, Any]],
     statistic: Callable[[list[Mapping[str, Any]]], float | None],
@@ -341,13 +352,7 @@ def bootstrap_ci(
     >>> ci.estimate, ci.n_resamples, ci.strata, ci.n_failed, ci.low <= ci.high < 1.0
     (1.0, 200, 3, 0, True)
     """
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    if isinstance(n_resamples, bool) or not isinstance(n_resamples, int | np.integer) \
-            or n_resamples < 1:
-        raise ValueError(f"n_resamples must be a positive integer, got {n_resamples!r}")
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+    _check_resampling(seed, n_resamples, confidence)
     if isinstance(group_by, str):
         raise TypeError(f"group_by must be a sequence of key names, got the string {group_by!r}")
     rows = list(records)
@@ -550,13 +555,7 @@ def block_bootstrap_ci(
     ell = default_block_length(int(n)) if block_length is None else block_length
     if isinstance(ell, bool) or not isinstance(ell, int | np.integer) or not 1 <= ell <= n:
         raise ValueError(f"block_length must be an integer in [1, n={n}], got {ell!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    if isinstance(n_resamples, bool) or not isinstance(n_resamples, int | np.integer) \
-            or n_resamples < 1:
-        raise ValueError(f"n_resamples must be a positive integer, got {n_resamples!r}")
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+    _check_resampling(seed, n_resamples, confidence)
     estimate = _statistic_value(statistic(np.arange(n)))
     if estimate is None:
         raise ValueError("statistic of the original series is None or non-finite")
