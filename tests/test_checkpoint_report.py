@@ -118,3 +118,65 @@ def test_checkpoints_csv_has_one_row_per_run_and_checkpoint(tmp_path, analysis):
         csv.writer(fh).writerows([header, *rows])
     back = list(csv.DictReader(open(path)))
     assert float(back[1]["epoch"]) == 200 and back[0]["run_id"] == "run0"
+
+
+_TOML = """
+name = "ckpt"
+task = "mnist1d_mlp"
+seeds = [0, 1]
+description = "checkpoint report test"
+output = "{output}"
+[task_options]
+n_samples = 200
+width = 4
+[train]
+epochs = 40
+optimizer = "momentum"
+momentum = 0.9
+checkpoints = 5
+[grid]
+lr = [0.1]
+batch_size = [160]
+weight_decay = [0.001]
+[measures]
+final = ["training"]
+checkpoint = ["sd_slq", "sd_modal", "hessian", "topology", "norms"]
+[measures.density]
+n_batches = 2
+n_steps = 10
+[measures.hessian]
+method = "slq"
+[measures.topology]
+iterates = 20
+loss_examples = 100
+"""
+
+
+@pytest.mark.slow  # ~15 s: trains 2 small runs with measures at 5 checkpoints
+def test_a_full_batch_checkpoint_sweep_renders_the_checkpoint_analysis(tmp_path):
+    import tomllib
+
+    from sharpdim.experiments.config import parse_config
+    from sharpdim.experiments.sweep import run_sweep
+    from sharpdim.report.sweep_report import write_report
+
+    path = tmp_path / "ckpt" / "sweep.sqlite"
+    cfg = parse_config(tomllib.loads(_TOML.format(output=path)), source="test")
+    assert run_sweep(cfg, scheduler="inline", progress=False).outcomes == {"finished": 2}
+    readme = write_report(path, n_resamples=20)
+    text = readme.read_text()
+    # the rule is stated before the results it judges; the grid sections are left out
+    rule, results = (text.index("## How the checkpoint claims are judged"),
+                     text.index("## Across checkpoints: SD against the best baseline"))
+    assert rule < results and "## Decisive comparison" not in text
+    for section in ("## Grokking and regime, per run", "## Kendall τ across checkpoints",
+                    "## Change points against test accuracy"):
+        assert section in text
+    rows = list(csv.DictReader(open(readme.parent / "checkpoints.csv")))
+    assert len(rows) == 2 * 5 and {r["epoch"] for r in rows} == {"0", "10", "20", "30", "40"}
+    first = next(r for r in rows if r["epoch"] == "0")
+    assert first["sd_modal"] and first["trace"] and first["weight_norm"]
+    assert first["e_alpha_euclidean"] == ""        # no iterates before the first step
+    later = next(r for r in rows if r["epoch"] == "40")
+    assert later["e_alpha_euclidean"] != ""
+    assert (readme.parent / "checkpoint_correlation.png").is_file()
