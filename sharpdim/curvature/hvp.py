@@ -419,8 +419,10 @@ class HessianStack:
                                 batch=self.fingerprints[i])
         self._theta_r, self._G, self.losses = theta_r, G, losses.detach()
 
-    def apply(self, V: torch.Tensor) -> torch.Tensor:
-        """``(H_1 V[0], …, H_R V[R-1])`` as an ``(R, N)`` tensor."""
+    def apply(self, V: torch.Tensor, *, check: bool = True) -> torch.Tensor:
+        """``(H_1 V[0], …, H_R V[R-1])`` as an ``(R, N)`` tensor. ``check=False`` skips the
+        scan for non-finite entries (a caller that sees them downstream, as Lanczos does in
+        ``α = qᵀHq``, calls :meth:`check_products` only then)."""
         if V.shape != self.shape:
             raise ValueError(f"V must have shape {self.shape}, got {tuple(V.shape)}")
         V = V.to(device=self.device, dtype=self.dtype)
@@ -430,15 +432,27 @@ class HessianStack:
                                              allow_unused=True, materialize_grads=True)
             else:
                 out = torch.zeros_like(V)
-            if not bool(torch.isfinite(out).all()):
-                i = int((~torch.isfinite(out)).any(1).nonzero()[0, 0])
-                x, y = self.batches[i]
-                self.f.check_finite(self.theta, None, out[i], x, y,
-                                    what="Hessian-vector product", batch=self.fingerprints[i])
         else:
-            out = torch.stack([op.matvec(v) for op, v in zip(self._ops, V, strict=True)])
+            out = (self._ops[0]._double_backward(V[0], batched=False)[None] if self.R == 1
+                   else torch.stack([op._double_backward(v, batched=False)
+                                     for op, v in zip(self._ops, V, strict=True)]))
+            for op in self._ops:
+                op.n_hvp += 1
+        if check:
+            self.check_products(V, out)
         self.n_hvp += self.R
         return out
+
+    def check_products(self, V: torch.Tensor, out: torch.Tensor) -> None:
+        """Raise :class:`~sharpdim.curvature.functional.NonFiniteError` naming the minibatch
+        and the parameter of the first non-finite entry of the products ``out = apply(V)``;
+        return quietly when all are finite."""
+        if bool(torch.isfinite(out).all()):
+            return
+        i = int((~torch.isfinite(out)).any(1).nonzero()[0, 0])
+        x, y = self.batches[i]
+        self.f.check_finite(self.theta, None, out[i], x, y, what="Hessian-vector product",
+                            batch=self.fingerprints[i])
 
 
 def _stack(items):

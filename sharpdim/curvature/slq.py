@@ -32,6 +32,7 @@ from sharpdim.curvature.functional import FlatLoss, NonFiniteError
 from sharpdim.curvature.hvp import hessian_stack
 from sharpdim.curvature.lanczos import lanczos_lockstep
 from sharpdim.curvature.spectral_measure import SpectralMeasure
+from sharpdim.vocabulary import REORTHOGONALIZATIONS, choice
 
 __all__ = [
     "slq_spectral_measure",
@@ -40,7 +41,11 @@ __all__ = [
     "run_probe",
     "lockstep_quadratures",
     "LazyMinibatches",
+    "DEFAULT_REORTHOGONALIZATION",
 ]
+
+DEFAULT_REORTHOGONALIZATION = "full"
+"""Re-orthogonalization of SLQ's Lanczos runs (PLACEHOLDER: decided by data below)."""
 
 _BASIS_BUDGET = 2**30  # bytes of Lanczos basis per lockstep group when lockstep=None
 
@@ -100,6 +105,7 @@ def lockstep_quadratures(
     lockstep: int | None = None,
     on_error=None,
     on_group=None,
+    reorthogonalize: str = DEFAULT_REORTHOGONALIZATION,
 ) -> tuple[list, set[str], set[str]]:
     """The one SLQ engine: Lanczos runs ``i`` on the minibatch Hessians ``H_i`` at ``theta``
     from the probes ``probes[i]`` (``R × N``), ``lockstep`` runs per group (default: up to 16,
@@ -113,7 +119,12 @@ def lockstep_quadratures(
     ``on_group(a, b)`` is called after each group (progress). ``minibatches[a:b]`` gives the
     ``(inputs, targets)`` of runs ``a..b−1`` (:class:`LazyMinibatches` forms them per group).
     Grouping changes only the rounding, never which minibatch or probe a run gets.
+    ``reorthogonalize``: ``"full"``, ``"partial"`` or ``"none"``
+    (:data:`DEFAULT_REORTHOGONALIZATION`; see :func:`~sharpdim.curvature.lanczos.lanczos`).
+    Non-finite products are detected through the Lanczos scalars and only then located
+    (:meth:`~sharpdim.curvature.hvp.HessianStack.check_products`).
     """
+    reorthogonalize = choice("reorthogonalize", reorthogonalize, REORTHOGONALIZATIONS)
     R, N = len(minibatches), int(probes.shape[1])
     group = _group_size(lockstep, R, n_steps, N, dtype)
     results, strategies, fallbacks = [], set(), set()
@@ -123,7 +134,9 @@ def lockstep_quadratures(
         tensors = list(minibatches[a:b])
         try:
             stack = hessian_stack(f, theta, tensors, dtype=dtype)
-            group_results = lanczos_lockstep(stack.apply, V0, n_steps)
+            group_results = lanczos_lockstep(
+                lambda Q, stack=stack: stack.apply(Q, check=False), V0, n_steps,
+                reorthogonalize=reorthogonalize, check=stack.check_products, inplace=True)
         except NonFiniteError as err:
             if on_error is not None:
                 raise on_error(err, a, b) from err
@@ -193,6 +206,7 @@ def slq_spectral_measure(
     seed: int,
     lockstep: int | None = None,
     dtype: torch.dtype | None = None,
+    reorthogonalize: str = DEFAULT_REORTHOGONALIZATION,
 ) -> SpectralMeasure:
     """SLQ estimate of the expected minibatch-Hessian spectral measure at ``θ`` (total mass
     ``N``), from ``n_runs`` runs of ``n_steps`` Lanczos steps on fresh minibatches of
@@ -200,7 +214,8 @@ def slq_spectral_measure(
 
     ``lockstep`` runs per group (default: up to 16, keeping each group's basis ``≤ 1 GiB``);
     ``1`` runs them one after another. ``dtype`` (default ``θ``'s) is the precision of the
-    products and the Lanczos vectors. ``diagnostics`` records ``seed``, ``run_seeds``, the
+    products and the Lanczos vectors; ``reorthogonalize`` the Lanczos mode
+    (:data:`DEFAULT_REORTHOGONALIZATION`). ``diagnostics`` records ``seed``, ``run_seeds``, the
     minibatch index hashes, per-run steps and breakdowns, HVP counts and seconds (total, in
     products, in re-orthogonalization), the stacking strategy, dtype, device and mode flags.
     """
@@ -218,6 +233,7 @@ def slq_spectral_measure(
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     dtype = theta.dtype if dtype is None else dtype
     group = _group_size(lockstep, n_runs, n_steps, N, dtype)
+    reorthogonalize = choice("reorthogonalize", reorthogonalize, REORTHOGONALIZATIONS)
 
     run_seeds = slq_run_seeds(int(seed), n_runs)
     hashes, probes, indices = [], [], []
@@ -235,7 +251,7 @@ def slq_spectral_measure(
     t0 = time.perf_counter()
     results, strategies, fallbacks = lockstep_quadratures(
         f, theta, minibatches, np.stack(probes), n_steps, dtype=dtype, lockstep=group,
-        on_error=named)
+        on_error=named, reorthogonalize=reorthogonalize)
     n_hvp = sum(r.n_hvp for r in results)
     # per group the seconds are shared by its runs: count each group once (its first run)
     firsts = range(0, n_runs, group)
@@ -271,6 +287,8 @@ def slq_spectral_measure(
         "seconds_per_run": seconds / n_runs,
         "hvp_seconds": hvp_s,
         "reorth_seconds": reorth_s,
+        "reorthogonalization": reorthogonalize,
+        "reorthogonalized_steps_per_run": tuple(r.n_reorth for r in results),
     }
     return SpectralMeasure(nodes, weights, run_ids, diagnostics)
 
