@@ -143,10 +143,17 @@ class _OperatorBase:
         return out
 
 
+_DENSE_BLOCK = 64
+"""Probes per batched product when a Hessian is built densely. Measured (13k-parameter MLP,
+batch 128, float64, one thread): per column 1.2× one HVP at 64, 1.4× at 128, 1.6× at 256,
+2.8× at 642 (the old 64 MiB block); wide blocks spill the activations' batched copies out of
+cache."""
+
+
 def _default_chunk(n: int, dtype: torch.dtype) -> int:
-    # probes per batched product: keep the probe block itself near 64 MiB
+    # probes per batched product: _DENSE_BLOCK, and the probe block itself at most 64 MiB
     itemsize = torch.empty((), dtype=dtype).element_size()
-    return int(max(1, min(n, (64 * 2**20) // max(1, n * itemsize))))
+    return int(max(1, min(n, _DENSE_BLOCK, (64 * 2**20) // max(1, n * itemsize))))
 
 
 class MatrixOperator(_OperatorBase):
@@ -274,6 +281,28 @@ class GraphHessian(HessianOperator):
 
     def _batched(self, V: torch.Tensor) -> torch.Tensor:
         return self._double_backward(V.T.contiguous(), batched=True).T
+
+    def to_dense(self, *, chunk_size: int | None = None) -> torch.Tensor:
+        """The ``N × N`` matrix, row block by row block: ``H[a:b] = (H E_{a:b})ᵀ`` is one
+        batched double backward with the identity's rows ``a..b−1`` as probes, written
+        straight into contiguous rows (no transposed copy); ``chunk_size`` probes per block
+        (default :data:`_DENSE_BLOCK`). Row ``i`` is the product ``H e_i`` as computed, so the
+        matrix is symmetric up to the products' rounding."""
+        n = self.shape[0]
+        chunk = chunk_size or _default_chunk(n, self.dtype)
+        out = torch.empty((n, n), dtype=self.dtype, device=self.device)
+        E = torch.zeros((min(chunk, n), n), dtype=self.dtype, device=self.device)
+        for a in range(0, n, chunk):
+            b = min(n, a + chunk)
+            E.zero_()
+            rows = torch.arange(b - a, device=self.device)
+            E[rows, rows + a] = 1
+            block = self._double_backward(E[:b - a], batched=b - a > 1) if b - a > 1 else \
+                self._double_backward(E[0], batched=False)[None]
+            self._checked(block.T)
+            out[a:b] = block
+            self.n_hvp += b - a
+        return out
 
 
 class LinearizeHessian(HessianOperator):
