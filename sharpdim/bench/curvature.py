@@ -368,13 +368,29 @@ def _slq_cost_rows(name, model, f, theta, x, y, *, batch_size, n_steps, group, r
                                dtype=theta.dtype, progress=False, reorthogonalization=mode)
         return run
 
+    (xb, yb), = _batches(x, y, 1, batch_size, rng)
+
+    def graph() -> None:  # the build alone
+        t_ = theta.detach().clone().requires_grad_(True)
+        torch.autograd.grad(f(t_, xb, yb), t_, create_graph=True)
+
+    def recurrence() -> None:  # the Lanczos recurrence alone: a one-pass stand-in product
+        lanczos_lockstep(lambda Q: Q * 1.0, probe[None], n_steps,
+                         reorthogonalize=DEFAULT_REORTHOGONALIZATION, inplace=True)
+
     default = DEFAULT_REORTHOGONALIZATION
     fns = {"one": one, "est1": est(1, default), "est1_full": est(1, "full"), "many": many,
-           "estG": est(group, default), "estG_full": est(group, "full")}
+           "estG": est(group, default), "estG_full": est(group, "full"), "graph": graph,
+           "recurrence": recurrence}
     t = _round_robin(fns, repeats, device)
     rows = []
+    bare = t["one"]
+    rest = t["est1"] - bare - t["recurrence"]
+    profile = (f"graph build {t['graph'] / bare:.2f}, m HVPs {(bare - t['graph']) / bare:.2f}, "
+               f"Lanczos recurrence without products {t['recurrence'] / bare:.2f}, rest of "
+               f"estimate_sharpness {rest / bare:.2f} (all ÷ graph + m HVPs)")
     for label, base, key, runs in (("one run", "one", "est1", 1),
-                                   (f"{group} runs (one lockstep group)", "many", "estG", group)):
+                                   (f"{group} runs (default grouping)", "many", "estG", group)):
         for mode, k in ((default, key), ("full", key + "_full")):
             ratio = t[k] / t[base]
             goal, met = _goal(ratio, "≤", 1.15) if mode == default else ("", None)
@@ -384,6 +400,8 @@ def _slq_cost_rows(name, model, f, theta, x, y, *, batch_size, n_steps, group, r
                 ratio, "ratio",
                 f"m = {n_steps}, batch {batch_size}, float32; {t[k] / runs:.3g} s against "
                 f"{t[base] / runs:.3g} s per run", goal, met))
+    rows.append(BenchRow("goals", name, "profile of one run (default re-orthogonalization)",
+                         t["est1"] / t["one"], "ratio", profile))
     return rows
 
 

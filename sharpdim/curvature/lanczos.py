@@ -250,14 +250,16 @@ class _Lockstep:
                 self.check(self.q, w)  # raises, naming the culprit
             raise FloatingPointError(f"Lanczos step {j + 1}: a product is not finite")
         # w = Hq − α q − β q_prev in place (the product is ours: no temporaries)
+        # (row by row with scalar coefficients: 2–3× faster on CPU than a broadcast addcmul)
         if R == 1:
             w.add_(self.q, alpha=-a_l[0])
             if j:
                 w.add_(self.q_prev, alpha=-self.beta_prev_l[0])
         else:
-            w.addcmul_(a[:, None], self.q, value=-1)
-            if j:
-                w.addcmul_(self.beta_prev[:, None], self.q_prev, value=-1)
+            for r in range(R):
+                w[r].add_(self.q[r], alpha=-a_l[r])
+                if j:
+                    w[r].add_(self.q_prev[r], alpha=-self.beta_prev_l[r])
         if self.mode == "full":
             w = self._orthogonalize(w, j + 1)
             self.n_reorth[self.alive] += 1
@@ -282,10 +284,9 @@ class _Lockstep:
             broke &= live
         any_broke = bool(broke.any())
         if all_live and not any_broke:
-            if R == 1:
-                q_next = w.mul_(1.0 / float(b_np[0]))
-            else:
-                q_next = w.mul_((1 / b)[:, None])
+            q_next = w
+            for r in range(R):
+                w[r].mul_(1.0 / float(b_np[r]))
             beta_next = b
         else:
             keep = torch.as_tensor(live & ~broke, device=self.device)
@@ -302,7 +303,7 @@ class _Lockstep:
             self.alive &= ~broke
             self.n_alive = int(self.alive.sum())
         self.q_prev, self.q, self.beta_prev = self.q, q_next, beta_next
-        self.beta_prev_l = beta_next.tolist() if R == 1 else None
+        self.beta_prev_l = beta_next.tolist()
         self.j += 1
 
     def _restart(self, q_next, beta_next, broke):

@@ -62,6 +62,12 @@ costs about as much as ``"full"``. Pass ``"full"`` where ``m`` approaches the ra
 minibatch Hessians."""
 
 _BASIS_BUDGET = 2**30  # bytes of Lanczos basis per lockstep group when lockstep=None
+_STACK_MAX_PARAMS = 100_000
+"""On a CPU, runs in lockstep share one stacked (vmapped) graph only up to this many
+parameters; above it each run keeps its own graph (their recurrences still advance together).
+Measured (``sharpdim bench curvature``, one thread, batch 128): a stacked product per run costs
+0.45 gradients against 0.69 for a run's own graph at 13k parameters, but 1.46 against 1.35 at
+280k, where the batched matrix products of the vmapped graph lose to plain ones."""
 
 
 def slq_run_seeds(seed: int, n_runs: int) -> tuple[int, ...]:
@@ -123,7 +129,8 @@ def lockstep_quadratures(
 ) -> tuple[list, set[str], set[str]]:
     """The one SLQ engine: Lanczos runs ``i`` on the minibatch Hessians ``H_i`` at ``theta``
     from the probes ``probes[i]`` (``R × N``), ``lockstep`` runs per group (default: up to 16,
-    keeping each group's basis ``≤ 1 GiB``) whose Hessians are stacked
+    keeping each group's basis ``≤ 1 GiB``, when their Hessians stack — always on a GPU, up
+    to :data:`_STACK_MAX_PARAMS` parameters on a CPU —, else 1) whose Hessians are stacked
     (:func:`~sharpdim.curvature.hvp.hessian_stack`) and re-orthogonalized together.
 
     Returns the per-run :class:`~sharpdim.curvature.lanczos.LanczosResult` list, the set of
@@ -140,14 +147,15 @@ def lockstep_quadratures(
     """
     reorthogonalize = choice("reorthogonalize", reorthogonalize, REORTHOGONALIZATIONS)
     R, N = len(minibatches), int(probes.shape[1])
-    group = _group_size(lockstep, R, n_steps, N, dtype)
+    group = _group_size(lockstep, R, n_steps, N, dtype, theta.device)
     results, strategies, fallbacks = [], set(), set()
     for a in range(0, R, group):
         b = min(R, a + group)
         V0 = torch.as_tensor(np.asarray(probes[a:b]), dtype=dtype, device=theta.device)
         tensors = list(minibatches[a:b])
         try:
-            stack = hessian_stack(f, theta, tensors, dtype=dtype)
+            stack = hessian_stack(f, theta, tensors, dtype=dtype,
+                                  stacked=_stacks(theta.device, N))
             group_results = lanczos_lockstep(
                 lambda Q, stack=stack: stack.apply(Q, check=False), V0, n_steps,
                 reorthogonalize=reorthogonalize, check=stack.check_products, inplace=True)
@@ -202,7 +210,20 @@ def _positive_int(name: str, value, upper: int | None = None, why: str = "") -> 
     return int(value)
 
 
-def _group_size(lockstep, n_runs: int, n_steps: int, N: int, dtype: torch.dtype) -> int:
+def _stacks(device: torch.device, N: int) -> bool:
+    """Whether runs in lockstep share one stacked graph (see :data:`_STACK_MAX_PARAMS`)."""
+    return device.type != "cpu" or N <= _STACK_MAX_PARAMS
+
+
+def _group_size(lockstep, n_runs: int, n_steps: int, N: int, dtype: torch.dtype,
+                device: torch.device) -> int:
+    """Runs per lockstep group: ``lockstep`` if given; else up to 16 whose basis fits in
+    :data:`_BASIS_BUDGET` when their Hessians stack, and 1 when they would not (each run on
+    its own graph gains nothing from advancing with others, and 8 such runs in lockstep
+    measured 5.2 s against 5.6 s stacked at 280k parameters, while runs one at a time cost
+    about their bare products: the goal rows of reports/benchmarks.md)."""
+    if lockstep is None and not _stacks(device, N):
+        return 1
     if lockstep is None:
         per_run = n_steps * N * torch.empty((), dtype=dtype).element_size()
         return int(max(1, min(n_runs, 16, _BASIS_BUDGET // max(per_run, 1))))
@@ -226,7 +247,7 @@ def slq_spectral_measure(
     ``N``), from ``n_runs`` runs of ``n_steps`` Lanczos steps on fresh minibatches of
     ``batch_size`` examples of ``data = (inputs, targets)``.
 
-    ``lockstep`` runs per group (default: up to 16, keeping each group's basis ``≤ 1 GiB``);
+    ``lockstep`` runs per group (default: as in :func:`lockstep_quadratures`);
     ``1`` runs them one after another. ``dtype`` (default ``θ``'s) is the precision of the
     products and the Lanczos vectors; ``reorthogonalize`` the Lanczos mode
     (:data:`DEFAULT_REORTHOGONALIZATION`). ``diagnostics`` records ``seed``, ``run_seeds``, the
@@ -246,7 +267,7 @@ def slq_spectral_measure(
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     dtype = theta.dtype if dtype is None else dtype
-    group = _group_size(lockstep, n_runs, n_steps, N, dtype)
+    group = _group_size(lockstep, n_runs, n_steps, N, dtype, theta.device)
     reorthogonalize = choice("reorthogonalize", reorthogonalize, REORTHOGONALIZATIONS)
 
     run_seeds = slq_run_seeds(int(seed), n_runs)
