@@ -499,8 +499,9 @@ def _timed(fn, device):
 
 
 def _exact_rows(sizes, eigh_sizes, x, y, *, batch_size, seed, device) -> list[BenchRow]:
-    """Per size: float64 Hessian build ÷ ``N`` single float64 HVPs (least of 3 turns of
-    ``min(N, 200)`` products through the same graph, raw double backwards), ``eigvalsh`` and
+    """Per size: float64 Hessian build (at 13k the lesser of two) ÷ ``N`` single float64 HVPs
+    (least of 3 turns of ``min(N, 200)`` products through the same graph, raw double
+    backwards), ``eigvalsh`` and
     the per-minibatch exact SD (build + ``eigvalsh`` + SD, at ``η = EXACT_LR``), peak memory;
     the float32 option's times and its SD and eigenvalue error against float64."""
     from sharpdim._numerics import gd_log_singular_value
@@ -535,6 +536,11 @@ def _exact_rows(sizes, eigh_sizes, x, y, *, batch_size, seed, device) -> list[Be
         with _peak_memory(device) as mem_build:
             H, t_build = _timed(lambda f=f, xb=xb, yb=yb: exact_hessian(
                 f, f.theta0, xb, yb, dtype=torch.float64), device)
+        if label == "13k":  # the goal's figure: the lesser of two builds, like every other time
+            del H
+            H, t_again = _timed(lambda f=f, xb=xb, yb=yb: exact_hessian(
+                f, f.theta0, xb, yb, dtype=torch.float64), device)
+            t_build = min(t_build, t_again)
         ratio = t_build / (N * t_hvp)
         goal, met = _goal(ratio, "≤", 1.5) if label == "13k" else ("", None)
         note = f"{N:,} parameters, float64, H alone {N * N * 8 / 2**20:,.0f} MiB"
@@ -605,7 +611,7 @@ def bench_curvature(
     exact_sizes: tuple[str, ...] = ("1k", "5k", "13k"),
     eigh_sizes: tuple[str, ...] = ("1k", "5k", "13k"),
     models: tuple[str, ...] = ("13k", "280k"),
-    cost_repeats: int = 3,
+    cost_repeats: dict[str, int] | None = None,
     reorth_study: bool = True,
     reorth_options: dict | None = None,
 ) -> CurvatureBenchmark:
@@ -617,12 +623,15 @@ def bench_curvature(
     one lockstep group (default 16 for 13k, 8 for 280k). The SLQ figures time, in turns,
     one lockstep group, one run on its own and one PyHessian run, ``slq_repeats`` times
     after a warm-up (least times). The goal rows time ``estimate_sharpness(method="slq")``
-    against the bare graph + ``m`` HVPs in turns, ``cost_repeats`` times
+    against the bare graph + ``m`` HVPs in turns, ``cost_repeats[model]`` times (default 10
+    at 13k, where one turn takes a tenth of a second and one disturbance of the shared machine
+    shows, and 3 at 280k)
     (:func:`_slq_cost_rows`). ``reorth_study`` adds :func:`reorthogonalization_study`
     (keywords ``reorth_options``), the data behind the default re-orthogonalization.
     """
     device = torch.device(device)
     slq_runs = {"13k": 16, "280k": 8, **(slq_runs or {})}
+    cost_repeats = {"13k": 10, "280k": 3, **(cost_repeats or {})}
     x, y = synthetic_classification(n_examples, seed=seed)
     x, y = x.to(device), y.to(device)
     rows: list[BenchRow] = []
@@ -642,7 +651,8 @@ def bench_curvature(
                           n_steps=slq_steps, n_runs=slq_runs[name], repeats=slq_repeats,
                           seed=seed, device=device)
         rows += _slq_cost_rows(name, model, f, theta, x, y, batch_size=batch_size,
-                               n_steps=slq_steps, group=slq_runs[name], repeats=cost_repeats,
+                               n_steps=slq_steps, group=slq_runs[name],
+                               repeats=cost_repeats[name],
                                seed=seed, device=device)
     rows += _exact_rows(exact_sizes, eigh_sizes, x, y, batch_size=batch_size, seed=seed,
                         device=device)

@@ -292,14 +292,18 @@ class GraphHessian(HessianOperator):
         chunk = chunk_size or _default_chunk(n, self.dtype)
         out = torch.empty((n, n), dtype=self.dtype, device=self.device)
         E = torch.zeros((min(chunk, n), n), dtype=self.dtype, device=self.device)
+        rows = torch.arange(E.shape[0], device=self.device)
         for a in range(0, n, chunk):
             b = min(n, a + chunk)
-            E.zero_()
-            rows = torch.arange(b - a, device=self.device)
-            E[rows, rows + a] = 1
-            block = self._double_backward(E[:b - a], batched=b - a > 1) if b - a > 1 else \
+            k = b - a
+            if a:
+                E[rows, rows + a - chunk] = 0  # clear the previous block's ones only
+            E[rows[:k], rows[:k] + a] = 1
+            block = self._double_backward(E[:k], batched=True) if k > 1 else \
                 self._double_backward(E[0], batched=False)[None]
-            self._checked(block.T)
+            # one reduction per block; the entry-wise scan only when it is not finite
+            if not bool(torch.isfinite(block.sum())):
+                self._checked(block.T)
             out[a:b] = block
             self.n_hvp += b - a
         return out

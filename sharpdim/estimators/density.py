@@ -1,7 +1,9 @@
 """Density estimators of the sharpness dimension: SD-SLQ, SD-KDE and SD-PS (PAPER_NOTES §5).
 
 Run ``i`` takes minibatch ``i`` (held fixed) and its Rademacher probe and runs ``m`` Lanczos
-steps with full re-orthogonalization on the symmetric operator ``A_i``:
+steps on the symmetric operator ``A_i`` (re-orthogonalization ``"none"`` by default, ``"full"``
+or ``"partial"`` on request: :data:`sharpdim.curvature.slq.DEFAULT_REORTHOGONALIZATION` says
+why):
 
 * ``jacobian="gd"``: ``A_i = H_i``, the minibatch Hessian (size ``N``); the log singular
   value of the GD Jacobian ``I − η(H + κI)`` along eigenvalue ``α`` is
