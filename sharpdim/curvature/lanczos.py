@@ -306,6 +306,53 @@ class _Lockstep:
         self.beta_prev_l = beta_next.tolist()
         self.j += 1
 
+    def run_single_plain(self) -> None:
+        """All steps of one run without re-orthogonalization, as :meth:`step` computes them,
+        with the scalars kept as Python floats: no per-step numpy bookkeeping (measured
+        50–150 µs a step on a loaded CPU against a 13k-parameter HVP of 0.5 ms)."""
+        q, q_prev = self.q, self.q_prev
+        b_prev, scale, tiny = 0.0, 0.0, self.tiny
+        alphas, betas = [], []
+        hvp_s = other_s = 0.0
+        broke = False
+        clock, isfinite = time.perf_counter, math.isfinite
+        for j in range(self.n_max):
+            t0 = clock()
+            w = self.apply(q)
+            if not self.inplace:
+                w = w.clone()
+            _sync(self.device)
+            t1 = clock()
+            a = float(torch.dot(q[0], w[0]))
+            if not isfinite(a):
+                if self.check is not None:
+                    self.check(q, w)
+                raise FloatingPointError(f"Lanczos step {j + 1}: a product is not finite")
+            w.add_(q, alpha=-a)
+            if j:
+                w.add_(q_prev, alpha=-b_prev)
+            b = float(torch.linalg.vector_norm(w))
+            if not isfinite(b):
+                raise FloatingPointError(f"Lanczos step {j + 1}: ‖w‖ overflowed ({b})")
+            alphas.append(a)
+            betas.append(b)
+            scale = max(scale, abs(a), b)
+            hvp_s += t1 - t0
+            if b <= tiny * scale:
+                broke = True
+                other_s += clock() - t1
+                break
+            q_prev, q, b_prev = q, w.mul_(1.0 / b), b
+            other_s += clock() - t1
+        m = len(alphas)
+        self.alphas[0, :m], self.betas[0, :m] = alphas, betas
+        self.steps[0], self.j = m, m
+        self.breakdown[0] = broke
+        self.alive[0] = not broke
+        self.n_alive = int(self.alive.sum())
+        self.hvp_seconds += hvp_s
+        self.reorth_seconds += other_s
+
     def _restart(self, q_next, beta_next, broke):
         for r in np.flatnonzero(broke):
             v = torch.as_tensor(self.restart_rng.standard_normal(self.N), dtype=self.dtype,
@@ -423,6 +470,8 @@ def lanczos_lockstep(
     t0 = time.perf_counter()
     engine = _Lockstep(apply, Q0, n_steps, reorthogonalize=_mode(reorthogonalize),
                        check=check, inplace=inplace)
+    if engine.R == 1 and engine.mode == "none":
+        engine.run_single_plain()
     while not engine.done:
         engine.step()
     seconds = time.perf_counter() - t0
