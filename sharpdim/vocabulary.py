@@ -13,6 +13,9 @@ configs and the diagnostics agree on one set of words:
 * :data:`EpsilonForm` — ``"clamp"``, ``"additive"``.
 * :data:`Smoothing` — ``"curvature"`` (kernel density of ``α``, pushed through ``ln|1 − ηα|``:
   the paper's), ``"log"`` (kernel density of the log singular values).
+* :data:`Reorthogonalization` — ``"full"`` (every Lanczos step against the whole basis),
+  ``"partial"`` (Simon's: only when the estimated loss of orthogonality passes ``√eps``),
+  ``"none"`` (the plain three-term recurrence).
 * :data:`RunStatus` / :data:`MeasureStatus` — sweep run and measure outcomes.
 """
 
@@ -29,6 +32,7 @@ __all__ = [
     "JacobianKind", "JACOBIANS",
     "EpsilonForm", "EPSILON_FORMS",
     "Smoothing", "SMOOTHINGS",
+    "Reorthogonalization", "REORTHOGONALIZATIONS",
     "RunStatus", "RUN_STATUSES",
     "MeasureStatus", "MEASURE_STATUSES",
     "choice",
@@ -41,6 +45,7 @@ Aggregate = Literal["mean", "sup"]
 JacobianKind = Literal["gd", "update"]
 EpsilonForm = Literal["clamp", "additive"]
 Smoothing = Literal["curvature", "log"]
+Reorthogonalization = Literal["full", "partial", "none"]
 RunStatus = Literal["pending", "finished", "diverged", "failed"]
 MeasureStatus = Literal["ok", "error", "skipped"]
 
@@ -51,6 +56,7 @@ AGGREGATES: tuple[str, ...] = get_args(Aggregate)
 JACOBIANS: tuple[str, ...] = get_args(JacobianKind)
 EPSILON_FORMS: tuple[str, ...] = get_args(EpsilonForm)
 SMOOTHINGS: tuple[str, ...] = get_args(Smoothing)
+REORTHOGONALIZATIONS: tuple[str, ...] = get_args(Reorthogonalization)
 RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
 MEASURE_STATUSES: tuple[str, ...] = get_args(MeasureStatus)
 

@@ -14,6 +14,7 @@ from sharpdim.bench.curvature import (
     bench_curvature,
     mlp,
     render_curvature_markdown,
+    reorthogonalization_study,
     synthetic_classification,
 )
 
@@ -57,9 +58,28 @@ def test_patched_torch_eig_is_restored_after_the_block():
 
 
 def test_a_tiny_benchmark_run_renders_every_section():
-    result = bench_curvature(models=(), exact_sizes=("1k",), repeats=1)
+    result = bench_curvature(models=(), exact_sizes=("1k",), repeats=1, reorth_study=False)
     text = render_curvature_markdown(result)
     assert "### Exact path" in text and "| 1k | Hessian build |" in text
     assert "torch.eig" in text  # the PyHessian patch is always disclosed
     build = next(r for r in result.rows if r.quantity == "Hessian build")
     assert build.value > 0 and result.provenance["torch"] == torch.__version__
+
+
+def test_exact_rows_state_build_over_hvps_and_the_float32_sd_error():
+    result = bench_curvature(models=(), exact_sizes=("1k",), eigh_sizes=("1k",), repeats=1,
+                             reorth_study=False)
+    q = {r.quantity: r for r in result.rows}
+    assert q["Hessian build ÷ N single HVPs (float64)"].value > 0
+    assert q["exact SD of one minibatch ÷ eigvalsh alone"].value >= 1  # it includes eigvalsh
+    # float32 eigenvalues of a 1k Hessian: error ≲ N·eps32 relative (backward-stable eigh)
+    assert q["float32 option: max|Δα| ÷ max|α|"].value <= 1_056 * np.finfo(np.float32).eps
+
+
+def test_reorthogonalization_study_compares_every_mode_with_full_on_the_same_probes():
+    study = reorthogonalization_study(
+        n_runs=2, n_seeds=2, network_seeds=2, network_runs=1, network_steps=3)
+    assert {r["case"] for r in study} >= {"planted-dense-24", "13k MLP (init)"}
+    for r in study:
+        assert r["paired_full"] == 0.0  # full against itself, same minibatches and probes
+        assert r["paired_none"] >= 0 and r["paired_partial"] >= 0

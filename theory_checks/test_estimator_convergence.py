@@ -215,8 +215,9 @@ def test_slq_with_full_krylov_space_has_the_planted_eigenvalues_as_nodes():
     est = _planted_slq(seed=5, n_batches=16)
     nodes = est.curvature_measure.nodes
     dist = np.abs(nodes[:, None] - _ALPHA[None, :]).min(axis=1)
-    # Lanczos with full re-orthogonalization is backward stable: the Ritz values are exact for
-    # H + E, ‖E‖ ≲ m·N·eps·‖H‖; the planted H adds 8(n + d)·eps·‖H‖ (see above)
+    # Lanczos is backward stable: the Ritz values are exact for H + E, ‖E‖ ≲ m·N·eps·‖H‖ —
+    # with full re-orthogonalization, and without it (the SLQ default) for every Ritz value,
+    # ghost copies included (Paige 1980); the planted H adds 8(n + d)·eps·‖H‖ (see above)
     N, n = _ALPHA.size, 2 * _ALPHA.size
     tol = (N * N + 8 * (n + N)) * EPS * float(_ALPHA.max())
     check_close("SLQ with m = N: every Ritz value is a planted eigenvalue", "N=12, R=16",

@@ -33,7 +33,9 @@ QUICK = {
                      repeats=1),
     "curvature": dict(n_examples=512, repeats=1, lanczos_steps=10, slq_steps=10,
                       slq_runs={"13k": 2, "280k": 2}, slq_repeats=1, exact_sizes=("1k",),
-                      eigh_sizes=("1k",), models=("13k",)),
+                      eigh_sizes=("1k",), models=("13k",), cost_repeats={"13k": 1},
+                      reorth_options=dict(n_runs=4, n_seeds=2, network_seeds=2,
+                                          network_runs=2, network_steps=10)),
 }
 
 _HEADER = """# Benchmarks

@@ -143,10 +143,17 @@ class _OperatorBase:
         return out
 
 
+_DENSE_BLOCK = 64
+"""Probes per batched product when a Hessian is built densely. Measured (13k-parameter MLP,
+batch 128, float64, one thread): per column 1.2× one HVP at 64, 1.4× at 128, 1.6× at 256,
+2.8× at 642 (the old 64 MiB block); wide blocks spill the activations' batched copies out of
+cache."""
+
+
 def _default_chunk(n: int, dtype: torch.dtype) -> int:
-    # probes per batched product: keep the probe block itself near 64 MiB
+    # probes per batched product: _DENSE_BLOCK, and the probe block itself at most 64 MiB
     itemsize = torch.empty((), dtype=dtype).element_size()
-    return int(max(1, min(n, (64 * 2**20) // max(1, n * itemsize))))
+    return int(max(1, min(n, _DENSE_BLOCK, (64 * 2**20) // max(1, n * itemsize))))
 
 
 class MatrixOperator(_OperatorBase):
@@ -274,6 +281,32 @@ class GraphHessian(HessianOperator):
 
     def _batched(self, V: torch.Tensor) -> torch.Tensor:
         return self._double_backward(V.T.contiguous(), batched=True).T
+
+    def to_dense(self, *, chunk_size: int | None = None) -> torch.Tensor:
+        """The ``N × N`` matrix, row block by row block: ``H[a:b] = (H E_{a:b})ᵀ`` is one
+        batched double backward with the identity's rows ``a..b−1`` as probes, written
+        straight into contiguous rows (no transposed copy); ``chunk_size`` probes per block
+        (default :data:`_DENSE_BLOCK`). Row ``i`` is the product ``H e_i`` as computed, so the
+        matrix is symmetric up to the products' rounding."""
+        n = self.shape[0]
+        chunk = chunk_size or _default_chunk(n, self.dtype)
+        out = torch.empty((n, n), dtype=self.dtype, device=self.device)
+        E = torch.zeros((min(chunk, n), n), dtype=self.dtype, device=self.device)
+        rows = torch.arange(E.shape[0], device=self.device)
+        for a in range(0, n, chunk):
+            b = min(n, a + chunk)
+            k = b - a
+            if a:
+                E[rows, rows + a - chunk] = 0  # clear the previous block's ones only
+            E[rows[:k], rows[:k] + a] = 1
+            block = self._double_backward(E[:k], batched=True) if k > 1 else \
+                self._double_backward(E[0], batched=False)[None]
+            # one reduction per block; the entry-wise scan only when it is not finite
+            if not bool(torch.isfinite(block.sum())):
+                self._checked(block.T)
+            out[a:b] = block
+            self.n_hvp += b - a
+        return out
 
 
 class LinearizeHessian(HessianOperator):
@@ -419,8 +452,10 @@ class HessianStack:
                                 batch=self.fingerprints[i])
         self._theta_r, self._G, self.losses = theta_r, G, losses.detach()
 
-    def apply(self, V: torch.Tensor) -> torch.Tensor:
-        """``(H_1 V[0], …, H_R V[R-1])`` as an ``(R, N)`` tensor."""
+    def apply(self, V: torch.Tensor, *, check: bool = True) -> torch.Tensor:
+        """``(H_1 V[0], …, H_R V[R-1])`` as an ``(R, N)`` tensor. ``check=False`` skips the
+        scan for non-finite entries (a caller that sees them downstream, as Lanczos does in
+        ``α = qᵀHq``, calls :meth:`check_products` only then)."""
         if V.shape != self.shape:
             raise ValueError(f"V must have shape {self.shape}, got {tuple(V.shape)}")
         V = V.to(device=self.device, dtype=self.dtype)
@@ -430,15 +465,27 @@ class HessianStack:
                                              allow_unused=True, materialize_grads=True)
             else:
                 out = torch.zeros_like(V)
-            if not bool(torch.isfinite(out).all()):
-                i = int((~torch.isfinite(out)).any(1).nonzero()[0, 0])
-                x, y = self.batches[i]
-                self.f.check_finite(self.theta, None, out[i], x, y,
-                                    what="Hessian-vector product", batch=self.fingerprints[i])
         else:
-            out = torch.stack([op.matvec(v) for op, v in zip(self._ops, V, strict=True)])
+            out = (self._ops[0]._double_backward(V[0], batched=False)[None] if self.R == 1
+                   else torch.stack([op._double_backward(v, batched=False)
+                                     for op, v in zip(self._ops, V, strict=True)]))
+            for op in self._ops:
+                op.n_hvp += 1
+        if check:
+            self.check_products(V, out)
         self.n_hvp += self.R
         return out
+
+    def check_products(self, V: torch.Tensor, out: torch.Tensor) -> None:
+        """Raise :class:`~sharpdim.curvature.functional.NonFiniteError` naming the minibatch
+        and the parameter of the first non-finite entry of the products ``out = apply(V)``;
+        return quietly when all are finite."""
+        if bool(torch.isfinite(out).all()):
+            return
+        i = int((~torch.isfinite(out)).any(1).nonzero()[0, 0])
+        x, y = self.batches[i]
+        self.f.check_finite(self.theta, None, out[i], x, y, what="Hessian-vector product",
+                            batch=self.fingerprints[i])
 
 
 def _stack(items):

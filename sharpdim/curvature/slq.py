@@ -32,6 +32,7 @@ from sharpdim.curvature.functional import FlatLoss, NonFiniteError
 from sharpdim.curvature.hvp import hessian_stack
 from sharpdim.curvature.lanczos import lanczos_lockstep
 from sharpdim.curvature.spectral_measure import SpectralMeasure
+from sharpdim.vocabulary import REORTHOGONALIZATIONS, choice
 
 __all__ = [
     "slq_spectral_measure",
@@ -40,9 +41,33 @@ __all__ = [
     "run_probe",
     "lockstep_quadratures",
     "LazyMinibatches",
+    "DEFAULT_REORTHOGONALIZATION",
 ]
 
+DEFAULT_REORTHOGONALIZATION = "none"
+"""Re-orthogonalization of SLQ's Lanczos runs: the plain three-term recurrence, no basis kept.
+
+Chosen by data (``sharpdim bench curvature``, reports/benchmarks.md, "Re-orthogonalization"):
+on the convergence-table spectra and on a 13k-parameter MLP (``m = 100 ≪ N``, float32 and
+float64) the SD with ``"none"`` differs from the fully re-orthogonalized SD of the same
+minibatches and probes by less than the SD's own spread over seeds (its statistical error).
+The closest call is the planted-sparse case at ``m = N = 12``, where minibatch Hessians of rank
+``≤ 8`` exhaust the Krylov space and the SD sits on a large neutral mass; ``"partial"`` differs
+more than ``"none"`` there. Gauss quadrature of smooth functions stays accurate without
+re-orthogonalization (Knizhnerman 1996): ghost copies of converged Ritz values share the
+original's weight, and the trace (degree 1) is unchanged. ``"none"`` saves the basis
+(``m·N`` numbers per run) and the ``Θ(m²N)`` Gram–Schmidt, 0.3–0.8 HVP per step at 13k–280k
+parameters; ``"partial"`` (Simon) re-orthogonalized 96 of 100 steps at 280k in float32, so it
+costs about as much as ``"full"``. Pass ``"full"`` where ``m`` approaches the rank of the
+minibatch Hessians."""
+
 _BASIS_BUDGET = 2**30  # bytes of Lanczos basis per lockstep group when lockstep=None
+_STACK_MAX_PARAMS = 100_000
+"""On a CPU, runs in lockstep share one stacked (vmapped) graph only up to this many
+parameters; above it each run keeps its own graph (their recurrences still advance together).
+Measured (``sharpdim bench curvature``, one thread, batch 128): a stacked product per run costs
+0.45 gradients against 0.69 for a run's own graph at 13k parameters, but 1.46 against 1.35 at
+280k, where the batched matrix products of the vmapped graph lose to plain ones."""
 
 
 def slq_run_seeds(seed: int, n_runs: int) -> tuple[int, ...]:
@@ -100,10 +125,12 @@ def lockstep_quadratures(
     lockstep: int | None = None,
     on_error=None,
     on_group=None,
+    reorthogonalize: str = DEFAULT_REORTHOGONALIZATION,
 ) -> tuple[list, set[str], set[str]]:
     """The one SLQ engine: Lanczos runs ``i`` on the minibatch Hessians ``H_i`` at ``theta``
     from the probes ``probes[i]`` (``R × N``), ``lockstep`` runs per group (default: up to 16,
-    keeping each group's basis ``≤ 1 GiB``) whose Hessians are stacked
+    keeping each group's basis ``≤ 1 GiB``, when their Hessians stack — always on a GPU, up
+    to :data:`_STACK_MAX_PARAMS` parameters on a CPU —, else 1) whose Hessians are stacked
     (:func:`~sharpdim.curvature.hvp.hessian_stack`) and re-orthogonalized together.
 
     Returns the per-run :class:`~sharpdim.curvature.lanczos.LanczosResult` list, the set of
@@ -113,17 +140,25 @@ def lockstep_quadratures(
     ``on_group(a, b)`` is called after each group (progress). ``minibatches[a:b]`` gives the
     ``(inputs, targets)`` of runs ``a..b−1`` (:class:`LazyMinibatches` forms them per group).
     Grouping changes only the rounding, never which minibatch or probe a run gets.
+    ``reorthogonalize``: ``"full"``, ``"partial"`` or ``"none"``
+    (:data:`DEFAULT_REORTHOGONALIZATION`; see :func:`~sharpdim.curvature.lanczos.lanczos`).
+    Non-finite products are detected through the Lanczos scalars and only then located
+    (:meth:`~sharpdim.curvature.hvp.HessianStack.check_products`).
     """
+    reorthogonalize = choice("reorthogonalize", reorthogonalize, REORTHOGONALIZATIONS)
     R, N = len(minibatches), int(probes.shape[1])
-    group = _group_size(lockstep, R, n_steps, N, dtype)
+    group = _group_size(lockstep, R, n_steps, N, dtype, theta.device)
     results, strategies, fallbacks = [], set(), set()
     for a in range(0, R, group):
         b = min(R, a + group)
         V0 = torch.as_tensor(np.asarray(probes[a:b]), dtype=dtype, device=theta.device)
         tensors = list(minibatches[a:b])
         try:
-            stack = hessian_stack(f, theta, tensors, dtype=dtype)
-            group_results = lanczos_lockstep(stack.apply, V0, n_steps)
+            stack = hessian_stack(f, theta, tensors, dtype=dtype,
+                                  stacked=_stacks(theta.device, N))
+            group_results = lanczos_lockstep(
+                lambda Q, stack=stack: stack.apply(Q, check=False), V0, n_steps,
+                reorthogonalize=reorthogonalize, check=stack.check_products, inplace=True)
         except NonFiniteError as err:
             if on_error is not None:
                 raise on_error(err, a, b) from err
@@ -175,7 +210,20 @@ def _positive_int(name: str, value, upper: int | None = None, why: str = "") -> 
     return int(value)
 
 
-def _group_size(lockstep, n_runs: int, n_steps: int, N: int, dtype: torch.dtype) -> int:
+def _stacks(device: torch.device, N: int) -> bool:
+    """Whether runs in lockstep share one stacked graph (see :data:`_STACK_MAX_PARAMS`)."""
+    return device.type != "cpu" or N <= _STACK_MAX_PARAMS
+
+
+def _group_size(lockstep, n_runs: int, n_steps: int, N: int, dtype: torch.dtype,
+                device: torch.device) -> int:
+    """Runs per lockstep group: ``lockstep`` if given; else up to 16 whose basis fits in
+    :data:`_BASIS_BUDGET` when their Hessians stack, and 1 when they would not (each run on
+    its own graph gains nothing from advancing with others, and 8 such runs in lockstep
+    measured 5.2 s against 5.6 s stacked at 280k parameters, while runs one at a time cost
+    about their bare products: the goal rows of reports/benchmarks.md)."""
+    if lockstep is None and not _stacks(device, N):
+        return 1
     if lockstep is None:
         per_run = n_steps * N * torch.empty((), dtype=dtype).element_size()
         return int(max(1, min(n_runs, 16, _BASIS_BUDGET // max(per_run, 1))))
@@ -193,14 +241,16 @@ def slq_spectral_measure(
     seed: int,
     lockstep: int | None = None,
     dtype: torch.dtype | None = None,
+    reorthogonalize: str = DEFAULT_REORTHOGONALIZATION,
 ) -> SpectralMeasure:
     """SLQ estimate of the expected minibatch-Hessian spectral measure at ``θ`` (total mass
     ``N``), from ``n_runs`` runs of ``n_steps`` Lanczos steps on fresh minibatches of
     ``batch_size`` examples of ``data = (inputs, targets)``.
 
-    ``lockstep`` runs per group (default: up to 16, keeping each group's basis ``≤ 1 GiB``);
+    ``lockstep`` runs per group (default: as in :func:`lockstep_quadratures`);
     ``1`` runs them one after another. ``dtype`` (default ``θ``'s) is the precision of the
-    products and the Lanczos vectors. ``diagnostics`` records ``seed``, ``run_seeds``, the
+    products and the Lanczos vectors; ``reorthogonalize`` the Lanczos mode
+    (:data:`DEFAULT_REORTHOGONALIZATION`). ``diagnostics`` records ``seed``, ``run_seeds``, the
     minibatch index hashes, per-run steps and breakdowns, HVP counts and seconds (total, in
     products, in re-orthogonalization), the stacking strategy, dtype, device and mode flags.
     """
@@ -217,7 +267,8 @@ def slq_spectral_measure(
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     dtype = theta.dtype if dtype is None else dtype
-    group = _group_size(lockstep, n_runs, n_steps, N, dtype)
+    group = _group_size(lockstep, n_runs, n_steps, N, dtype, theta.device)
+    reorthogonalize = choice("reorthogonalize", reorthogonalize, REORTHOGONALIZATIONS)
 
     run_seeds = slq_run_seeds(int(seed), n_runs)
     hashes, probes, indices = [], [], []
@@ -235,7 +286,7 @@ def slq_spectral_measure(
     t0 = time.perf_counter()
     results, strategies, fallbacks = lockstep_quadratures(
         f, theta, minibatches, np.stack(probes), n_steps, dtype=dtype, lockstep=group,
-        on_error=named)
+        on_error=named, reorthogonalize=reorthogonalize)
     n_hvp = sum(r.n_hvp for r in results)
     # per group the seconds are shared by its runs: count each group once (its first run)
     firsts = range(0, n_runs, group)
@@ -271,6 +322,8 @@ def slq_spectral_measure(
         "seconds_per_run": seconds / n_runs,
         "hvp_seconds": hvp_s,
         "reorth_seconds": reorth_s,
+        "reorthogonalization": reorthogonalize,
+        "reorthogonalized_steps_per_run": tuple(r.n_reorth for r in results),
     }
     return SpectralMeasure(nodes, weights, run_ids, diagnostics)
 

@@ -29,10 +29,12 @@ Conventions:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy.linalg import get_lapack_funcs
 
 from sharpdim._numerics import resolve_seed as _resolve_seed
 from sharpdim.dimension import as_float_array
@@ -211,6 +213,58 @@ def _checked_counts(
     return n_steps, transient, k, _int_arg("n_batches", n_batches, 2)
 
 
+class _FrameQR:
+    """``J Q_{t−1} = Q_t R_t`` for one orbit without per-step allocations: the product is
+    written into one of two Fortran-ordered ``dim × k`` buffers (alternating, so the frame
+    being multiplied is never overwritten), factored in place by LAPACK ``geqrf`` (whose
+    diagonal is ``diag R``) and turned into ``Q`` in place by ``orgqr`` — the calls
+    ``np.linalg.qr`` makes, without its copies, ``triu`` and wrappers. Workspace sizes are
+    LAPACK's optimal ones, queried once."""
+
+    def __init__(self, dim: int, k: int) -> None:
+        self.bufs = (np.empty((dim, k), order="F"), np.empty((dim, k), order="F"))
+        self.i = 0
+        self.geqrf, self.orgqr = get_lapack_funcs(("geqrf", "orgqr"), (self.bufs[0],))
+        probe = np.eye(dim, k, order="F")
+        self.lw_qr = max(1, int(self.geqrf(probe.copy(order="F"), lwork=-1)[2][0]))
+        qr, tau = self.geqrf(probe, lwork=self.lw_qr)[:2]
+        self.lw_q = max(1, int(self.orgqr(qr, tau, lwork=-1)[1][0]))
+
+    def product(self, jac: np.ndarray, q: np.ndarray) -> np.ndarray:
+        self.i ^= 1
+        return np.matmul(jac, q, out=self.bufs[self.i])
+
+    def factor(self, m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        qr, tau, _, info = self.geqrf(m, lwork=self.lw_qr, overwrite_a=True)
+        if info != 0:
+            raise np.linalg.LinAlgError(f"LAPACK geqrf failed with info = {info}")
+        diag = qr.diagonal().copy()
+        q, _, info = self.orgqr(qr, tau, lwork=self.lw_q, overwrite_a=True)
+        if info != 0:
+            raise np.linalg.LinAlgError(f"LAPACK orgqr failed with info = {info}")
+        return q, diag
+
+
+def _givens_qr2(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """QR of a stack of ``2 × k`` matrices (``k ≤ 2``) by one Givens rotation each, in
+    closed form: ``r₁₁ = hypot(a, c)``, ``(cos, sin) = (a, c)/r₁₁`` (``(1, 0)`` when the
+    column is zero), ``r₂₂ = cos·d − sin·b``; returns ``(Q, diag R)``. A handful of
+    vectorized operations instead of one LAPACK call per orbit (``np.linalg.qr``'s loop);
+    ``|diag R|`` is the same as any QR's (it is unique up to signs)."""
+    a, c = m[:, 0, 0], m[:, 1, 0]
+    r11 = np.hypot(a, c)
+    zero = r11 == 0
+    safe = np.where(zero, 1.0, r11)
+    cos, sin = np.where(zero, 1.0, a / safe), np.where(zero, 0.0, c / safe)
+    q = np.empty_like(m)
+    q[:, 0, 0], q[:, 1, 0] = cos, sin
+    if m.shape[2] == 1:
+        return q, r11[:, None]
+    q[:, 0, 1], q[:, 1, 1] = -sin, cos
+    r22 = cos * m[:, 1, 1] - sin * m[:, 0, 1]
+    return q, np.stack((r11, r22), axis=1)
+
+
 def _readonly(a: np.ndarray) -> np.ndarray:
     a.setflags(write=False)
     return a
@@ -269,21 +323,30 @@ def lyapunov_spectrum(
     completed = 0
     # Warnings are off for the whole loop: states may legitimately overflow (they are only
     # recorded), and Jacobian products are checked for finiteness explicitly every step.
+    qr_step = _FrameQR(dim, k) if single else None
     with np.errstate(all="ignore"):
         for t in range(transient + n_steps):
             noise = system.sample_noise(noise_rng)
             jac = _jacobians(system, xs, noise, single, dim)
-            m = jac @ q
-            if not np.isfinite(m).all():
+            m = qr_step.product(jac, q) if single else jac @ q
+            # one reduction instead of an element-wise mask; a sum that overflows with every
+            # entry finite is re-checked exactly
+            if not math.isfinite(float(m.sum())) and not np.isfinite(m).all():
                 bad = "Jacobian" if not np.isfinite(jac).all() else "Jacobian-frame product"
                 failure = (
                     f"the {bad} became non-finite at step {t + 1} (transient {transient}, "
                     f"{completed} of {n_steps} averaged steps completed)"
                 )
                 break
-            q, r = np.linalg.qr(m)
+            if single:
+                q, diag = qr_step.factor(m)
+            elif dim == 2:
+                q, diag = _givens_qr2(m)
+            else:
+                q, r = np.linalg.qr(m)
+                diag = np.diagonal(r, axis1=-2, axis2=-1)
             if t >= transient:
-                logs = np.log(np.abs(np.diagonal(r, axis1=-2, axis2=-1)))
+                logs = np.log(np.abs(diag))
                 b = completed * n_blocks // n_steps
                 block_sums[b] += logs if single else logs.sum(axis=0)
                 block_steps[b] += 1

@@ -1,7 +1,9 @@
 """Density estimators of the sharpness dimension: SD-SLQ, SD-KDE and SD-PS (PAPER_NOTES §5).
 
 Run ``i`` takes minibatch ``i`` (held fixed) and its Rademacher probe and runs ``m`` Lanczos
-steps with full re-orthogonalization on the symmetric operator ``A_i``:
+steps on the symmetric operator ``A_i`` (re-orthogonalization ``"none"`` by default, ``"full"``
+or ``"partial"`` on request: :data:`sharpdim.curvature.slq.DEFAULT_REORTHOGONALIZATION` says
+why):
 
 * ``jacobian="gd"``: ``A_i = H_i``, the minibatch Hessian (size ``N``); the log singular
   value of the GD Jacobian ``I − η(H + κI)`` along eigenvalue ``α`` is
@@ -44,7 +46,11 @@ from tqdm.auto import tqdm
 from sharpdim._numerics import EPSILON_FORMS, gd_log_singular_value, gram_log_singular_value
 from sharpdim.curvature.functional import FlatLoss, NonFiniteError, batch_fingerprint
 from sharpdim.curvature.lanczos import lanczos
-from sharpdim.curvature.slq import LazyMinibatches, lockstep_quadratures
+from sharpdim.curvature.slq import (
+    DEFAULT_REORTHOGONALIZATION,
+    LazyMinibatches,
+    lockstep_quadratures,
+)
 from sharpdim.curvature.spectral_measure import SpectralMeasure, robust_bandwidth
 from sharpdim.curvature.update_jacobian import UpdateJacobianOperator, gradient_function
 from sharpdim.curvature.update_maps import UpdateMap
@@ -108,13 +114,15 @@ def slq_quadratures(
     updates: Sequence[UpdateMap] | None = None,
     states: Sequence[torch.Tensor] | None = None,
     progress: bool | None = None,
+    reorthogonalize: str = DEFAULT_REORTHOGONALIZATION,
 ) -> list[list[RunQuadrature]]:
     """Lanczos quadratures ``[run][point]`` of ``H_i`` (``"gd"``) or ``J_iᵀJ_i``
     (``"update"``) for the given minibatches at every point.
 
     The probe of run ``i`` is ``batches[i].probe(S)`` (re-created from the run's seed), shared
     by all points; ``jacobian="gd"`` runs through the package's one SLQ engine,
-    :func:`sharpdim.curvature.slq.lockstep_quadratures`.
+    :func:`sharpdim.curvature.slq.lockstep_quadratures`. ``reorthogonalize``: the Lanczos
+    mode (``"full"``, ``"partial"``, ``"none"``).
     """
     R, P = len(batches), len(thetas)
     size = f.n_params if jacobian == "gd" else int(states[0].numel())
@@ -131,6 +139,7 @@ def slq_quadratures(
 
                 results, _, _ = lockstep_quadratures(
                     f, theta, mbs, probes, n_steps, dtype=dtype, on_error=named,
+                    reorthogonalize=reorthogonalize,
                     on_group=lambda a, b: bar.update(b - a))
                 for i, res in enumerate(results):
                     out[i][p] = _run_quadrature(res, res.n_hvp)
@@ -146,7 +155,7 @@ def slq_quadratures(
                         raise _named(err, batches, i, i + 1, p) from err
                     J = UpdateJacobianOperator(update, state.detach().to(dtype), grad_fn,
                                                describe=f.parameter_of, batch=mb.label())
-                    res = lanczos(J.gram(), v0, n_steps)
+                    res = lanczos(J.gram(), v0, n_steps, reorthogonalize=reorthogonalize)
                     out[i][p] = _run_quadrature(res, J.n_hvp)
                     bar.update(1)
     finally:

@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from sharpdim._numerics import EPS, positive_int, resolve_seed
 from sharpdim.curvature.functional import NonFiniteError, check_loss_contract, flat_loss
-from sharpdim.curvature.slq import slq_run_seeds
+from sharpdim.curvature.slq import DEFAULT_REORTHOGONALIZATION, slq_run_seeds
 from sharpdim.curvature.spectral_measure import SpectralMeasure
 from sharpdim.curvature.update_maps import UpdateMap, make_update_map
 from sharpdim.dimension import sharpness_dimension
@@ -46,6 +46,7 @@ from sharpdim.vocabulary import (
     JACOBIANS,
     METHODS,
     OPTIMIZERS,
+    REORTHOGONALIZATIONS,
     SMOOTHINGS,
     canonical_optimizer,
     choice,
@@ -101,6 +102,7 @@ def estimate_sharpness(
     train: bool = False,
     dtype: torch.dtype = torch.float64,
     progress: bool | None = None,
+    reorthogonalization: str | None = None,
     options: EstimateOptions | None = None,
 ) -> SharpnessEstimate:
     """Sharpness dimension, ``λ_1`` and Hessian summaries of ``model`` on ``data``.
@@ -150,7 +152,11 @@ def estimate_sharpness(
       Silverman's robust rule; 0 when all mass sits on one value, which makes kde/ps the exact
       SD of the atoms); ``n_quantiles`` ``M`` (default ``min(1000, S)``); ``n_bins`` of the
       paper's histogram (``diagnostics.histogram_dimension``); ``dtype`` of the curvature
-      products (default float64); ``progress``: tqdm bars (``None``: on a terminal only).
+      products (default float64); ``progress``: tqdm bars (``None``: on a terminal only);
+      ``reorthogonalization`` of the density methods' Lanczos runs, ``"full"``,
+      ``"partial"`` or ``"none"`` (default
+      :data:`~sharpdim.curvature.slq.DEFAULT_REORTHOGONALIZATION`, chosen by measured SD
+      error and cost; see reports/benchmarks.md).
 
     ``optimizer`` may also be an update map (``make_update_map(...)``: ``lr``, ``momentum``,
     ``weight_decay``, ``betas``, ``adam_eps`` are then its own), and ``options`` an
@@ -178,11 +184,12 @@ def estimate_sharpness(
     merged = merge_options(options, n_batches=n_batches, n_steps=n_steps, epsilon=epsilon,
                            epsilon_form=epsilon_form, smoothing=smoothing, bandwidth=bandwidth,
                            n_quantiles=n_quantiles, n_bins=n_bins, dtype=dtype,
-                           progress=progress)
+                           progress=progress, reorthogonalization=reorthogonalization)
     n_batches, n_steps, epsilon = merged["n_batches"], merged["n_steps"], merged["epsilon"]
     epsilon_form, smoothing = merged["epsilon_form"], merged["smoothing"]
     bandwidth, n_quantiles, n_bins = merged["bandwidth"], merged["n_quantiles"], merged["n_bins"]
     dtype, progress = merged["dtype"], merged["progress"]
+    reorthogonalization = merged["reorthogonalization"]
     if not isinstance(optimizer, str):
         given = dict(lr=lr, momentum=momentum, weight_decay=weight_decay, betas=tuple(betas),
                      adam_eps=adam_eps)
@@ -206,6 +213,15 @@ def estimate_sharpness(
     epsilon_form = choice("epsilon_form", epsilon_form, EPSILON_FORMS)
     if smoothing is not None:
         smoothing = choice("smoothing", smoothing, SMOOTHINGS)
+    if reorthogonalization is not None:
+        reorthogonalization = choice("reorthogonalization", reorthogonalization,
+                                     REORTHOGONALIZATIONS)
+        if method == "exact":
+            raise ValueError("reorthogonalization is only used by the density methods "
+                             f"('slq', 'kde', 'ps'), got {reorthogonalization!r} with "
+                             "method='exact'")
+    elif method != "exact":
+        reorthogonalization = DEFAULT_REORTHOGONALIZATION
     lr = _number("lr", lr, positive=True)
     momentum = _number("momentum", momentum, positive=False)
     weight_decay = _number("weight_decay", weight_decay, positive=False)
@@ -300,6 +316,7 @@ def estimate_sharpness(
         batch_seeds=tuple(batch_seeds), batch_index_hashes=tuple(b.index_hash for b in batches),
         n_batches=R, n_points=P, n_steps=n_steps, n_quantiles=n_quantiles, epsilon=eps,
         epsilon_form=epsilon_form, smoothing=smoothing, dtype=str(dtype).removeprefix("torch."),
+        reorthogonalization=reorthogonalization,
         device=str(f.device), train=f.train,
         dropout=f.flags.dropout, batch_norm=f.flags.batch_norm,
     )
@@ -426,6 +443,7 @@ def _density(f, data, batches, thetas, updates, states, setting, notes, dtype, b
     quads = slq_quadratures(
         f, data, batches, thetas=thetas, jacobian=jacobian, n_steps=setting["n_steps"],
         dtype=dtype, updates=updates, states=states,
+        reorthogonalize=setting["reorthogonalization"],
         progress=progress,
     )
     g = log_singular_value_map(jacobian, lr=setting["lr"], eps=setting["epsilon"],

@@ -61,7 +61,7 @@ def exact_spectrum(
     op = hessian_operator(f, theta, inputs, targets, dtype=dtype, method="graph")
     H = op.to_dense()
     scale = float(H.abs().max())
-    residual = float((H - H.T).abs().max()) / scale if scale > 0 else 0.0
+    residual = _asymmetry(H) / scale if scale > 0 else 0.0
     alpha = torch.linalg.eigvalsh(H).double().cpu().numpy()
     del H
     n_hvp = op.n_hvp
@@ -84,3 +84,12 @@ def exact_spectrum(
         del J
         z = log_singular_value(sigma, eps=eps, epsilon_form=epsilon_form)  # σ = 0: -inf
     return ExactSpectrum(np.ascontiguousarray(z), alpha, residual, int(n_hvp))
+
+
+def _asymmetry(H: torch.Tensor, block: int = 1024) -> float:
+    """``max|H − Hᵀ|`` by row blocks: working memory ``2·block·N`` instead of a second
+    ``N × N`` matrix (1.3 GiB at 13k float64 parameters)."""
+    n = H.shape[0]
+    return max((float((H[a:a + block] - H[:, a:a + block].T).abs().max())
+                for a in range(0, n, block)), default=0.0)
+

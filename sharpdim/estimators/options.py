@@ -34,6 +34,7 @@ class EstimateOptions:
     n_bins: int = 100
     dtype: torch.dtype = torch.float64
     progress: bool | None = None
+    reorthogonalization: str | None = None
 
 
 _DEFAULTS = EstimateOptions()

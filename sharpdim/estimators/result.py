@@ -40,6 +40,7 @@ class EstimateDiagnostics:
       (``"clamp"``: ``ln max(σ, ε)``, the default; ``"additive"``: the paper's ``ln(σ + ε)``),
       ``smoothing`` (kde/ps: ``"curvature"`` — kernel density of ``α``, the paper's — or
       ``"log"`` — of ``ln σ``; ``None`` otherwise), ``dtype``, ``device``,
+      ``reorthogonalization`` of the Lanczos runs (density methods; ``None`` for exact),
       ``residuals`` (one per minibatch: exact — ``max|H − Hᵀ| / max|H|``, the rounding of the
       products; density — the largest Lanczos residual ``β_m|S_mℓ|`` of the extreme Ritz
       pairs), ``residual_kind`` (which of the two), ``trace_stderr`` (standard error of
@@ -103,6 +104,7 @@ class EstimateDiagnostics:
     notes: tuple[str, ...]
     conditioning: Conditioning
     horizon: int = 1
+    reorthogonalization: str | None = None
 
 
 @dataclass(frozen=True)
