@@ -583,7 +583,7 @@ SERIES_VERDICT_RULE = (
     "Within one run, over its checkpoints: d = τ(SD, gap) − s·τ(best baseline, gap), the best "
     "baseline being the one with the largest |τ| over that run's checkpoints and s the sign "
     "of its τ (chosen once, before resampling); the 95 % interval of d is a moving-block "
-    "bootstrap over checkpoints (blocks of ⌈n^(1/3)⌉ consecutive checkpoints; both τ on the "
+    "bootstrap over checkpoints (blocks of round(n^(1/3)) consecutive checkpoints; both τ on the "
     "same resample). Run verdict: **held** when the interval is above 0, **did not hold** "
     "when below, **tie** when it covers 0."
 )

@@ -33,7 +33,7 @@ def _ar1(rng: np.random.Generator, n: int, phi: float) -> np.ndarray:
 def test_block_bootstrap_covers_a_null_tau_between_autocorrelated_series_where_iid_does_not():
     # Two independent AR(1) series (φ = 0.8): τ = 0 in truth, but its sampling variance is
     # about (1 + φ²)/(1 − φ²) ≈ 4.6 times the i.i.d. one, so an i.i.d. bootstrap interval is
-    # about 2× too narrow (nominal 95 % → ≈ 65 % coverage) while blocks of ⌈n^(1/3)⌉ keep most
+    # about 2× too narrow (nominal 95 % → ≈ 65 % coverage) while blocks of round(n^(1/3)) keep most
     # of the dependence. With 100 replications the coverage s.e. is ≤ 0.05: we claim block
     # coverage ≥ 0.85 (nominal 0.95 less 2 s.e.) and ≥ 0.1 above the i.i.d. coverage.
     rng = np.random.default_rng(0)

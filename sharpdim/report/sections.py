@@ -441,7 +441,7 @@ def checkpoint_rule(c: ReportContext) -> list[str]:
             f"* SD variants tested: {sds}; targets: " + ", ".join(label(t) for t in TARGETS),
             f"* number of comparisons: {k.n_comparisons} (runs × SD variants × targets), each "
             f"a {_pct(c)} % interval on its own (no multiplicity correction).",
-            f"* bootstrap: moving blocks of ⌈n^(1/3)⌉ consecutive checkpoints, "
+            f"* bootstrap: moving blocks of round(n^(1/3)) consecutive checkpoints, "
             f"{k.n_resamples} resamples, seed 0. Blocks keep the dependence of neighbouring "
             "checkpoints; they do not remove a trend shared with training time, which is why "
             "the epoch itself is a baseline. A resample repeats checkpoints, repeated pairs are "
