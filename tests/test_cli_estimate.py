@@ -39,3 +39,28 @@ def test_estimate_prints_one_record_per_method_with_the_seed(capsys):
 def test_bad_input_is_a_clear_error_before_any_work(argv, message, capsys):
     assert main(["estimate", *argv]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_estimate_with_the_mse_option_estimates_the_squared_error_loss(capsys):
+    """``--option loss=mse`` must reach the estimator: the exact SD of the MSE loss at the
+    initialization is that of :func:`mse_onehot`, not of cross-entropy (they differ)."""
+    import torch
+
+    from sharpdim.estimators import estimate_sharpness
+    from sharpdim.experiments.tasks import get_task, mse_onehot
+
+    argv = ["estimate", "--task", "mnist1d_mlp", "--option", "n_samples=300", "--option",
+            "width=4", "--lr", "2.0", "--batch-size", "32", "--method", "exact",
+            "--n-batches", "2", "--seed", "1", "--json"]
+    records = {}
+    for loss in ("mse", "cross_entropy"):
+        assert main([*argv, "--option", f"loss={loss}"]) == 0
+        records[loss] = json.loads(capsys.readouterr().out)[0]["dimension"]
+    task = get_task("mnist1d_mlp")
+    opts = task.options({"n_samples": 300, "width": 4, "loss": "mse"})
+    data = task.dataset(opts)
+    torch.manual_seed(0)
+    direct = estimate_sharpness(task.model(opts, 0), mse_onehot, (data.x_train, data.y_train),
+                                lr=2.0, batch_size=32, method="exact", n_batches=2, seed=1)
+    assert records["mse"] == pytest.approx(direct.dimension, rel=1e-9)
+    assert records["mse"] != pytest.approx(records["cross_entropy"], rel=1e-3)

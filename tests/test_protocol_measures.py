@@ -246,3 +246,38 @@ def test_mse_task_option_trains_and_measures_with_the_squared_error(task_data):
         float(0.5 * ((out - onehot) ** 2).sum(1).mean()), rel=1e-6)  # float32, 10-term sums
     with pytest.raises(ValueError, match="task.loss must be one of"):
         task.loss_for({"loss": "hinge"})
+
+
+def test_loss_metric_topology_uses_the_runs_own_squared_error_per_example(task_data):
+    """The loss-metric PH distance is between the per-example *training* losses of the run:
+    with ``loss = "mse"`` these are ½‖f(x_i) − e_{y_i}‖², written out here by hand."""
+    from sharpdim.experiments.measures import _per_example_losses
+    from sharpdim.experiments.tasks import mse_onehot
+
+    task, options, data = task_data
+    model = task.model(options, 0)
+    r = train(model, data, TrainSettings(lr=0.1, batch_size=16, epochs=1, trajectory=3),
+              mse_onehot, seed=0)
+    ctx = MeasureContext(model=model, loss_fn=mse_onehot, data=data, lr=0.1, batch_size=16,
+                         optimizer="sgd", momentum=0.0, weight_decay=0.0, betas=(0.9, 0.999),
+                         n_parameters=sum(p.numel() for p in model.parameters()), seed=0,
+                         settings=MeasureSettings(), trajectory=r.trajectory)
+    rows = np.arange(0, 40, 3)
+    got = _per_example_losses(ctx, rows)
+    onehot = torch.nn.functional.one_hot(data.y_train[rows], 10).double()
+    sizes = [p.numel() for p in model.parameters()]
+    for i, w in enumerate(r.trajectory):
+        probe = task.model(options, 0).double()
+        with torch.no_grad():
+            for p, b in zip(probe.parameters(), torch.split(torch.as_tensor(w).double(), sizes),
+                            strict=True):
+                p.copy_(b.view(p.shape))
+            out = probe(data.x_train[rows].double())
+        expected = (0.5 * ((out - onehot) ** 2).sum(1)).numpy()
+        # float32 forward pass in the measure vs float64 here: ~1e-6 relative
+        np.testing.assert_allclose(got[i], expected, rtol=1e-5, atol=1e-7)
+    # and it is not the cross-entropy the group used before (the bug this guards)
+    with torch.no_grad():
+        ce = torch.nn.functional.cross_entropy(model(data.x_train[rows]), data.y_train[rows],
+                                               reduction="none").double().numpy()
+    assert not np.allclose(got[-1], ce, rtol=1e-2)

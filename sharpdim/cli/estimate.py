@@ -94,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         task = get_task(args.task)
         options = task.options(dict(parse_option(o) for o in args.option))
+        loss_fn = task.loss_for(options)  # cross-entropy, or MSE with --option loss=mse
     except ValueError as exc:
         print(f"sharpdim estimate: {exc}", file=sys.stderr)
         return 2
@@ -120,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     for method in args.method:
         try:
             est = estimate_sharpness(
-                model, task.loss_fn, (data.x_train, data.y_train), lr=args.lr,
+                model, loss_fn, (data.x_train, data.y_train), lr=args.lr,
                 batch_size=args.batch_size, method=method, aggregate=args.aggregate,
                 optimizer=args.optimizer, momentum=args.momentum, jacobian=args.jacobian,
                 weight_decay=args.weight_decay, seed=args.seed, n_batches=args.n_batches,

@@ -453,7 +453,9 @@ def _per_example_losses(ctx: MeasureContext, rows: np.ndarray) -> np.ndarray:
             blocks = torch.split(torch.as_tensor(w).to(dtype), sizes)
             params = {n: b.view(s) for n, b, s in zip(names, blocks, shapes, strict=True)}
             logits = functional_call(ctx.model, params, (x,))
-            out[i] = torch.nn.functional.cross_entropy(logits, y, reduction="none").double().numpy()
+            # the run's own loss (cross-entropy or MSE), per example: the loss-metric PH distance
+            # of Andreeva et al. is between the training losses the optimizer saw
+            out[i] = _per_example(ctx.loss_fn, logits, y).double().numpy()
     finally:
         ctx.model.train(was)
     return out
