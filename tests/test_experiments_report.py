@@ -256,6 +256,10 @@ def test_runs_that_missed_the_criterion_are_also_analysed_separately():
     d = next(x for x in a.decisive_converged if x.target == "gen_gap")
     assert d.tau_measure == kendall_tau([r["sd_exact"] for r in conv],
                                         [r["gen_gap"] for r in conv])
+    # and its confound checks are over the same 8 runs, not all 12
+    assert a.confounds_converged["sd_exact"]["batch_size"] == kendall_tau(
+        [r["sd_exact"] for r in conv], [r["batch_size"] for r in conv])
+    assert a.confounds_converged != a.confounds
     # baselines η, 1/b, η/b are derived for records that predate the baselines group
     assert {"lr", "inv_batch_size", "lr_over_batch_size", "train_acc"} <= set(a.baselines)
 
@@ -311,6 +315,9 @@ def test_runs_flagged_degenerate_are_also_left_out_in_a_separate_comparison():
     d = next(x for x in a.decisive_nondegenerate if x.target == "gen_gap")
     assert d.tau_measure == kendall_tau([r["sd_exact"] for r in alive],
                                         [r["gen_gap"] for r in alive])
+    assert a.confounds_nondegenerate["sd_exact"]["lr"] == kendall_tau(
+        [r["sd_exact"] for r in alive], [r["lr"] for r in alive])
+    assert a.confounds_nondegenerate != a.confounds
 
 
 def test_optimizers_with_their_own_lr_axes_are_compared_like_with_like():

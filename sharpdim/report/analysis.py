@@ -140,6 +140,10 @@ class Analysis:
     confidence: float
     degenerate: Mapping[str, str] = field(default_factory=dict)
     decisive_nondegenerate: tuple[PairedDifference, ...] = ()
+    # τ(SD, b), τ(SD, η) over the same subsets as decisive_converged / _nondegenerate
+    confounds_converged: Mapping[str, Mapping[str, float | None]] = field(default_factory=dict)
+    confounds_nondegenerate: Mapping[str, Mapping[str, float | None]] = field(
+        default_factory=dict)
     checkpoints: CheckpointAnalysis | None = None
     per_optimizer_tables: tuple[OptimizerAnalysis, ...] = ()
     pooled_factors: tuple[str, ...] = ()
@@ -317,6 +321,10 @@ def analyse(data: SweepData, *, n_resamples: int = 400,
                     n_resamples=n_resamples, confidence=confidence,
                     degenerate=degenerate,
                     decisive_nondegenerate=tuple(decisive_nondegenerate),
+                    confounds_converged=(_confounds(converged, sd_variants)
+                                         if decisive_converged else {}),
+                    confounds_nondegenerate=(_confounds(alive, sd_variants)
+                                             if decisive_nondegenerate else {}),
                     checkpoints=analyse_checkpoints(data, n_resamples=n_resamples,
                                                     confidence=confidence),
                     per_optimizer_tables=tuple(per_optimizer_tables),

@@ -130,6 +130,8 @@ def write_json(path: Path, data: SweepData, analysis: Analysis) -> None:
             for d in analysis.decisive_nondegenerate],
         "n_comparisons": analysis.n_comparisons,
         "confounds": analysis.confounds,
+        "confounds_converged_only": analysis.confounds_converged,
+        "confounds_nondegenerate_only": analysis.confounds_nondegenerate,
         "bounds": [{"run_id": b.run_id, "sd": b.sd_name, "value": b.bound.value,
                     "delta": b.bound.delta, "measured_gap": b.measured_gap,
                     "vacuous_factor": num(b.vacuous_factor)} for b in analysis.bounds],

@@ -301,12 +301,13 @@ def decisive(c: ReportContext) -> list[str]:
     if a.decisive_converged:
         n_conv = sum(r.get("converged") == 1.0 for r in a.records)
         lines += [f"### Converged runs only ({n_conv} of {len(a.records)} runs met the stopping "
-                  "criterion)", ""] + _decisive_table(c, a.decisive_converged) + [""]
+                  "criterion)", ""] + _decisive_table(c, a.decisive_converged,
+                                                  a.confounds_converged) + [""]
     if a.decisive_nondegenerate:
         n_alive = sum(r["run_id"] not in a.degenerate for r in a.records)
         lines += [f"### Without the degenerate runs ({n_alive} of {len(a.records)} runs; a "
                   "check a sceptic asks for, judged by the same rule)", ""] + _decisive_table(
-                      c, a.decisive_nondegenerate) + [""]
+                      c, a.decisive_nondegenerate, a.confounds_nondegenerate) + [""]
     return lines + [*[f"* {e}" for e in a.decisive_errors], ""] if a.decisive_errors else lines
 
 
