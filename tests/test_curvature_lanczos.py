@@ -19,11 +19,12 @@ def _planted(lam, seed: int) -> torch.Tensor:
     return torch.tensor((A + A.T) / 2)
 
 
-def test_three_distinct_eigenvalues_break_down_after_three_steps_with_exact_quadrature():
+@pytest.mark.parametrize("mode", ["full", "partial", "none"])
+def test_three_distinct_eigenvalues_break_down_after_three_steps_with_exact_quadrature(mode):
     lam = np.array([-1.0] * 4 + [0.5] * 3 + [2.0] * 5)
     A = _planted(lam, 0)
     q = torch.ones(lam.size, dtype=D)
-    res = lanczos(MatrixOperator(A), q, 10)
+    res = lanczos(MatrixOperator(A), q, 10, reorthogonalize=mode)
     assert res.breakdown and res.n_steps == 3 and res.n_hvp == 3
     # the Krylov space is invariant: Ritz values are the 3 eigenvalues, weights the squared
     # norms of q's projections onto the eigenspaces (the probe's spectral measure)
@@ -129,3 +130,30 @@ def test_lanczos_rejects_a_zero_start_vector_and_too_many_steps():
         lanczos(op, torch.ones(4, dtype=D), 5)
     with pytest.raises(ValueError, match=r"v0 must have shape \(4,\)"):
         lanczos(op, torch.ones(3, dtype=D), 2)
+
+
+@pytest.mark.parametrize("c", [1e-150, 1e-15, 1.0, 1e15, 1e150])
+def test_plain_lanczos_quadrature_matches_the_spectral_moments_at_any_scale(c):
+    """The recurrence without re-orthogonalization keeps its vectors unnormalized and
+    rescales them by powers of two; at any operator scale its Gauss rule must still
+    reproduce ``q₁ᵀ(cA)ᵖq₁ = Σᵢ (vᵢᵀq₁)² (cλᵢ)ᵖ`` for ``p ≤ 2m − 1`` (numpy's eigendecomposition
+    as the oracle), and its Ritz values must be ``c`` times those at scale 1."""
+    lam = np.linspace(-1.0, 4.0, 40) ** 3            # a spread spectrum, β ~ ‖A‖
+    A = _planted(lam, 3)
+    q = torch.as_tensor(np.random.default_rng(4).standard_normal(40))
+    m = 6
+    res = lanczos(MatrixOperator(c * A), q, m, reorthogonalize="none")
+    ref = lanczos(MatrixOperator(A), q, m, reorthogonalize="full")
+    w, V = np.linalg.eigh(A.numpy())
+    proj = (V.T @ (q.numpy() / np.linalg.norm(q.numpy()))) ** 2
+    for p in range(2 * m):
+        exact = float(np.sum(proj * w ** p))                       # at scale 1
+        got = float(np.sum(res.ritz_weights * (res.ritz_values / c) ** p))
+        # m = 6 steps on 40 well-separated values lose no orthogonality to speak of; the
+        # moments carry ~ m·eps·κ-sized rounding (κ = max|λ|/min|λ| of the powers): 1e-9
+        assert got == pytest.approx(exact, rel=1e-9, abs=1e-9 * np.max(np.abs(w)) ** p)
+    np.testing.assert_allclose(res.ritz_values / c, ref.ritz_values, rtol=1e-10,
+                               atol=1e-10 * np.abs(lam).max())
+    np.testing.assert_allclose(res.alphas / c, ref.alphas, rtol=1e-10,
+                               atol=1e-10 * np.abs(lam).max())
+    np.testing.assert_allclose(res.betas / c, ref.betas, rtol=1e-10)

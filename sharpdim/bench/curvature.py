@@ -188,6 +188,16 @@ def _batches(x, y, n_batches: int, batch_size: int, rng: np.random.Generator):
     return out
 
 
+def _clock(device: torch.device) -> Callable[[], float]:
+    """The clock of every timed figure: this thread's CPU time on a CPU with one torch
+    thread (all the work then runs in this thread, and time spent descheduled while other
+    processes use the cores is not counted: ratios measured on a shared machine stay
+    those of a quiet one, up to the cache those processes disturb), else wall time."""
+    if device.type == "cpu" and torch.get_num_threads() == 1:
+        return time.thread_time
+    return time.perf_counter
+
+
 def _round_robin(fns: dict[str, Callable[[], object]], repeats: int,
                  device: torch.device) -> dict[str, float]:
     """Least seconds of each function over ``repeats`` turns (A, B, C, A, B, C, …): the
@@ -196,13 +206,14 @@ def _round_robin(fns: dict[str, Callable[[], object]], repeats: int,
     for fn in fns.values():  # warm-up
         fn()
     times: dict[str, list[float]] = {k: [] for k in fns}
+    clock = _clock(device)
     for _ in range(repeats):
         for k, fn in fns.items():
             _sync(device)
-            t0 = time.perf_counter()
+            t0 = clock()
             fn()
             _sync(device)
-            times[k].append(time.perf_counter() - t0)
+            times[k].append(clock() - t0)
     return {k: float(np.min(v)) for k, v in times.items()}
 
 
@@ -381,10 +392,12 @@ def _slq_cost_rows(name, model, f, theta, x, y, *, batch_size, n_steps, group, r
     engine_turns: list[tuple[float, float, float]] = []
 
     def engine() -> None:  # the SLQ engine alone on one minibatch: its own split of the time
-        t0 = time.perf_counter()
+        clock = _clock(device)
+        t0 = clock()
         (res,), _, _ = lockstep_quadratures(f, theta, [(xb, yb)], probe[None].cpu().numpy(),
                                             n_steps, dtype=theta.dtype)
-        engine_turns.append((time.perf_counter() - t0, res.hvp_seconds, res.reorth_seconds))
+        # (the engine's own split of products and recurrence is in wall time)
+        engine_turns.append((clock() - t0, res.hvp_seconds, res.reorth_seconds))
 
     default = DEFAULT_REORTHOGONALIZATION
     fns = {"one": one, "est1": est(1, default), "est1_full": est(1, "full"), "many": many,
@@ -439,6 +452,7 @@ def reorthogonalization_study(*, n_runs: int = 32, n_seeds: int = 8, base_seed: 
     from sharpdim.estimators.estimate import estimate_sharpness
 
     modes = ("full", "partial", "none")
+    clock = _clock(torch.device("cpu"))
     out = []
     seeds = [base_seed + k for k in range(n_seeds)]
     for case in default_cases():
@@ -451,12 +465,12 @@ def reorthogonalization_study(*, n_runs: int = 32, n_seeds: int = 8, base_seed: 
                 z = _exact_profiles(case, model, s, n_runs, DEFAULT_EPSILON, "clamp")
                 refs.append(sharpness_dimension(z.ravel(), np.full(z.size, 1 / n_runs)))
                 for mode in modes:
-                    t0 = time.perf_counter()
+                    t0 = clock()
                     e = estimate_sharpness(model, case.loss_fn, case.data, lr=case.lr,
                                            batch_size=case.batch_size, method="slq",
                                            n_batches=n_runs, n_steps=m, seed=s,
                                            reorthogonalization=mode, progress=False)
-                    secs[mode] += time.perf_counter() - t0
+                    secs[mode] += clock() - t0
                     est[mode].append(e.dimension)
             out.append(_study_row(case.name, m, "float64", n_runs, est, np.array(refs), None,
                                   secs))
@@ -469,12 +483,12 @@ def reorthogonalization_study(*, n_runs: int = 32, n_seeds: int = 8, base_seed: 
         secs = dict.fromkeys(modes, 0.0)
         for s in range(base_seed, base_seed + network_seeds):
             for mode in modes:
-                t0 = time.perf_counter()
+                t0 = clock()
                 e = estimate_sharpness(model, F.cross_entropy, (x, y), lr=0.1, batch_size=128,
                                        method="slq", n_batches=network_runs,
                                        n_steps=network_steps, seed=s, dtype=dtype,
                                        reorthogonalization=mode, progress=False)
-                secs[mode] += time.perf_counter() - t0
+                secs[mode] += clock() - t0
                 est[mode].append(e.dimension)
                 lam[mode].append(e.lambda_1)
         out.append(_study_row("13k MLP (init)", network_steps, str(dtype).removeprefix("torch."),
@@ -504,11 +518,12 @@ EXACT_LR = 0.1  # η of the exact SD rows: η·λ_max ≈ 2 for the 13k model at
 
 
 def _timed(fn, device):
+    clock = _clock(device)
     _sync(device)
-    t0 = time.perf_counter()
+    t0 = clock()
     out = fn()
     _sync(device)
-    return out, time.perf_counter() - t0
+    return out, clock() - t0
 
 
 def _exact_rows(sizes, eigh_sizes, x, y, *, batch_size, seed, device) -> list[BenchRow]:
