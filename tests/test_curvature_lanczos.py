@@ -157,3 +157,21 @@ def test_plain_lanczos_quadrature_matches_the_spectral_moments_at_any_scale(c):
     np.testing.assert_allclose(res.alphas / c, ref.alphas, rtol=1e-10,
                                atol=1e-10 * np.abs(lam).max())
     np.testing.assert_allclose(res.betas / c, ref.betas, rtol=1e-10)
+
+
+def test_timing_clock_replaces_wall_time_within_its_block_only():
+    from itertools import count
+
+    from sharpdim.curvature.lanczos import timing_clock
+
+    A = _planted(np.linspace(1.0, 2.0, 10), 5)
+    ticks = count()
+    with timing_clock(lambda: float(next(ticks))):
+        res = lanczos(MatrixOperator(A), torch.ones(10, dtype=D), 4, reorthogonalize="none")
+    # every time is a whole number of ticks: differences of the counter, not wall seconds
+    for v in (res.seconds, res.hvp_seconds, res.reorth_seconds):
+        assert v == int(v) and v >= 1
+    with pytest.raises(RuntimeError), timing_clock(lambda: 0.0):
+        raise RuntimeError("leaves the block")
+    res = lanczos(MatrixOperator(A), torch.ones(10, dtype=D), 4, reorthogonalize="none")
+    assert 0 < res.seconds < 60 and res.seconds != int(res.seconds)  # wall time again

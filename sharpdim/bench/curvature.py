@@ -37,7 +37,7 @@ from torch import nn
 from sharpdim.curvature.functional import flat_loss
 from sharpdim.curvature.hessian import exact_hessian
 from sharpdim.curvature.hvp import hessian_operator, hessian_stack
-from sharpdim.curvature.lanczos import lanczos_lockstep
+from sharpdim.curvature.lanczos import lanczos_lockstep, timing_clock
 from sharpdim.curvature.slq import lockstep_quadratures, slq_spectral_measure
 
 __all__ = [
@@ -344,17 +344,30 @@ def _slq_rows(name, model, f, theta, x, y, *, batch_size, n_steps, n_runs, repea
     return rows
 
 
-def _bare_products(f, theta, batches, probe: torch.Tensor, n_steps: int) -> Callable[[], None]:
+def _bare_products(f, theta, batches, probe: torch.Tensor, n_steps: int, *,
+                   passes: bool = False) -> Callable[[], None]:
     """The floor an SLQ run is measured against: for each minibatch, the gradient graph
     (``create_graph=True``) and ``n_steps`` double backwards through it — raw
     ``torch.autograd.grad`` calls, the cheapest CPU Hessian-vector product
-    (``HVP ÷ gradient`` rows), with nothing else."""
+    (``HVP ÷ gradient`` rows), with nothing else.
+
+    ``passes=True`` adds, after each product, the four passes over ``N``-vectors that any
+    Lanczos step needs and no PyTorch op fuses — ``α = qᵀw``, ``w −= α q``, ``w −= β q'``,
+    ``‖w‖`` — on the product itself: the floor of a Lanczos run, since a pass between two
+    products costs several times what it costs alone (each evicts the other's data)."""
+    q = probe / torch.linalg.vector_norm(probe)
+    q_prev = q.flip(0)
+
     def run() -> None:
         for xb, yb in batches:
             t = theta.detach().clone().requires_grad_(True)
             (g,) = torch.autograd.grad(f(t, xb, yb), t, create_graph=True)
             for _ in range(n_steps):
-                torch.autograd.grad(g, t, probe, retain_graph=True)
+                (w,) = torch.autograd.grad(g, t, probe, retain_graph=True)
+                if passes:
+                    w.add_(q, alpha=-float(torch.dot(q, w)))
+                    w.add_(q_prev, alpha=-0.5)
+                    float(torch.linalg.vector_norm(w))
     return run
 
 
@@ -369,7 +382,9 @@ def _slq_cost_rows(name, model, f, theta, x, y, *, batch_size, n_steps, group, r
     rng = np.random.default_rng([seed, 11])
     probe = torch.as_tensor(rng.integers(0, 2, f.n_params) * 2.0 - 1, dtype=theta.dtype,
                             device=device)
-    one = _bare_products(f, theta, _batches(x, y, 1, batch_size, rng), probe, n_steps)
+    first = _batches(x, y, 1, batch_size, rng)
+    one = _bare_products(f, theta, first, probe, n_steps)
+    floor = _bare_products(f, theta, first, probe, n_steps, passes=True)
     many = _bare_products(f, theta, _batches(x, y, group, batch_size, rng), probe, n_steps)
 
     def est(R: int, mode: str) -> Callable[[], None]:
@@ -385,6 +400,13 @@ def _slq_cost_rows(name, model, f, theta, x, y, *, batch_size, n_steps, group, r
         t_ = theta.detach().clone().requires_grad_(True)
         torch.autograd.grad(f(t_, xb, yb), t_, create_graph=True)
 
+    def passes() -> None:  # the four passes of ``floor`` alone, without the products
+        w, q = probe.clone(), probe / torch.linalg.vector_norm(probe)
+        for _ in range(n_steps):
+            w.add_(q, alpha=-float(torch.dot(q, w)))
+            w.add_(q, alpha=-0.5)
+            float(torch.linalg.vector_norm(w))
+
     def recurrence() -> None:  # the Lanczos recurrence alone: a one-pass stand-in product
         lanczos_lockstep(lambda Q: Q * 1.0, probe[None], n_steps,
                          reorthogonalize=DEFAULT_REORTHOGONALIZATION, inplace=True)
@@ -394,13 +416,14 @@ def _slq_cost_rows(name, model, f, theta, x, y, *, batch_size, n_steps, group, r
     def engine() -> None:  # the SLQ engine alone on one minibatch: its own split of the time
         clock = _clock(device)
         t0 = clock()
-        (res,), _, _ = lockstep_quadratures(f, theta, [(xb, yb)], probe[None].cpu().numpy(),
-                                            n_steps, dtype=theta.dtype)
-        # (the engine's own split of products and recurrence is in wall time)
+        with timing_clock(clock):  # the engine's own split, in the same clock
+            (res,), _, _ = lockstep_quadratures(f, theta, [(xb, yb)],
+                                                probe[None].cpu().numpy(), n_steps,
+                                                dtype=theta.dtype)
         engine_turns.append((clock() - t0, res.hvp_seconds, res.reorth_seconds))
 
     default = DEFAULT_REORTHOGONALIZATION
-    fns = {"one": one, "est1": est(1, default), "est1_full": est(1, "full"), "many": many,
+    fns = {"one": one, "floor": floor, "passes": passes, "est1": est(1, default), "est1_full": est(1, "full"), "many": many,
            "estG": est(group, default), "estG_full": est(group, "full"), "graph": graph,
            "recurrence": recurrence, "engine": engine}
     t = _round_robin(fns, repeats, device)
@@ -415,6 +438,11 @@ def _slq_cost_rows(name, model, f, theta, x, y, *, batch_size, n_steps, group, r
                f"{(e_total - e_hvp - e_rec) / bare:.2f}; rest of estimate_sharpness (checks, "
                f"probes, SD, conditioning) {(t['est1'] - e_total) / bare:.2f}; all ÷ graph + "
                "m HVPs")
+    floor_note = (f"graph + m × (HVP + the 4 passes α = qᵀw, w −= αq, w −= βq', ‖w‖ on the "
+                  f"product): {t['floor'] / bare:.2f}; the same passes alone: "
+                  f"{t['passes'] / bare:.2f} (so between products they cost "
+                  f"{(t['floor'] - bare) / max(t['passes'], 1e-12):.1f}× as much); one SLQ run "
+                  f"÷ this floor: {t['est1'] / t['floor']:.2f}")
     for label, base, key, runs in (("one run", "one", "est1", 1),
                                    (f"{group} runs (default grouping)", "many", "estG", group)):
         for mode, k in ((default, key), ("full", key + "_full")):
@@ -428,6 +456,8 @@ def _slq_cost_rows(name, model, f, theta, x, y, *, batch_size, n_steps, group, r
                 f"{t[base] / runs:.3g} s per run", goal, met))
     rows.append(BenchRow("goals", name, "profile of one run (default re-orthogonalization)",
                          t["est1"] / t["one"], "ratio", profile))
+    rows.append(BenchRow("goals", name, "floor of a Lanczos run ÷ (graph + m HVPs)",
+                         t["floor"] / t["one"], "ratio", floor_note))
     return rows
 
 
