@@ -423,11 +423,13 @@ class SweepStore:
         cols = ["run_id", "task", "lr", "batch_size", "weight_decay", "optimizer", "seed",
                 "status", "error", "n_parameters", "epochs_completed", "steps", "attempts",
                 "finished", "seconds", "environment"]
-        rows = self._query(f"SELECT {', '.join(cols)} FROM runs ORDER BY rowid")
+        rows = self._query(f"SELECT {', '.join(cols)}, spec FROM runs ORDER BY rowid")
         out = []
         for r in rows:
-            d = dict(zip(cols, r, strict=True))
+            d = dict(zip(cols, r[:-1], strict=True))
             d["environment"] = json.loads(d["environment"]) if d["environment"] else {}
+            # the task options of the run (grid factors among them), finished or not
+            d["task_options"] = json.loads(r[-1]).get("task_options", {}) if r[-1] else {}
             out.append(d)
         return out
 

@@ -230,7 +230,7 @@ def outcomes(c: ReportContext) -> list[str]:
     extra = [f for f in c.data.factors
              if f not in ("lr", "batch_size", "weight_decay", "optimizer")]
     for r in runs:
-        rec = records.get(r["run_id"], {})
+        rec = records.get(r["run_id"]) or r.get("task_options", {})  # unfinished: its spec
         where = (f"lr={r['lr']:g}, bs={r['batch_size']}, wd={r['weight_decay']:g}, "
                  f"{r['optimizer']}"
                  + "".join(f", {f}={rec[f]}" for f in extra if f in rec)
