@@ -43,6 +43,7 @@ import numpy as np
 from sharpdim.dimension import as_float_array
 
 __all__ = [
+    "is_finite_number",
     "kendall_tau",
     "kendall_tau_b",
     "GranulatedKendall",
@@ -160,6 +161,12 @@ class GranulatedKendall:
     cells_skipped: Mapping[str, int]
     cells_degenerate: Mapping[str, int]
     factors_without_cells: tuple[str, ...]
+
+
+def is_finite_number(value: Any) -> bool:
+    """Whether a record's value is a finite real number (an ``int`` or ``float``, not a
+    ``bool``, not NaN or ±inf): what a value must be to enter a statistic or a figure."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _finite_number(value: Any) -> float | None:

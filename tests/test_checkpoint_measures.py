@@ -14,12 +14,12 @@ import math
 import numpy as np
 import pytest
 import torch
+from test_modal_sharpness import _mp_log_moduli
 from torch.autograd.functional import hessian as autograd_hessian
 
 from sharpdim.experiments.measures import MeasureContext, MeasureSettings, compute_measures
 from sharpdim.experiments.tasks import get_task
 from sharpdim.experiments.training import TrainSettings, train
-from test_modal_sharpness import _mp_log_moduli
 
 LR, BETA, DECAY = 0.2, 0.9, 1e-3
 

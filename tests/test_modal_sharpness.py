@@ -23,6 +23,7 @@ from sharpdim.dimension import kaplan_yorke_dimension
 from sharpdim.estimators.modal import modal_dimension
 from sharpdim.systems import heavy_ball_quadratic
 
+
 def _mp_log_moduli(p: float, beta: float) -> list[float]:
     """``ln|z|`` of both roots in 400-digit arithmetic (enough to resolve ``ln(1 − 2·10⁻³⁰⁰)``),
     larger first (``p`` taken exactly)."""

@@ -423,8 +423,9 @@ def _slq_cost_rows(name, model, f, theta, x, y, *, batch_size, n_steps, group, r
         engine_turns.append((clock() - t0, res.hvp_seconds, res.reorth_seconds))
 
     default = DEFAULT_REORTHOGONALIZATION
-    fns = {"one": one, "floor": floor, "passes": passes, "est1": est(1, default), "est1_full": est(1, "full"), "many": many,
-           "estG": est(group, default), "estG_full": est(group, "full"), "graph": graph,
+    fns = {"one": one, "floor": floor, "passes": passes, "est1": est(1, default),
+           "est1_full": est(1, "full"), "many": many, "estG": est(group, default),
+           "estG_full": est(group, "full"), "graph": graph,
            "recurrence": recurrence, "engine": engine}
     t = _round_robin(fns, repeats, device)
     rows = []

@@ -39,16 +39,18 @@ from sharpdim.report.checkpoint_analysis import CheckpointAnalysis, analyse_chec
 from sharpdim.report.claims import ClaimVerdict, grokking_claims, kendall_claims
 from sharpdim.report.kendall_table import KendallRow, kendall_rows, measures_present, tau_by_group
 from sharpdim.report.sweep_data import SweepData
-from sharpdim.stats import PairedDifference, kendall_tau, paired_tau_difference
+from sharpdim.stats import (
+    PairedDifference,
+    is_finite_number,
+    kendall_tau,
+    paired_tau_difference,
+)
 
 __all__ = ["MIN_RUNS_FOR_KENDALL", "RunBound", "Regime", "OptimizerAnalysis", "Analysis",
            "analyse", "with_baselines", "with_state_normalised"]
 
 MIN_RUNS_FOR_KENDALL = 4  # fewer runs give too few pairs for a rank correlation to mean much
 
-
-def _finite(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def with_baselines(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -70,7 +72,7 @@ def with_state_normalised(records: Sequence[Mapping[str, Any]],
     out = []
     for r in records:
         n = n_parameters.get(r["run_id"])
-        if per_state not in r and _finite(r.get(raw)) and n and r.get("optimizer"):
+        if per_state not in r and is_finite_number(r.get(raw)) and n and r.get("optimizer"):
             r = {**r, per_state: r[raw] / state_size(r["optimizer"], n)}
         out.append(dict(r))
     return out
@@ -156,14 +158,14 @@ class Analysis:
 
 def _regime(done: Sequence[Mapping[str, Any]]) -> Regime | None:
     full, mini, thr = EOS_RATIO
-    rows = [r for r in done if _finite(r.get(full)) and _finite(r.get(thr))]
-    conv = [r["converged"] for r in done if _finite(r.get("converged"))]
+    rows = [r for r in done if is_finite_number(r.get(full)) and is_finite_number(r.get(thr))]
+    conv = [r["converged"] for r in done if is_finite_number(r.get("converged"))]
     if not rows and not conv:
         return None
     return Regime(
         n_runs=len(rows),
         at_eos_full=sum(r[full] >= r[thr] for r in rows),
-        at_eos_minibatch=sum(_finite(r.get(mini)) and r[mini] >= r[thr] for r in rows),
+        at_eos_minibatch=sum(is_finite_number(r.get(mini)) and r[mini] >= r[thr] for r in rows),
         from_top=sum(r.get(LAMBDA_1_SOURCE[0], 0) > 0.5 for r in rows),
         from_negative=sum(r.get(LAMBDA_1_SOURCE[1], 0) > 0.5 for r in rows),
         converged=int(sum(conv)) if conv else None, n_converged_known=len(conv))
@@ -173,9 +175,9 @@ def _bounds(done: Sequence[Mapping[str, Any]]) -> list[RunBound]:
     out = []
     sd_names = names_in_family("sd")
     for r in done:
-        if not all(_finite(r.get(k)) for k in BOUND_INPUTS):
+        if not all(is_finite_number(r.get(k)) for k in BOUND_INPUTS):
             continue
-        sd_name = next((m for m in sd_names if _finite(r.get(m))), None)
+        sd_name = next((m for m in sd_names if is_finite_number(r.get(m))), None)
         if sd_name is None:
             continue
         L, B, n, gap = (r[k] for k in BOUND_INPUTS)
@@ -193,7 +195,7 @@ def _confounds(rows: Sequence[Mapping[str, Any]],
     for m in variants:
         out[m] = {}
         for key in ("batch_size", "lr"):
-            pairs = [(r[m], r[key]) for r in rows if _finite(r.get(m))]
+            pairs = [(r[m], r[key]) for r in rows if is_finite_number(r.get(m))]
             out[m][key] = kendall_tau(*zip(*pairs, strict=True)) if len(pairs) >= 2 else None
     return out
 
@@ -294,7 +296,7 @@ def analyse(data: SweepData, *, n_resamples: int = 400,
             variants = tuple(m for m in names_with_role("sd") if m in here
                              and m != UPDATE_SD[1])
             gaps = [(r["loss_gap"], r["gen_gap"]) for r in rows
-                    if _finite(r.get("loss_gap")) and _finite(r.get("gen_gap"))]
+                    if is_finite_number(r.get("loss_gap")) and is_finite_number(r.get("gen_gap"))]
             per_optimizer_tables.append(OptimizerAnalysis(
                 optimizer=opt, n_runs=len(rows), factors=inner, kendall=tuple(kr),
                 decisive=tuple(compare(rows, f" ({opt} runs)", variants=variants,

@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 
 from sharpdim.experiments.registry import MEASURES, info
-from sharpdim.stats import kendall_tau
+from sharpdim.stats import is_finite_number, kendall_tau
 
 __all__ = [
     "LABELS",
@@ -41,7 +41,7 @@ _MARKERS = {"sgd": "o", "momentum": "s", "adam": "^", "adamw": "D"}
 
 
 def _spans_decades(values: Sequence[float]) -> bool:
-    v = np.asarray([x for x in values if _finite(x)], dtype=float)
+    v = np.asarray([x for x in values if is_finite_number(x)], dtype=float)
     return v.size > 1 and bool(np.all(v > 0)) and float(v.max() / v.min()) >= 10.0
 
 
@@ -56,9 +56,6 @@ def _save(fig: Figure, path: Path) -> Path:
     fig.savefig(path, metadata={"Software": None})
     return path
 
-
-def _finite(v: Any) -> bool:
-    return isinstance(v, int | float) and math.isfinite(v)
 
 
 def scatter_against_target(records: Sequence[Mapping[str, Any]], measures: Sequence[str],
@@ -75,7 +72,7 @@ def scatter_against_target(records: Sequence[Mapping[str, Any]], measures: Seque
     for k, m in enumerate(measures):
         ax = fig.add_subplot(rows, cols, k + 1)
         pts = [(r[m], r[target], r["lr"], r["batch_size"], r.get("optimizer", "sgd"))
-               for r in records if _finite(r.get(m)) and _finite(r.get(target))]
+               for r in records if is_finite_number(r.get(m)) and is_finite_number(r.get(target))]
         for opt in sorted({p[4] for p in pts}):
             x, y, lr, bs, _ = map(np.asarray, zip(*[p for p in pts if p[4] == opt],
                                                   strict=True))
@@ -217,7 +214,7 @@ def grid_heatmaps(records: Sequence[Mapping[str, Any]], names: Sequence[str],
         for i, lr in enumerate(lrs):
             for j, bs in enumerate(bss):
                 vals = [r[name] for r in records if r["lr"] == lr and r["batch_size"] == bs
-                        and _finite(r.get(name))]
+                        and is_finite_number(r.get(name))]
                 if vals:
                     grid[i, j] = float(np.mean(vals))
         norm = (LogNorm() if info(name).log_scale and _spans_decades(grid.ravel().tolist())
@@ -274,7 +271,8 @@ def correlation_matrix(records: Sequence[Mapping[str, Any]], names: Sequence[str
     M = np.full((k, k), np.nan)
     for i, a in enumerate(names):
         for j, b in enumerate(names):
-            pairs = [(r[a], r[b]) for r in records if _finite(r.get(a)) and _finite(r.get(b))]
+            pairs = [(r[a], r[b]) for r in records
+                     if is_finite_number(r.get(a)) and is_finite_number(r.get(b))]
             if len(pairs) >= 2:
                 M[i, j] = kendall_tau(*zip(*pairs, strict=True))
     return tau_matrix(M, names, path, title="Kendall τ-a between measures, targets and "
@@ -311,16 +309,16 @@ def eos_diagnostic(records: Sequence[Mapping[str, Any]], labels: Sequence[str],
     x = np.arange(len(records))
     for xi, r in zip(x, records, strict=True):
         m = _MARKERS.get(str(r.get("optimizer", "sgd")), "o")
-        if _finite(r.get(full)):
+        if is_finite_number(r.get(full)):
             ax.plot(xi, r[full], marker=m, color="C0", ms=5, ls="none")
-        if _finite(r.get(minibatch)):
+        if is_finite_number(r.get(minibatch)):
             ax.plot(xi, r[minibatch], marker=m, mfc="none", color="C3", ms=5, ls="none")
-        if _finite(r.get(threshold)):
+        if is_finite_number(r.get(threshold)):
             ax.plot([xi - 0.4, xi + 0.4], [r[threshold]] * 2, color="k", ls="--", lw=0.8)
     ax.plot([], [], "o", color="C0", label="η·λ_max, full batch")
     ax.plot([], [], "o", mfc="none", color="C3", label="η·λ_max, mean over minibatches")
     ax.plot([], [], "--", color="k", label="threshold 2(1+β)")
-    vals = [r[k] for r in records for k in (full, minibatch) if _finite(r.get(k))]
+    vals = [r[k] for r in records for k in (full, minibatch) if is_finite_number(r.get(k))]
     if vals and min(vals) > 0:
         ax.set_yscale("log")
     ax.set_xticks(x, labels, rotation=80, fontsize=6)
@@ -338,7 +336,7 @@ def estimate_vs_reference(records: Sequence[Mapping[str, Any]], reference: str,
     """Scatter of an estimate against its reference (e.g. SD-SLQ against exact SD) over the
     runs that have both, with the line y = x."""
     pts = [(r[reference], r[estimate]) for r in records
-           if _finite(r.get(reference)) and _finite(r.get(estimate))]
+           if is_finite_number(r.get(reference)) and is_finite_number(r.get(estimate))]
     fig = _figure(4.2, 4.0)
     ax = fig.add_subplot(1, 1, 1)
     if pts:
