@@ -25,6 +25,9 @@ def add_parser(subparsers) -> None:
                    help="output folder (default: the sweep file's own folder when that folder "
                         "is named after the sweep, as reports/<name>/sweep.sqlite is, else a "
                         "folder <name>/ beside the sweep file); only with one file")
+    p.add_argument("--overview", type=Path, default=None, metavar="PATH",
+                   help="also write PATH: the Regime section of every report written, in "
+                        "one page (reports/REGIMES.md)")
     p.add_argument("--resamples", type=int, default=400,
                    help="bootstrap resamples per interval (default 400)")
     p.set_defaults(run=run)
@@ -41,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"sharpdim report: --resamples must be >= 1, got {args.resamples}",
               file=sys.stderr)
         return 2
+    readmes = []
     for path in args.sweeps:
         try:
             readme = write_report(path, args.out, n_resamples=args.resamples)
@@ -48,4 +52,11 @@ def run(args: argparse.Namespace) -> int:
             print(f"sharpdim report: {exc}", file=sys.stderr)
             return 2
         print(f"report -> {readme}")
+        readmes.append(Path(readme))
+    if args.overview is not None:
+        from sharpdim.report.overview import render_overview
+
+        args.overview.write_text(render_overview(readmes, args.overview) + "\n",
+                                 encoding="utf-8")
+        print(f"overview -> {args.overview}")
     return 0

@@ -85,7 +85,21 @@ def regime(c: ReportContext) -> list[str]:
     """Which regime the sweep is in, said in one place."""
     r = c.analysis.regime
     lines = ["## Regime", ""]
+    ck = c.analysis.checkpoints
+    delays = [d for d in (ck.delays if ck else ()) if d.eos_checkpoints is not None]
+    if delays:
+        at = sum(d.eos_checkpoints for d in delays)
+        n = sum(d.n_checkpoints for d in delays)
+        worst = max(d.eos_ratio_max for d in delays)
+        edge = ("**at the edge of stability**" if at * 2 > n else
+                "**partly at the edge of stability**" if at else
+                "**below the edge of stability**")
+        lines.append(f"* {edge} along training: {at} of {n} checkpoints ({len(delays)} runs) "
+                     "have η·λ_max (top Hessian eigenvalue) at or above 2(1+β); the largest "
+                     f"η·λ_max / 2(1+β) is {worst:.2f}.")
     if r is None:
+        if delays:
+            return lines + [""]
         return lines + ["This sweep did not record EoS diagnostics (`eos` group) nor the "
                         "stopping criterion (`training` group): its regime is not measured.",
                         ""]
