@@ -129,16 +129,25 @@ def hessian_spectra(spectra: Mapping[str, np.ndarray], path: Path, *,
 
 
 def slq_densities(measures: Mapping[str, tuple[np.ndarray, np.ndarray]], path: Path, *,
-                  title: str) -> Path:
+                  title: str, lrs: Mapping[str, float] | None = None) -> Path:
     """Histograms of SLQ spectral measures (Ritz values weighted by their quadrature weights,
-    total mass N), one curve per label; log mass axis."""
+    total mass N), one curve per label; log mass axis; a line at 0 and, per run, a dashed
+    line at the stability edge ``2/η`` (``lrs[label] = η``) in the run's colour."""
     fig = _figure(7.0, 3.2)
     ax = fig.add_subplot(1, 1, 1)
     nodes = np.concatenate([m[0] for m in measures.values()]) if measures else np.zeros(1)
     lo, hi = float(nodes.min()), float(nodes.max())
     edges = np.linspace(lo, hi, 80) if hi > lo else 10
-    for label, (x, w) in measures.items():
-        ax.hist(x, bins=edges, weights=w, histtype="step", label=label, log=True)
+    edges_drawn: set[float] = set()
+    for i, (label, (x, w)) in enumerate(measures.items()):
+        colour = f"C{i % 10}"
+        ax.hist(x, bins=edges, weights=w, histtype="step", label=label, log=True,
+                color=colour)
+        if lrs and label in lrs and lrs[label] not in edges_drawn:  # one line per η
+            edges_drawn.add(lrs[label])
+            ax.axvline(2.0 / lrs[label], color=colour, ls="--", lw=0.8,
+                       label=f"2/η = {2.0 / lrs[label]:.3g}")
+    ax.axvline(0.0, color="grey", lw=0.6)
     ax.set_xlabel("Hessian eigenvalue α (Ritz values)", fontsize=8)
     ax.set_ylabel("spectral mass (log)", fontsize=8)
     ax.tick_params(labelsize=7)

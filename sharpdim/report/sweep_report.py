@@ -133,10 +133,12 @@ def fig_spectra(d: SweepData, a: Analysis, out: Path) -> list[Figure]:
         chosen = _spectrum_runs(a.records, d.slq)
         spectra = {d.label_of(rid): d.slq[(rid, ep)] for rid, ep in chosen}
         if spectra:
+            lrs = {d.label_of(rid): runs[rid]["lr"] for rid, _ in chosen}
             figs.append(("Hessian spectra (SLQ) at the end of training (smallest and largest "
-                         "gap)", fig.slq_densities(spectra, out / "hessian_spectra_slq.png",
-                                                   title="SLQ spectral density of minibatch "
-                                                   "Hessians at the end (pooled runs)").name))
+                         "gap); dashed: 2/η, grey: 0",
+                         fig.slq_densities(spectra, out / "hessian_spectra_slq.png",
+                                           title="SLQ spectral density of minibatch "
+                                           "Hessians at the end (pooled runs)", lrs=lrs).name))
     if d.slq_checkpoints:
         order = list(runs)
         first = sorted({rid for rid, _ in d.slq_checkpoints}, key=order.index)
@@ -147,8 +149,10 @@ def fig_spectra(d: SweepData, a: Analysis, out: Path) -> list[Figure]:
             lab = d.label_of(rid)
             name = f"hessian_spectra_checkpoints_{order.index(rid)}.png"
             p = fig.slq_densities(spectra, out / name,
-                                  title=f"SLQ Hessian spectra across checkpoints ({lab})")
-            figs.append((f"Hessian spectra (SLQ) at three checkpoints ({lab})", p.name))
+                                  title=f"SLQ Hessian spectra across checkpoints ({lab})",
+                                  lrs=dict.fromkeys(spectra, runs[rid]["lr"]))
+            figs.append((f"Hessian spectra (SLQ) at three checkpoints ({lab}); dashed: 2/η, "
+                         "grey: 0", p.name))
     return figs
 
 
