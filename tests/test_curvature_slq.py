@@ -159,3 +159,35 @@ def test_tensor_dataset_is_accepted_as_data():
                              batch_size=4, seed=0)
     b = slq_spectral_measure(f, f.theta0, (x, y), n_runs=1, n_steps=2, batch_size=4, seed=0)
     assert np.array_equal(a.nodes, b.nodes)
+
+
+def test_runs_with_their_own_graphs_advance_one_at_a_time_with_the_same_quadrature(monkeypatch):
+    """Above the stacking limit (one graph per run, nothing batched) plain-recurrence runs
+    go one at a time; their Ritz values and weights are those of the stacked lockstep path
+    (a different code path over the same Hessians and probes) up to rounding."""
+    import sharpdim.curvature.slq as slq
+    from sharpdim.curvature.functional import NonFiniteError
+    from sharpdim.curvature.hvp import hessian_stack
+
+    f, x, y = _problem()
+    batches = [(x[i:i + 8], y[i:i + 8]) for i in range(0, 24, 8)]
+    probes = np.random.default_rng(3).choice([-1.0, 1.0], size=(3, f.n_params))
+    stacked, strategies, _ = slq.lockstep_quadratures(f, f.theta0, batches, probes, 12,
+                                                      dtype=D, reorthogonalize="none")
+    monkeypatch.setattr(slq, "_STACK_MAX_PARAMS", 0)
+    alone, strategies_alone, _ = slq.lockstep_quadratures(f, f.theta0, batches, probes, 12,
+                                                          dtype=D, reorthogonalize="none")
+    assert strategies == {"stacked"} and strategies_alone == {"per-run"}
+    for a, b in zip(stacked, alone, strict=True):
+        # float64 recurrences over the same products: rounding ~ m·eps·‖H‖ apart
+        np.testing.assert_allclose(b.ritz_values, a.ritz_values, rtol=1e-9,
+                                   atol=1e-9 * np.abs(a.ritz_values).max())
+        np.testing.assert_allclose(b.ritz_weights, a.ritz_weights, rtol=1e-7, atol=1e-12)
+        assert b.n_steps == a.n_steps and b.reorthogonalization == "none"
+    stack = hessian_stack(f, f.theta0, batches, dtype=D, stacked=False)
+    bad = torch.zeros(f.n_params, dtype=D)
+    bad[5] = float("nan")
+    with pytest.raises(NonFiniteError, match="batch of 8"):
+        stack.check_run_product(1, bad)
+    with pytest.raises(ValueError, match="per-run"):
+        hessian_stack(f, f.theta0, batches, dtype=D).run_product(0, bad)

@@ -476,6 +476,22 @@ class HessianStack:
         self.n_hvp += self.R
         return out
 
+    def run_product(self, i: int, v: torch.Tensor) -> torch.Tensor:
+        """``H_i v`` for one run of a ``"per-run"`` stack, unchecked (like ``apply(...,
+        check=False)`` restricted to row ``i``): runs whose products are not batched can then
+        advance one at a time. :meth:`check_run_product` locates a non-finite entry."""
+        if self.strategy != "per-run":
+            raise ValueError(f"run_product needs the 'per-run' strategy, got {self.strategy!r}")
+        op = self._ops[i]
+        op.n_hvp += 1
+        self.n_hvp += 1
+        return op._double_backward(v, batched=False)
+
+    def check_run_product(self, i: int, out: torch.Tensor) -> None:
+        """Raise the error naming run ``i``'s minibatch and the parameter of the first
+        non-finite entry of ``out = run_product(i, v)``; return quietly when all are finite."""
+        self._ops[i]._checked(out)
+
     def check_products(self, V: torch.Tensor, out: torch.Tensor) -> None:
         """Raise :class:`~sharpdim.curvature.functional.NonFiniteError` naming the minibatch
         and the parameter of the first non-finite entry of the products ``out = apply(V)``;

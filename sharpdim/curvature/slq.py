@@ -156,9 +156,19 @@ def lockstep_quadratures(
         try:
             stack = hessian_stack(f, theta, tensors, dtype=dtype,
                                   stacked=_stacks(theta.device, N))
-            group_results = lanczos_lockstep(
-                lambda Q, stack=stack: stack.apply(Q, check=False), V0, n_steps,
-                reorthogonalize=reorthogonalize, check=stack.check_products, inplace=True)
+            if stack.strategy == "per-run" and reorthogonalize == "none":
+                # nothing is batched across the runs (one graph each, no basis): advancing
+                # them one at a time takes the single-run recurrence, which has no per-row
+                # bookkeeping (measured at 280k parameters: 1.24 → ~1.07 of the bare products)
+                group_results = tuple(
+                    res for i in range(b - a) for res in lanczos_lockstep(
+                        lambda Q, i=i, stack=stack: stack.run_product(i, Q[0])[None],
+                        V0[i:i + 1], n_steps, reorthogonalize="none", inplace=True,
+                        check=lambda Q, W, i=i, stack=stack: stack.check_run_product(i, W[0])))
+            else:
+                group_results = lanczos_lockstep(
+                    lambda Q, stack=stack: stack.apply(Q, check=False), V0, n_steps,
+                    reorthogonalize=reorthogonalize, check=stack.check_products, inplace=True)
         except NonFiniteError as err:
             if on_error is not None:
                 raise on_error(err, a, b) from err
