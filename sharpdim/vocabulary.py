@@ -26,7 +26,7 @@ import numbers
 from typing import Literal, get_args
 
 __all__ = [
-    "Optimizer", "OPTIMIZERS",
+    "Optimizer", "OPTIMIZERS", "ADAPTIVE_OPTIMIZERS",
     "Method", "METHODS", "DENSITY_METHODS",
     "Aggregate", "AGGREGATES",
     "JacobianKind", "JACOBIANS",
@@ -50,6 +50,8 @@ RunStatus = Literal["pending", "finished", "diverged", "failed"]
 MeasureStatus = Literal["ok", "error", "skipped"]
 
 OPTIMIZERS: tuple[str, ...] = get_args(Optimizer)
+# per-coordinate step sizes: no constant linear-stability limit of η·λ
+ADAPTIVE_OPTIMIZERS: tuple[str, ...] = ("adam", "adamw")
 METHODS: tuple[str, ...] = get_args(Method)
 DENSITY_METHODS: tuple[str, ...] = METHODS[1:]
 AGGREGATES: tuple[str, ...] = get_args(Aggregate)

@@ -97,24 +97,24 @@ def scatter_against_target(records: Sequence[Mapping[str, Any]], measures: Seque
 
 def hessian_spectra(spectra: Mapping[str, np.ndarray], path: Path, *,
                     title: str = "Hessian spectra (training loss)",
-                    lrs: Mapping[str, float] | None = None) -> Path:
+                    edges: Mapping[str, tuple[float, str]] | None = None) -> Path:
     """Histograms (log counts) of Hessian eigenvalues, one curve per labelled run, with a
-    line at 0 and, per run, at the stability edge ``2/η`` (``lrs[label] = η``)."""
+    line at 0 and, per run, at its stability edge (``edges[label] = (value, text)``, e.g.
+    ``(2/η, "2/η")`` or ``(2(1+β)/η, "2(1+β)/η")``)."""
     fig = _figure(7.0, 3.2)
     ax1, ax2 = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
     allv = np.concatenate([v for v in spectra.values()]) if spectra else np.zeros(1)
-    edges = np.linspace(allv.min(), allv.max(), 80) if allv.max() > allv.min() else 10
+    bins = np.linspace(allv.min(), allv.max(), 80) if allv.max() > allv.min() else 10
     for i, (label, v) in enumerate(spectra.items()):
         colour = f"C{i % 10}"
-        ax1.hist(v, bins=edges, histtype="step", label=label, log=True, color=colour)
+        ax1.hist(v, bins=bins, histtype="step", label=label, log=True, color=colour)
         top = np.sort(v)[::-1][:30]
         ax2.plot(np.arange(1, top.size + 1), top, marker=".", lw=0.8, label=label,
                  color=colour)
-        if lrs and label in lrs:
-            for ax in (ax1,):
-                ax.axvline(2.0 / lrs[label], color=colour, ls="--", lw=0.8)
-            ax2.axhline(2.0 / lrs[label], color=colour, ls="--", lw=0.8,
-                        label=f"2/η = {2.0 / lrs[label]:.3g}")
+        if edges and label in edges:
+            value, text = edges[label]
+            ax1.axvline(value, color=colour, ls="--", lw=0.8)
+            ax2.axhline(value, color=colour, ls="--", lw=0.8, label=f"{text} = {value:.3g}")
     ax1.axvline(0.0, color="grey", lw=0.6)
     ax1.set_xlabel("eigenvalue α", fontsize=8)
     ax1.set_ylabel("count (log)", fontsize=8)
@@ -129,24 +129,24 @@ def hessian_spectra(spectra: Mapping[str, np.ndarray], path: Path, *,
 
 
 def slq_densities(measures: Mapping[str, tuple[np.ndarray, np.ndarray]], path: Path, *,
-                  title: str, lrs: Mapping[str, float] | None = None) -> Path:
+                  title: str, edges: Mapping[str, tuple[float, str]] | None = None) -> Path:
     """Histograms of SLQ spectral measures (Ritz values weighted by their quadrature weights,
     total mass N), one curve per label; log mass axis; a line at 0 and, per run, a dashed
-    line at the stability edge ``2/η`` (``lrs[label] = η``) in the run's colour."""
+    line at its stability edge (``edges[label] = (value, text)``) in the run's colour."""
     fig = _figure(7.0, 3.2)
     ax = fig.add_subplot(1, 1, 1)
     nodes = np.concatenate([m[0] for m in measures.values()]) if measures else np.zeros(1)
     lo, hi = float(nodes.min()), float(nodes.max())
-    edges = np.linspace(lo, hi, 80) if hi > lo else 10
+    bins = np.linspace(lo, hi, 80) if hi > lo else 10
     edges_drawn: set[float] = set()
     for i, (label, (x, w)) in enumerate(measures.items()):
         colour = f"C{i % 10}"
-        ax.hist(x, bins=edges, weights=w, histtype="step", label=label, log=True,
+        ax.hist(x, bins=bins, weights=w, histtype="step", label=label, log=True,
                 color=colour)
-        if lrs and label in lrs and lrs[label] not in edges_drawn:  # one line per η
-            edges_drawn.add(lrs[label])
-            ax.axvline(2.0 / lrs[label], color=colour, ls="--", lw=0.8,
-                       label=f"2/η = {2.0 / lrs[label]:.3g}")
+        if edges and label in edges and edges[label][0] not in edges_drawn:  # one per value
+            value, text = edges[label]
+            edges_drawn.add(value)
+            ax.axvline(value, color=colour, ls="--", lw=0.8, label=f"{text} = {value:.3g}")
     ax.axvline(0.0, color="grey", lw=0.6)
     ax.set_xlabel("Hessian eigenvalue α (Ritz values)", fontsize=8)
     ax.set_ylabel("spectral mass (log)", fontsize=8)

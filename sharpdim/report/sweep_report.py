@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from sharpdim.experiments.measures import eos_threshold
 from sharpdim.experiments.registry import (
     EOS_RATIO,
     SLQ_VALIDATION,
@@ -28,6 +29,7 @@ from sharpdim.report.analysis import MIN_RUNS_FOR_KENDALL, Analysis, analyse
 from sharpdim.report.outputs import write_checkpoints_csv, write_csv, write_json
 from sharpdim.report.sections import ReportContext, render_readme
 from sharpdim.report.sweep_data import SweepData, load_sweep, run_label
+from sharpdim.vocabulary import ADAPTIVE_OPTIMIZERS
 
 __all__ = ["write_report", "default_report_dir", "FIGURES"]
 
@@ -123,22 +125,25 @@ def fig_spectra(d: SweepData, a: Analysis, out: Path) -> list[Figure]:
     if d.hessian:
         chosen = _spectrum_runs(a.records, d.hessian)
         spectra = {d.label_of(rid): d.hessian[(rid, ep)] for rid, ep in chosen}
-        lrs = {d.label_of(rid): runs[rid]["lr"] for rid, _ in chosen}
+        edges = _stability_edges(d, {d.label_of(rid): rid for rid, _ in chosen})
         if spectra:
             figs.append(("Hessian spectra of the training loss at the end of training "
-                         "(smallest and largest gap); dashed: 2/η, grey: 0",
+                         "(smallest and largest gap); dashed: the stability edge 2(1+β)/η "
+                         "(2/η without momentum), grey: 0",
                          fig.hessian_spectra(spectra, out / "hessian_spectra.png",
-                                             lrs=lrs).name))
+                                             edges=edges).name))
     elif d.slq:
         chosen = _spectrum_runs(a.records, d.slq)
         spectra = {d.label_of(rid): d.slq[(rid, ep)] for rid, ep in chosen}
         if spectra:
-            lrs = {d.label_of(rid): runs[rid]["lr"] for rid, _ in chosen}
+            edges = _stability_edges(d, {d.label_of(rid): rid for rid, _ in chosen})
             figs.append(("Hessian spectra (SLQ) at the end of training (smallest and largest "
-                         "gap); dashed: 2/η, grey: 0",
+                         "gap); dashed: the stability edge 2(1+β)/η (2/η without momentum; "
+                         "none for Adam), grey: 0",
                          fig.slq_densities(spectra, out / "hessian_spectra_slq.png",
                                            title="SLQ spectral density of minibatch "
-                                           "Hessians at the end (pooled runs)", lrs=lrs).name))
+                                           "Hessians at the end (pooled runs)",
+                                           edges=edges).name))
     if d.slq_checkpoints:
         order = list(runs)
         first = sorted({rid for rid, _ in d.slq_checkpoints}, key=order.index)
@@ -148,12 +153,30 @@ def fig_spectra(d: SweepData, a: Analysis, out: Path) -> list[Figure]:
             spectra = {f"epoch {ep}": d.slq_checkpoints[(rid, ep)] for ep in pick}
             lab = d.label_of(rid)
             name = f"hessian_spectra_checkpoints_{order.index(rid)}.png"
+            edge = _stability_edges(d, {lab: rid}).get(lab)
             p = fig.slq_densities(spectra, out / name,
                                   title=f"SLQ Hessian spectra across checkpoints ({lab})",
-                                  lrs=dict.fromkeys(spectra, runs[rid]["lr"]))
-            figs.append((f"Hessian spectra (SLQ) at three checkpoints ({lab}); dashed: 2/η, "
-                         "grey: 0", p.name))
+                                  edges=dict.fromkeys(spectra, edge) if edge else None)
+            figs.append((f"Hessian spectra (SLQ) at three checkpoints ({lab}); dashed: the "
+                         "stability edge 2(1+β)/η (2/η without momentum), grey: 0", p.name))
     return figs
+
+
+def _stability_edges(d: SweepData, run_of: Mapping[str, str]) -> dict[str, tuple[float, str]]:
+    """``{label: (edge, text)}``: the eigenvalue at which η·α reaches the linear-stability
+    limit of the run's optimizer (:func:`~sharpdim.experiments.measures.eos_threshold`):
+    2/η for SGD, 2(1 + β)/η for heavy ball; none for Adam, which has no such constant."""
+    runs = {r["run_id"]: r for r in d.runs}
+    beta = float(d.canonical["train"].get("momentum", 0.0))
+    out = {}
+    for name, rid in run_of.items():
+        r = runs[rid]
+        if r["optimizer"] in ADAPTIVE_OPTIMIZERS:
+            continue
+        momentum = beta if r["optimizer"] == "momentum" else 0.0
+        text = f"2(1+{momentum:g})/η" if momentum else "2/η"
+        out[name] = (eos_threshold(r["optimizer"], momentum) / r["lr"], text)
+    return out
 
 
 def fig_slq_vs_exact(d: SweepData, a: Analysis, out: Path) -> list[Figure]:
