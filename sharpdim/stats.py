@@ -34,6 +34,7 @@ Rules where the definition is silent (pinned in ``tests/test_stats.py``):
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -479,6 +480,13 @@ def paired_tau_difference(
     if len(rows) < 3:
         raise ValueError(f"paired_tau_difference needs at least 3 records with finite "
                          f"{names}, got {len(rows)}")
+    settings = Counter(tuple(r.get(k) for k in group_by) for r in rows)
+    if group_by and max(settings.values()) < 2:
+        # seeds are resampled within a setting: with one record in each, every resample is
+        # the data itself and the "interval" is a point, which a verdict must not read
+        raise ValueError(f"paired_tau_difference needs two or more records (seeds) in some "
+                         f"setting of {list(group_by)} to resample, got one record in each of "
+                         f"{len(settings)} settings")
 
     def tau(rs, m):
         return kendall_tau([r[m] for r in rs], [r[target] for r in rs])

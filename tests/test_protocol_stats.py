@@ -155,3 +155,20 @@ def test_bound_input_errors_name_the_argument():
         theorem_4_5_bound(1.0, -1.0, 1.0, 10)
     with pytest.raises(ValueError, match="n must be a positive integer"):
         theorem_4_5_bound(1.0, 1.0, 1.0, 0)
+
+
+def test_a_paired_difference_with_one_seed_per_setting_has_no_interval_and_is_refused():
+    """Seeds are resampled within each setting; with one run per setting every resample is
+    the data itself, so the bootstrap interval would be a point — no verdict may read it."""
+    from sharpdim.stats import paired_tau_difference
+
+    runs = [{"lr": lr, "seed": 0, "sd": lr, "eta": -lr, "gap": lr} for lr in (1, 2, 3, 4)]
+    with pytest.raises(ValueError, match=r"two or more records \(seeds\).*one record in each "
+                                         r"of 4 settings"):
+        paired_tau_difference(runs, "sd", ["eta"], "gap", group_by=["lr"], seed=0,
+                              n_resamples=50)
+    # one setting with two seeds is enough to resample
+    runs.append({"lr": 4, "seed": 1, "sd": 4.5, "eta": -4, "gap": 4.2})
+    d = paired_tau_difference(runs, "sd", ["eta"], "gap", group_by=["lr"], seed=0,
+                              n_resamples=50)
+    assert d.interval.low <= d.difference <= d.interval.high
