@@ -119,6 +119,12 @@ def regime(c: ReportContext) -> list[str]:
     return lines + _sd_scale(c) + [""]
 
 
+def _count(v: float) -> str:
+    """A number of directions to the unit (a rounding residue like −2e-12 prints as 0)."""
+    text = f"{v:,.0f}"
+    return "0" if text == "-0" else text
+
+
 def _sd_scale(c: ReportContext) -> list[str]:
     """How close each SD variant is to the parameter count ``N``: on real spectra the
     near-zero bulk of the Hessian has ln|1 − ηα| ≈ 0, which counts toward SD until the
@@ -134,8 +140,8 @@ def _sd_scale(c: ReportContext) -> list[str]:
         deficit = np.array([n - sd for sd, n in pairs])
         out.append(f"  * {label(m)}: median {np.median(share):.3f} N (range "
                    f"{share.min():.3f}–{share.max():.3f}); N − SD median "
-                   f"{np.median(deficit):,.0f} (range {deficit.min():,.0f}–"
-                   f"{deficit.max():,.0f}), over {len(pairs)} runs")
+                   f"{_count(np.median(deficit))} (range {_count(deficit.min())}–"
+                   f"{_count(deficit.max())}), over {len(pairs)} runs")
     if not out:
         return []
     return ["* SD against the parameter count N (a value near N is the definition at work: "
