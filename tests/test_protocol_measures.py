@@ -220,6 +220,21 @@ def test_bound_inputs_are_the_largest_per_example_gradient_norm_and_loss(trained
     assert v["n_train"] == data.n_train
 
 
+def _mse_run(task, options, data, *, epochs, trajectory, settings):
+    """A model of ``options`` trained with :func:`mse_onehot` (lr 0.1, batch 16, seed 0) and
+    the measure context of that run."""
+    from sharpdim.experiments.tasks import mse_onehot
+
+    model = task.model(options, 0)
+    r = train(model, data, TrainSettings(lr=0.1, batch_size=16, epochs=epochs,
+                                         trajectory=trajectory), mse_onehot, seed=0)
+    ctx = MeasureContext(model=model, loss_fn=mse_onehot, data=data, lr=0.1, batch_size=16,
+                         optimizer="sgd", momentum=0.0, weight_decay=0.0, betas=(0.9, 0.999),
+                         n_parameters=sum(p.numel() for p in model.parameters()), seed=0,
+                         settings=settings, trajectory=r.trajectory)
+    return model, r, ctx
+
+
 def test_mse_task_option_trains_and_measures_with_the_squared_error(task_data):
     from sharpdim.experiments.tasks import mse_onehot
 
@@ -227,14 +242,8 @@ def test_mse_task_option_trains_and_measures_with_the_squared_error(task_data):
     opts = task.options({**options, "loss": "mse"})
     loss_fn = task.loss_for(opts)
     assert loss_fn is mse_onehot and task.loss_for(options) is task.loss_fn
-    model = task.model(opts, 0)
-    r = train(model, data, TrainSettings(lr=0.1, batch_size=16, epochs=2, trajectory=2),
-              loss_fn, seed=0)
-    ctx = MeasureContext(model=model, loss_fn=loss_fn, data=data, lr=0.1, batch_size=16,
-                         optimizer="sgd", momentum=0.0, weight_decay=0.0, betas=(0.9, 0.999),
-                         n_parameters=sum(p.numel() for p in model.parameters()), seed=0,
-                         settings=MeasureSettings(bound={"n_points": 1}),
-                         trajectory=r.trajectory)
+    model, r, ctx = _mse_run(task, opts, data, epochs=2, trajectory=2,
+                             settings=MeasureSettings(bound={"n_points": 1}))
     v = _values(compute_measures(ctx, ["standard_errors", "bound"])[0])
     with torch.no_grad():
         out = model(data.x_test)
@@ -252,16 +261,10 @@ def test_loss_metric_topology_uses_the_runs_own_squared_error_per_example(task_d
     """The loss-metric PH distance is between the per-example *training* losses of the run:
     with ``loss = "mse"`` these are ½‖f(x_i) − e_{y_i}‖², written out here by hand."""
     from sharpdim.experiments.measures import _per_example_losses
-    from sharpdim.experiments.tasks import mse_onehot
 
     task, options, data = task_data
-    model = task.model(options, 0)
-    r = train(model, data, TrainSettings(lr=0.1, batch_size=16, epochs=1, trajectory=3),
-              mse_onehot, seed=0)
-    ctx = MeasureContext(model=model, loss_fn=mse_onehot, data=data, lr=0.1, batch_size=16,
-                         optimizer="sgd", momentum=0.0, weight_decay=0.0, betas=(0.9, 0.999),
-                         n_parameters=sum(p.numel() for p in model.parameters()), seed=0,
-                         settings=MeasureSettings(), trajectory=r.trajectory)
+    model, r, ctx = _mse_run(task, options, data, epochs=1, trajectory=3,
+                             settings=MeasureSettings())
     rows = np.arange(0, 40, 3)
     got = _per_example_losses(ctx, rows)
     onehot = torch.nn.functional.one_hot(data.y_train[rows], 10).double()
