@@ -360,3 +360,17 @@ def test_optimizers_with_their_own_lr_axes_are_compared_like_with_like():
     assert {d.measure for d in tables["adamw"].decisive} == {"sd_slq", "sd_update"}
     assert tables["adamw"].confounds["sd_slq"]["lr"] == kendall_tau(
         [r["sd_slq"] for r in mine], [r["lr"] for r in mine])
+
+
+def test_the_bound_uses_the_larger_of_the_training_and_test_loss_maxima():
+    """Theorem 4.5's B bounds every example's loss: where a sweep recorded the test maximum
+    the computed bound uses max(B_train, B_test); older sweeps keep the training B."""
+    from sharpdim.bounds import theorem_4_5_bound
+    from sharpdim.report.analysis import _bounds
+
+    base = {"sd_exact": 40.0, "bound_L": 3.0, "bound_B": 0.5, "n_train": 1000.0,
+            "worst_loss_gap": 0.2}
+    old, new = _bounds([{"run_id": "a", **base}, {"run_id": "b", **base, "bound_B_test": 4.0}])
+    assert old.bound.value == theorem_4_5_bound(40.0, 3.0, 0.5, 1000).value
+    assert new.bound.value == theorem_4_5_bound(40.0, 3.0, 4.0, 1000).value
+    assert new.bound.B == 4.0 and new.bound.value > old.bound.value

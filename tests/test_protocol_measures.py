@@ -198,7 +198,7 @@ def test_sd_at_the_fixed_batch_size_equals_sd_exact_when_it_is_the_training_batc
 def test_bound_inputs_are_the_largest_per_example_gradient_norm_and_loss(trained):
     task, data, model, result = trained
     v = _values(compute_measures(_ctx(trained, bound={"n_points": 2}), ["bound"])[0])
-    L = B = 0.0
+    L = B = B_test = 0.0
     gaps = []
     probe = type(model)(*model) if isinstance(model, torch.nn.Sequential) else None
     assert probe is not None
@@ -214,8 +214,12 @@ def test_bound_inputs_are_the_largest_per_example_gradient_norm_and_loss(trained
         with torch.no_grad():
             gaps.append(float(task.loss_fn(probe(data.x_test), data.y_test)
                               - task.loss_fn(probe(data.x_train), data.y_train)))
+            for i in range(data.n_test):
+                B_test = max(B_test, float(task.loss_fn(probe(data.x_test[i:i + 1]),
+                                                        data.y_test[i:i + 1])))
     assert v["bound_L"] == pytest.approx(L, rel=1e-6)
     assert v["bound_B"] == pytest.approx(B, rel=1e-6)
+    assert v["bound_B_test"] == pytest.approx(B_test, rel=1e-6)
     assert v["worst_loss_gap"] == pytest.approx(max(gaps), rel=1e-6, abs=1e-12)
     assert v["n_train"] == data.n_train
 

@@ -103,6 +103,7 @@ MEASURES: dict[str, MeasureInfo] = {m.name: m for m in (
     _m("lambda_1_eos", "mean max ln|1 − ηα| (Lanczos)", "diagnostic"),
     _m("bound_L", "L (max per-example gradient norm)", "diagnostic", True),
     _m("bound_B", "B (max per-example loss)", "diagnostic", True),
+    _m("bound_B_test", "max per-example test loss", "diagnostic", True),
     _m("worst_loss_gap", "worst loss gap over last iterates", "diagnostic"),
     _m("n_train", "training examples", "diagnostic"),
     # hyperparameters (not measures) that figures label
@@ -124,6 +125,7 @@ UPDATE_SD = ("sd_update", "sd_update_per_state")   # (raw, divided by the state 
 SLQ_VALIDATION = ("sd_exact", "sd_slq")  # (reference, estimate) of the SLQ-vs-exact check
 LAMBDA_1_SOURCE = ("lambda_1_top_share", "lambda_1_negative_share")  # (top, negative)
 BOUND_INPUTS = ("bound_L", "bound_B", "n_train", "worst_loss_gap")   # (L, B, n, measured gap)
+BOUND_B_TEST = "bound_B_test"  # the test examples' maximum loss: B is the larger of the two
 EOS_RATIO = ("eta_lambda_max", "eta_lambda_max_minibatch", "eos_threshold")
 # spectra stored as arrays by the measure groups
 FULL_SPECTRUM = "hessian_eigenvalues"     # exact training-loss Hessian eigenvalues

@@ -26,6 +26,7 @@ from sharpdim.bounds import BoundValue, theorem_4_5_bound
 from sharpdim.experiments.degenerate import degenerate_reason
 from sharpdim.experiments.measures import hyperparameter_baselines, state_size
 from sharpdim.experiments.registry import (
+    BOUND_B_TEST,
     BOUND_INPUTS,
     EOS_RATIO,
     LAMBDA_1_SOURCE,
@@ -181,6 +182,8 @@ def _bounds(done: Sequence[Mapping[str, Any]]) -> list[RunBound]:
         if sd_name is None:
             continue
         L, B, n, gap = (r[k] for k in BOUND_INPUTS)
+        if is_finite_number(r.get(BOUND_B_TEST)):  # recorded by sweeps since it was added
+            B = max(B, r[BOUND_B_TEST])
         b = theorem_4_5_bound(r[sd_name], L, B, int(n))
         out.append(RunBound(r["run_id"], sd_name, b, gap,
                             b.value / gap if gap > 0 else math.inf))

@@ -447,10 +447,11 @@ def bound(c: ReportContext) -> list[str]:
     lines = ["## Theorem 4.5, evaluated: predicted against measured generalization", "",
              "Computable part min over δ ∈ (0, e^{-1/2}] of 2Lδ + 2B·√(4·SD·ln(1/δ)/n) "
              "(`sharpdim.bounds.theorem_4_5_bound`), L = largest per-example gradient norm and "
-             "B = largest per-example loss over the training set at the last iterates, beside "
+             "B = largest per-example loss over the training set at the last iterates (and over "
+             "the test set, where the sweep recorded it: `bound_B_test`), beside "
              "the measured worst-case loss gap over the same iterates. The theorem needs B to "
-             "bound the loss of every example, test examples included, which can exceed the "
-             "training B: B here is an optimistic stand-in. **Left out** (not computable): "
+             "bound the loss of every example; a training-set B, where it is all a sweep "
+             "recorded, is an optimistic stand-in. **Left out** (not computable): "
              "(I_∞ + ln(1/ζ))/√n and C·B²/√n — so the printed bound is a lower bound of the "
              "theorem's, and its vacuity factor a lower bound of the true one.", "",
              "| run | SD used | SD | L | B | n | δ* | bound | measured worst gap | bound / gap |",
@@ -465,11 +466,11 @@ def bound(c: ReportContext) -> list[str]:
         below = sum(f < 1 for f in factors)
         lines += ["", f"The computed part exceeds the measured gap by a factor "
                   f"{factors[0]:.3g}–{factors[-1]:.3g} (median {factors[len(factors) // 2]:.3g})"
-                  f" and exceeds the training-set B in "
+                  f" and exceeds B in "
                   f"{sum(x.bound.value >= x.bound.B for x in b)} of {len(b)} runs."
                   + (f" In {below} run(s) it is below the measured gap: not a violation of "
                      "the theorem, whose left-out terms are positive and whose B must bound "
-                     "the test losses too, which the training-set B does not." if below else "")]
+                     "every example's loss, which a training-set B does not." if below else "")]
     return lines + [""]
 
 
