@@ -344,6 +344,14 @@ def _slq_rows(name, model, f, theta, x, y, *, batch_size, n_steps, n_runs, repea
     return rows
 
 
+def _lanczos_passes(w: torch.Tensor, q: torch.Tensor, q_prev: torch.Tensor) -> None:
+    """The four passes over ``N``-vectors any Lanczos step makes and no PyTorch op fuses:
+    ``α = qᵀw``, ``w −= α q``, ``w −= β q'`` (β = ½ stands in), ``‖w‖``."""
+    w.add_(q, alpha=-float(torch.dot(q, w)))
+    w.add_(q_prev, alpha=-0.5)
+    float(torch.linalg.vector_norm(w))
+
+
 def _bare_products(f, theta, batches, probe: torch.Tensor, n_steps: int, *,
                    passes: bool = False) -> Callable[[], None]:
     """The floor an SLQ run is measured against: for each minibatch, the gradient graph
@@ -351,10 +359,9 @@ def _bare_products(f, theta, batches, probe: torch.Tensor, n_steps: int, *,
     ``torch.autograd.grad`` calls, the cheapest CPU Hessian-vector product
     (``HVP ÷ gradient`` rows), with nothing else.
 
-    ``passes=True`` adds, after each product, the four passes over ``N``-vectors that any
-    Lanczos step needs and no PyTorch op fuses — ``α = qᵀw``, ``w −= α q``, ``w −= β q'``,
-    ``‖w‖`` — on the product itself: the floor of a Lanczos run, since a pass between two
-    products costs several times what it costs alone (each evicts the other's data)."""
+    ``passes=True`` adds :func:`_lanczos_passes` on each product: the floor of a Lanczos
+    run, since a pass between two products costs several times what it costs alone (each
+    evicts the other's data from cache)."""
     q = probe / torch.linalg.vector_norm(probe)
     q_prev = q.flip(0)
 
@@ -365,9 +372,7 @@ def _bare_products(f, theta, batches, probe: torch.Tensor, n_steps: int, *,
             for _ in range(n_steps):
                 (w,) = torch.autograd.grad(g, t, probe, retain_graph=True)
                 if passes:
-                    w.add_(q, alpha=-float(torch.dot(q, w)))
-                    w.add_(q_prev, alpha=-0.5)
-                    float(torch.linalg.vector_norm(w))
+                    _lanczos_passes(w, q, q_prev)
     return run
 
 
@@ -400,12 +405,13 @@ def _slq_cost_rows(name, model, f, theta, x, y, *, batch_size, n_steps, group, r
         t_ = theta.detach().clone().requires_grad_(True)
         torch.autograd.grad(f(t_, xb, yb), t_, create_graph=True)
 
+    unit = probe / torch.linalg.vector_norm(probe)
+    unit_prev = unit.flip(0)
+
     def passes() -> None:  # the four passes of ``floor`` alone, without the products
-        w, q = probe.clone(), probe / torch.linalg.vector_norm(probe)
+        w = probe.clone()
         for _ in range(n_steps):
-            w.add_(q, alpha=-float(torch.dot(q, w)))
-            w.add_(q, alpha=-0.5)
-            float(torch.linalg.vector_norm(w))
+            _lanczos_passes(w, unit, unit_prev)
 
     def recurrence() -> None:  # the Lanczos recurrence alone: a one-pass stand-in product
         lanczos_lockstep(lambda Q: Q * 1.0, probe[None], n_steps,

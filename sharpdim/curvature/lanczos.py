@@ -346,8 +346,8 @@ class _Lockstep:
         ``s`` is brought back to ``[½, 1)`` by an exact power-of-two scaling whenever it
         leaves ``[2⁻²⁴, 2²⁴]``, so products and ``s²`` stay far from overflow and underflow
         in float32."""
-        # 1-D rows: elementwise ops and reductions on (1, N) tensors measured 5–7 % of a
-        # step slower at 13k parameters once interleaved with the products
+        # 1-D rows: elementwise ops and reductions on (1, N) tensors measured a few percent
+        # of a step slower at 13k parameters (on a shared machine: ±5 % between runs)
         u, u_prev = self.q[0], self.q_prev[0]
         s, s_prev, b_prev, scale, tiny = 1.0, 1.0, 0.0, 0.0, self.tiny
         alphas, betas = [], []

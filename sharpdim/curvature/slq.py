@@ -159,7 +159,8 @@ def lockstep_quadratures(
             if stack.strategy == "per-run" and reorthogonalize == "none":
                 # nothing is batched across the runs (one graph each, no basis): advancing
                 # them one at a time takes the single-run recurrence, which has no per-row
-                # bookkeeping (measured at 280k parameters: 1.24 → ~1.07 of the bare products)
+                # bookkeeping (280k parameters, 8 runs: 1.24 → 1.09 of the bare products in
+                # reports/benchmarks.md)
                 group_results = tuple(
                     res for i in range(b - a) for res in lanczos_lockstep(
                         lambda Q, i=i, stack=stack: stack.run_product(i, Q[0])[None],
