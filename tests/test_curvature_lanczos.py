@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from sharpdim.curvature import MatrixOperator, extreme_eigenvalues, lanczos, lanczos_lockstep
+from sharpdim.curvature import (
+    MatrixOperator,
+    extreme_eigenvalues,
+    lanczos,
+    lanczos_lockstep,
+    lanczos_plain,
+)
 from sharpdim.testing.checking import EPS
 
 D = torch.float64
@@ -159,6 +165,43 @@ def test_plain_lanczos_quadrature_matches_the_spectral_moments_at_any_scale(c):
     np.testing.assert_allclose(res.alphas / c, ref.alphas, rtol=0,
                                atol=1e-13 * np.abs(lam).max())
     np.testing.assert_allclose(res.betas / c, ref.betas, rtol=1e-13)
+
+
+def test_plain_run_on_vectors_is_the_same_run_as_one_lockstep_row():
+    """``lanczos_plain(matvec, v)`` drops only the views of the ``(1, N)`` form: the same
+    arithmetic in the same order, so the same numbers bit for bit."""
+    A = _planted(np.linspace(-1.0, 3.0, 25), 6)
+    v = torch.as_tensor(np.random.default_rng(7).standard_normal(25))
+    plain = lanczos_plain(lambda u: A @ u, v, 9)
+    (row,) = lanczos_lockstep(lambda Q: (A @ Q[0])[None], v[None], 9, reorthogonalize="none")
+    np.testing.assert_array_equal(plain.alphas, row.alphas)
+    np.testing.assert_array_equal(plain.betas, row.betas)
+    assert plain.beta_last == row.beta_last and plain.v0_norm == row.v0_norm
+    assert plain.reorthogonalization == "none" and plain.n_steps == plain.n_hvp == 9
+
+
+def test_plain_run_calls_check_with_the_vectors_of_a_non_finite_product_then_raises():
+    A = _planted(np.linspace(-1.0, 3.0, 6), 8)
+    calls, seen = [], []
+
+    def matvec(u):  # the third product overflows in one entry
+        calls.append(1)
+        out = A @ u
+        if len(calls) == 3:
+            out[2] = float("inf")
+        return out
+
+    with pytest.raises(FloatingPointError, match="Lanczos step 3: a product is not finite"):
+        lanczos_plain(matvec, torch.arange(1.0, 7.0, dtype=D), 5,
+                      check=lambda u, w: seen.append((tuple(u.shape), bool(torch.isinf(w[2])))))
+    assert seen == [((6,), True)]  # 1-D vectors, the product that overflowed
+
+
+def test_plain_run_rejects_a_start_that_is_not_one_vector():
+    with pytest.raises(ValueError, match=r"v0 must be a 1-D tensor, got torch.Size\(\[1, 3\]\)"):
+        lanczos_plain(lambda u: u, torch.ones((1, 3), dtype=D), 2)
+    with pytest.raises(ValueError, match="v0 must be finite and nonzero"):
+        lanczos_plain(lambda u: u, torch.zeros(3, dtype=D), 2)
 
 
 def test_timing_clock_replaces_wall_time_within_its_block_only():

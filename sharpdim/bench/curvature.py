@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import math
 import platform
 import time
 import warnings
@@ -238,6 +239,11 @@ def _hvp_rows(name, f, theta, x, y, *, batch_size, repeats, rng, device) -> list
         "linearize16": lambda: ops["linearize"].matmat(V16),
         "stack16": lambda: stack.apply(R16),
     }
+    g, t_r = ops["graph"]._g, ops["graph"]._theta_r
+    fns["raw"] = lambda: torch.autograd.grad(g, t_r, v, retain_graph=True)
+    engine_call = getattr(torch.autograd.graph, "_engine_run_backward", None)
+    if engine_call is not None:  # private: present in torch 2.3 and later
+        fns["engine"] = lambda: engine_call((g,), (v,), True, False, (t_r,), False, False)
     t = _round_robin(fns, repeats, device)
     per = {k: t[k] / 16 if "16" in k else t[k] for k in t}
     rows = [BenchRow("hvp", name, "gradient (forward + backward)", t["grad"] * 1e3, "ms",
@@ -257,6 +263,14 @@ def _hvp_rows(name, f, theta, x, y, *, batch_size, repeats, rng, device) -> list
         "stack16": ("HVP per run, 16 minibatches in lockstep (stacked graph)",
                     f"strategy {stack.strategy}: 16 different Hessians, one double backward"),
     }
+    if "engine" in t:
+        labels["raw"] = ("HVP, reused graph, a bare torch.autograd.grad call",
+                         "the product of the goal rows' floor")
+        labels["engine"] = (
+            "HVP, reused graph, torch's autograd engine called directly",
+            f"private torch.autograd.graph._engine_run_backward, not used by sharpdim: "
+            f"{t['engine'] / t['raw']:.2f} of the bare torch.autograd.grad call, whose "
+            "argument handling is the rest")
     for key, (quantity, note) in labels.items():
         rows.append(BenchRow("hvp", name, quantity, per[key] / t["grad"], "× gradient", note))
     return rows
@@ -352,27 +366,45 @@ def _lanczos_passes(w: torch.Tensor, q: torch.Tensor, q_prev: torch.Tensor) -> N
     float(torch.linalg.vector_norm(w))
 
 
-def _bare_products(f, theta, batches, probe: torch.Tensor, n_steps: int, *,
-                   passes: bool = False) -> Callable[[], None]:
+def _bare_products(f, theta, batches, probe: torch.Tensor, n_steps: int) -> Callable[[], None]:
     """The floor an SLQ run is measured against: for each minibatch, the gradient graph
     (``create_graph=True``) and ``n_steps`` double backwards through it — raw
-    ``torch.autograd.grad`` calls, the cheapest CPU Hessian-vector product
-    (``HVP ÷ gradient`` rows), with nothing else.
-
-    ``passes=True`` adds :func:`_lanczos_passes` on each product: the floor of a Lanczos
-    run, since a pass between two products costs several times what it costs alone (each
-    evicts the other's data from cache)."""
-    q = probe / torch.linalg.vector_norm(probe)
-    q_prev = q.flip(0)
-
+    ``torch.autograd.grad`` calls, the cheapest CPU Hessian-vector product through torch's
+    public API (``HVP ÷ gradient`` rows), with nothing else."""
     def run() -> None:
         for xb, yb in batches:
             t = theta.detach().clone().requires_grad_(True)
             (g,) = torch.autograd.grad(f(t, xb, yb), t, create_graph=True)
             for _ in range(n_steps):
-                (w,) = torch.autograd.grad(g, t, probe, retain_graph=True)
-                if passes:
-                    _lanczos_passes(w, q, q_prev)
+                torch.autograd.grad(g, t, probe, retain_graph=True)
+    return run
+
+
+def _bare_lanczos(f, theta, batches, probe: torch.Tensor, n_steps: int) -> Callable[[], None]:
+    """The floor of a Lanczos run: :func:`_bare_products` whose products are chained as in a
+    run (each product's input is the previous step's vector) with the four passes of
+    :func:`_lanczos_passes` on each — ``α = uᵀw``, ``w −= αu``, ``w −= c u'``, ``‖w‖``, the
+    normalization folded into the scalars — and nothing else: no checks, no bookkeeping, no
+    Ritz values. A pass costs several times more between two products than alone (each
+    evicts the other's data from cache), which ``graph + m HVPs`` does not count."""
+    def run() -> None:
+        for xb, yb in batches:
+            t = theta.detach().clone().requires_grad_(True)
+            (g,) = torch.autograd.grad(f(t, xb, yb), t, create_graph=True)
+            u = u_prev = probe / torch.linalg.vector_norm(probe)
+            s, s_prev, b_prev = 1.0, 1.0, 0.0
+            for j in range(n_steps):
+                (w,) = torch.autograd.grad(g, t, u, retain_graph=True)
+                a = float(torch.dot(u, w)) / (s * s)
+                w.add_(u, alpha=-a)
+                if j:
+                    w.add_(u_prev, alpha=-b_prev * s / s_prev)
+                norm = float(torch.linalg.vector_norm(w))
+                e = math.frexp(norm)[1]  # keep float32 far from overflow, as the engine does
+                if not -24 <= e <= 24:
+                    w.mul_(math.ldexp(1.0, -e))
+                    norm = math.ldexp(norm, -e)
+                u_prev, u, s_prev, s, b_prev = u, w, s, norm, norm / s
     return run
 
 
@@ -389,7 +421,7 @@ def _slq_cost_rows(name, model, f, theta, x, y, *, batch_size, n_steps, group, r
                             device=device)
     first = _batches(x, y, 1, batch_size, rng)
     one = _bare_products(f, theta, first, probe, n_steps)
-    floor = _bare_products(f, theta, first, probe, n_steps, passes=True)
+    floor = _bare_lanczos(f, theta, first, probe, n_steps)
     many = _bare_products(f, theta, _batches(x, y, group, batch_size, rng), probe, n_steps)
 
     def est(R: int, mode: str) -> Callable[[], None]:
@@ -445,8 +477,9 @@ def _slq_cost_rows(name, model, f, theta, x, y, *, batch_size, n_steps, group, r
                f"{(e_total - e_hvp - e_rec) / bare:.2f}; rest of estimate_sharpness (checks, "
                f"probes, SD, conditioning) {(t['est1'] - e_total) / bare:.2f}; all ÷ graph + "
                "m HVPs")
-    floor_note = (f"graph + m × (HVP + the 4 passes α = qᵀw, w −= αq, w −= βq', ‖w‖ on the "
-                  f"product): {t['floor'] / bare:.2f}; the same passes alone: "
+    floor_note = (f"graph + m × (HVP + the 4 passes α = uᵀw, w −= αu, w −= cu', ‖w‖ on the "
+                  f"product, each product's input the previous step's vector): "
+                  f"{t['floor'] / bare:.2f}; the same passes alone: "
                   f"{t['passes'] / bare:.2f} (so between products they cost "
                   f"{(t['floor'] - bare) / max(t['passes'], 1e-12):.1f}× as much); one SLQ run "
                   f"÷ this floor: {t['est1'] / t['floor']:.2f}")
@@ -690,13 +723,13 @@ def bench_curvature(
     after a warm-up (least times). The goal rows time ``estimate_sharpness(method="slq")``
     against the bare graph + ``m`` HVPs in turns, ``cost_repeats[model]`` times (default 10
     at 13k, where one turn takes a tenth of a second and one disturbance of the shared machine
-    shows, and 3 at 280k)
+    shows, and 5 at 280k)
     (:func:`_slq_cost_rows`). ``reorth_study`` adds :func:`reorthogonalization_study`
     (keywords ``reorth_options``), the data behind the default re-orthogonalization.
     """
     device = torch.device(device)
     slq_runs = {"13k": 16, "280k": 8, **(slq_runs or {})}
-    cost_repeats = {"13k": 10, "280k": 3, **(cost_repeats or {})}
+    cost_repeats = {"13k": 10, "280k": 5, **(cost_repeats or {})}
     x, y = synthetic_classification(n_examples, seed=seed)
     x, y = x.to(device), y.to(device)
     rows: list[BenchRow] = []

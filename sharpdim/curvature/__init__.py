@@ -35,6 +35,7 @@ from sharpdim.curvature.lanczos import (
     extreme_eigenvalues,
     lanczos,
     lanczos_lockstep,
+    lanczos_plain,
 )
 from sharpdim.curvature.slq import draw_minibatch, slq_run_seeds, slq_spectral_measure
 from sharpdim.curvature.spectral_measure import (
@@ -72,6 +73,7 @@ __all__ = [
     "extreme_eigenvalues",
     "lanczos",
     "lanczos_lockstep",
+    "lanczos_plain",
     "draw_minibatch",
     "slq_run_seeds",
     "slq_spectral_measure",

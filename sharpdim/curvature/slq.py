@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Sequence
+from functools import partial
 
 import numpy as np
 import torch
@@ -30,7 +31,7 @@ import torch
 from sharpdim._numerics import positive_int
 from sharpdim.curvature.functional import FlatLoss, NonFiniteError
 from sharpdim.curvature.hvp import hessian_stack
-from sharpdim.curvature.lanczos import lanczos_lockstep
+from sharpdim.curvature.lanczos import lanczos_lockstep, lanczos_plain
 from sharpdim.curvature.spectral_measure import SpectralMeasure
 from sharpdim.vocabulary import REORTHOGONALIZATIONS, choice
 
@@ -162,10 +163,10 @@ def lockstep_quadratures(
                 # bookkeeping (280k parameters, 8 runs: 1.24 → 1.09 of the bare products in
                 # reports/benchmarks.md)
                 group_results = tuple(
-                    res for i in range(b - a) for res in lanczos_lockstep(
-                        lambda Q, i=i, stack=stack: stack.run_product(i, Q[0])[None],
-                        V0[i:i + 1], n_steps, reorthogonalize="none", inplace=True,
-                        check=lambda Q, W, i=i, stack=stack: stack.check_run_product(i, W[0])))
+                    lanczos_plain(partial(stack.run_product, i), V0[i], n_steps, inplace=True,
+                                  check=lambda u, w, i=i, stack=stack:
+                                  stack.check_run_product(i, w))
+                    for i in range(b - a))
             else:
                 group_results = lanczos_lockstep(
                     lambda Q, stack=stack: stack.apply(Q, check=False), V0, n_steps,
