@@ -199,11 +199,11 @@ def _clock(device: torch.device) -> Callable[[], float]:
     return time.perf_counter
 
 
-def _round_robin(fns: dict[str, Callable[[], object]], repeats: int,
-                 device: torch.device) -> dict[str, float]:
-    """Least seconds of each function over ``repeats`` turns (A, B, C, A, B, C, …): the
-    turns spread a change of load on a shared machine over every function alike, and the
-    minimum is the least-disturbed run (the convention of ``timeit``)."""
+def _turns(fns: dict[str, Callable[[], object]], repeats: int,
+           device: torch.device) -> dict[str, list[float]]:
+    """Seconds of each function in each of ``repeats`` turns (A, B, C, A, B, C, …) after a
+    warm-up: the turns spread a change of load on a shared machine over every function
+    alike."""
     for fn in fns.values():  # warm-up
         fn()
     times: dict[str, list[float]] = {k: [] for k in fns}
@@ -215,7 +215,23 @@ def _round_robin(fns: dict[str, Callable[[], object]], repeats: int,
             fn()
             _sync(device)
             times[k].append(clock() - t0)
-    return {k: float(np.min(v)) for k, v in times.items()}
+    return times
+
+
+def _round_robin(fns: dict[str, Callable[[], object]], repeats: int,
+                 device: torch.device) -> dict[str, float]:
+    """Least seconds of each function over the :func:`_turns`: the least-disturbed run (the
+    convention of ``timeit``)."""
+    return {k: float(np.min(v)) for k, v in _turns(fns, repeats, device).items()}
+
+
+def _paired_ratio(times: dict[str, list[float]], num: str, den: str
+                  ) -> tuple[float, float, float]:
+    """Median, least and largest over the turns of ``num``'s seconds ÷ ``den``'s in the same
+    turn: a change of the machine's speed between turns cancels in each ratio, where the
+    least times of the two could come from different turns."""
+    r = np.asarray(times[num]) / np.asarray(times[den])
+    return float(np.median(r)), float(r.min()), float(r.max())
 
 
 def _hvp_rows(name, f, theta, x, y, *, batch_size, repeats, rng, device) -> list[BenchRow]:
@@ -471,7 +487,8 @@ def _slq_cost_rows(name, model, f, theta, x, y, *, batch_size, n_steps, group, r
            "est1_full": est(1, "full"), "many": many, "estG": est(group, default),
            "estG_full": est(group, "full"), "graph": graph,
            "recurrence": recurrence, "engine": engine}
-    t = _round_robin(fns, repeats, device)
+    turns = _turns(fns, repeats, device)
+    t = {k: float(np.min(v)) for k, v in turns.items()}
     rows = []
     bare = t["one"]
     e_total, e_hvp, e_rec = min(engine_turns[1:] or engine_turns)  # the least-disturbed turn
@@ -483,27 +500,29 @@ def _slq_cost_rows(name, model, f, theta, x, y, *, batch_size, n_steps, group, r
                f"{(e_total - e_hvp - e_rec) / bare:.2f}; rest of estimate_sharpness (checks, "
                f"probes, SD, conditioning) {(t['est1'] - e_total) / bare:.2f}; all ÷ graph + "
                "m HVPs")
-    floor_note = (f"graph + m × (HVP + the 4 passes α = uᵀw, w −= αu, w −= cu', ‖w‖ on the "
-                  f"product, each product's input the previous step's vector): "
-                  f"{t['floor'] / bare:.2f}; the same passes alone: "
+    floor_ratio, floor_lo, floor_hi = _paired_ratio(turns, "floor", "one")
+    floor_note = (f"turns {floor_lo:.2f}–{floor_hi:.2f}; graph + m × (HVP + the 4 passes "
+                  "α = uᵀw, w −= αu, w −= cu', ‖w‖ on the product, each product's input the "
+                  f"previous step's vector); least times: {t['floor'] / bare:.2f}; the same "
+                  "passes alone: "
                   f"{t['passes'] / bare:.2f} (so between products they cost "
                   f"{(t['floor'] - bare) / max(t['passes'], 1e-12):.1f}× as much); one SLQ run "
-                  f"÷ this floor: {t['est1'] / t['floor']:.2f}")
+                  f"÷ this floor (median of turns): {_paired_ratio(turns, 'est1', 'floor')[0]:.2f}")
     for label, base, key, runs in (("one run", "one", "est1", 1),
                                    (f"{group} runs (default grouping)", "many", "estG", group)):
         for mode, k in ((default, key), ("full", key + "_full")):
-            ratio = t[k] / t[base]
+            ratio, lo, hi = _paired_ratio(turns, k, base)
             goal, met = _goal(ratio, "≤", 1.15) if mode == default else ("", None)
             rows.append(BenchRow(
                 "goals", name, f"SLQ through estimate_sharpness ÷ (graph + m HVPs), {label}, "
                 f"reorthogonalization={mode!r}" + (" (default)" if mode == default else ""),
                 ratio, "ratio",
-                f"m = {n_steps}, batch {batch_size}, float32; {t[k] / runs:.3g} s against "
-                f"{t[base] / runs:.3g} s per run", goal, met))
+                f"turns {lo:.2f}–{hi:.2f}; m = {n_steps}, batch {batch_size}, float32; least "
+                f"times {t[k] / runs:.3g} s against {t[base] / runs:.3g} s per run", goal, met))
     rows.append(BenchRow("goals", name, "profile of one run (default re-orthogonalization)",
-                         t["est1"] / t["one"], "ratio", profile))
+                         t["est1"] / t["one"], "ratio", "least times; " + profile))
     rows.append(BenchRow("goals", name, "floor of a Lanczos run ÷ (graph + m HVPs)",
-                         t["floor"] / t["one"], "ratio", floor_note))
+                         floor_ratio, "ratio", floor_note))
     return rows
 
 
@@ -817,7 +836,10 @@ _INTROS = {
              "checks, the loss-contract check, SD and conditioning: *rest of "
              "estimate_sharpness* in the profile row) and one graph's setup. The *floor* row is "
              "the cheapest Lanczos run: the graph, then m products chained as in a run, each "
-             "followed by the four vector passes no PyTorch op fuses.",
+             "followed by the four vector passes no PyTorch op fuses. Goal and floor rows give "
+             "the median over the turns of the ratio within a turn (its range in the note), "
+             "so that a change of the machine's speed between turns cancels; the profile "
+             "splits the least times.",
 }
 
 

@@ -558,7 +558,8 @@ def lanczos_plain(
     n_steps = _check_steps(n_steps, v0.shape[0])
     Q0, norms = _unit_rows(v0[None])
     t0 = _clock()
-    engine = _Lockstep(matvec, Q0, n_steps, reorthogonalize="none", inplace=inplace)
+    engine = _Lockstep(lambda Q: matvec(Q[0])[None], Q0, n_steps, reorthogonalize="none",
+                       inplace=inplace)
     engine.run_single_plain(matvec, check)
     return _result(engine, 0, float(norms[0]), _clock() - t0)
 
