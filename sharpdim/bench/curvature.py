@@ -501,13 +501,15 @@ def _slq_cost_rows(name, model, f, theta, x, y, *, batch_size, n_steps, group, r
                f"probes, SD, conditioning) {(t['est1'] - e_total) / bare:.2f}; all ÷ graph + "
                "m HVPs")
     floor_ratio, floor_lo, floor_hi = _paired_ratio(turns, "floor", "one")
+    passes_ratio = _paired_ratio(turns, "passes", "one")[0]
+    # the passes' cost between products, turn by turn: (floor − bare products) ÷ passes alone
+    between = float(np.median((np.asarray(turns["floor"]) - np.asarray(turns["one"]))
+                              / np.maximum(turns["passes"], 1e-12)))
     floor_note = (f"turns {floor_lo:.2f}–{floor_hi:.2f}; graph + m × (HVP + the 4 passes "
                   "α = uᵀw, w −= αu, w −= cu', ‖w‖ on the product, each product's input the "
-                  f"previous step's vector); least times: {t['floor'] / bare:.2f}; the same "
-                  "passes alone: "
-                  f"{t['passes'] / bare:.2f} (so between products they cost "
-                  f"{(t['floor'] - bare) / max(t['passes'], 1e-12):.1f}× as much); one SLQ run "
-                  f"÷ this floor (median of turns): {_paired_ratio(turns, 'est1', 'floor')[0]:.2f}")
+                  f"previous step's vector); the same passes alone: {passes_ratio:.2f} (so "
+                  f"between products they cost {between:.1f}× as much); one SLQ run ÷ this "
+                  f"floor: {_paired_ratio(turns, 'est1', 'floor')[0]:.2f}; all medians of turns")
     for label, base, key, runs in (("one run", "one", "est1", 1),
                                    (f"{group} runs (default grouping)", "many", "estG", group)):
         for mode, k in ((default, key), ("full", key + "_full")):
