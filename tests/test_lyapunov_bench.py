@@ -27,3 +27,21 @@ def test_verdict_separates_overhead_from_a_goal_below_the_floor(seconds, system,
     row = [line for line in render_lyapunov_markdown([r]).splitlines()
            if line.startswith("| w |")][0]
     assert f"| {verdict} |" in row and f"| {seconds / r.floor:.2f} |" in row
+
+
+def test_a_tiny_run_reports_the_median_of_within_run_ratios_with_their_range():
+    from threadpoolctl import threadpool_limits
+
+    from sharpdim.bench.lyapunov import bench_lyapunov
+
+    with threadpool_limits(1):
+        results = bench_lyapunov(henon_orbits=8, henon_steps=20, linear_dim=5, linear_steps=20,
+                                 repeats=3, seed=0)
+    assert len(results) == 4
+    text = render_lyapunov_markdown(results)
+    for r in results:
+        med, lo, hi = r.turn_ratios
+        assert lo <= r.ratio == med <= hi and r.turn_floors[1] <= r.floor <= r.turn_floors[2]
+        assert r.clock == "this thread's CPU time (one BLAS thread)"
+        assert f"{r.ratio:.2f}× ({lo:.2f}–{hi:.2f})" in text
+    assert "in this thread's CPU time (one BLAS thread): the ratio and the floor" in text

@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sharpdim.bench.timing import within_turn_ratio
 from sharpdim.curvature.functional import flat_loss
 from sharpdim.curvature.hessian import exact_hessian
 from sharpdim.curvature.hvp import hessian_operator, hessian_stack
@@ -227,11 +228,8 @@ def _round_robin(fns: dict[str, Callable[[], object]], repeats: int,
 
 def _paired_ratio(times: dict[str, list[float]], num: str, den: str
                   ) -> tuple[float, float, float]:
-    """Median, least and largest over the turns of ``num``'s seconds ÷ ``den``'s in the same
-    turn: a change of the machine's speed between turns cancels in each ratio, where the
-    least times of the two could come from different turns."""
-    r = np.asarray(times[num]) / np.asarray(times[den])
-    return float(np.median(r)), float(r.min()), float(r.max())
+    """:func:`~sharpdim.bench.timing.within_turn_ratio` of two of the :func:`_turns`."""
+    return within_turn_ratio(times[num], times[den])
 
 
 def _hvp_rows(name, f, theta, x, y, *, batch_size, repeats, rng, device) -> list[BenchRow]:

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from sharpdim.bench.timing import within_turn_ratio
 from sharpdim.dynamics.lyapunov import log_abs_det, lyapunov_spectrum, noise_generator
 from sharpdim.systems.henon import henon
 from sharpdim.systems.linear_cocycle import gaussian_matrix_product
@@ -37,7 +38,9 @@ GOAL = 1.5
 class BenchResult:
     """One benchmarked workload; seconds are minima over ``repeats`` interleaved runs.
 
-    ``ratio = seconds / baseline_seconds``. ``system_seconds`` is the time spent in the map's
+    ``ratio``: total ÷ bare QR, the median of its values within the runs (``turn_ratios``:
+    median, least, largest), else ``seconds / baseline_seconds``; ``clock`` what timed them.
+    ``system_seconds`` is the time spent in the map's
     own code (noise sampling, Jacobian, step), measured by a separate loop in the same run;
     ``ratio_excluding_system`` subtracts it and so isolates the algorithm's overhead.
     """
@@ -52,16 +55,28 @@ class BenchResult:
     notes: str
     oracle_seconds: float = 0.0
     product_seconds: float = 0.0
+    turn_ratios: tuple[float, float, float] | None = None
+    turn_floors: tuple[float, float, float] | None = None
+    clock: str = "wall time"
 
     @property
     def floor(self) -> float:
         """(bare QR + bare ``J·Q`` products + the map's own code + the bare LU oracle) ÷
-        bare QR: what a run that makes these calls costs at least."""
+        bare QR: what a run that makes these calls costs at least — the median over turns of
+        that sum within a turn when ``turn_floors`` holds it (median, least, largest), else
+        from the least times."""
+        if self.turn_floors is not None:
+            return self.turn_floors[0]
         return (self.baseline_seconds + self.product_seconds + self.system_seconds
                 + self.oracle_seconds) / self.baseline_seconds
 
     @property
     def ratio(self) -> float:
+        """Total ÷ bare QR: the median over turns of the ratio within a turn when
+        ``turn_ratios`` holds it (:func:`~sharpdim.bench.timing.within_turn_ratio`), else
+        the ratio of the least times."""
+        if self.turn_ratios is not None:
+            return self.turn_ratios[0]
         return self.seconds / self.baseline_seconds
 
     @property
@@ -93,18 +108,36 @@ def _table(results: Sequence[BenchResult]) -> str:
         lines.append(
             f"| {cell['workload']} | {cell['baseline']} | {r.seconds:.3f} | "
             f"{r.baseline_seconds:.3f} | "
-            f"{r.ratio:.2f}× | ≤ {r.goal:g}× | {r.verdict} | "
+            f"{r.ratio:.2f}×{_range(r.turn_ratios)} | ≤ {r.goal:g}× | {r.verdict} | "
             f"{r.system_seconds:.3f} | {r.ratio_excluding_system:.2f}× | "
-            f"{r.product_seconds:.3f} | {r.oracle_seconds:.3f} | {r.floor:.2f}× | "
+            f"{r.product_seconds:.3f} | {r.oracle_seconds:.3f} | {r.floor:.2f}×"
+            f"{_range(r.turn_floors)} | "
             f"{r.ratio / r.floor:.2f} | {cell['notes']} |"
         )
     return "\n".join(lines)
 
 
-def _time(fn: Callable[[], Any]) -> float:
-    start = time.perf_counter()
+def _range(turns: tuple[float, float, float] | None) -> str:
+    return "" if turns is None else f" ({turns[1]:.2f}–{turns[2]:.2f})"
+
+
+def _clock() -> Callable[[], float]:
+    """This thread's CPU time when every BLAS/LAPACK pool numpy uses has one thread (all the
+    work then runs in this thread, and time descheduled while other processes use the cores
+    is not counted), else wall time."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return time.perf_counter
+    pools = threadpool_info()
+    return time.thread_time if pools and all(p["num_threads"] == 1 for p in pools) \
+        else time.perf_counter
+
+
+def _time(fn: Callable[[], Any], clock: Callable[[], float] = time.perf_counter) -> float:
+    start = clock()
     fn()
-    return time.perf_counter() - start
+    return clock() - start
 
 
 def _bare_qr_loop(shape: tuple[int, ...], n: int, seed: int) -> Callable[[], None]:
@@ -163,13 +196,14 @@ def _bench_one(
             np.matmul(a, b, out=out)
 
     totals, bares, systems, lus, products = [], [], [], [], []
+    clock = _clock()
     for _ in range(repeats):  # interleaved, so drifts in machine load hit all alike
-        totals.append(_time(full))
-        bares.append(_time(qr_loop))
-        systems.append(_time(sys_loop))
-        products.append(_time(product_loop))
-        if log_det:
-            lus.append(_time(lu_loop))
+        totals.append(_time(full, clock))
+        bares.append(_time(qr_loop, clock))
+        systems.append(_time(sys_loop, clock))
+        products.append(_time(product_loop, clock))
+        lus.append(_time(lu_loop, clock) if log_det else 0.0)
+    floors = [b + p + y + u for b, p, y, u in zip(bares, products, systems, lus, strict=True)]
     spec = results[-1]
     shown = ", ".join(f"{v:.5f}" for v in spec.exponents[:2])
     notes = f"Λ₁, Λ₂ = {shown}"
@@ -181,11 +215,15 @@ def _bench_one(
         seconds=min(totals),
         baseline_seconds=min(bares),
         system_seconds=min(systems),
-        oracle_seconds=min(lus) if lus else 0.0,
+        oracle_seconds=min(lus),
         product_seconds=min(products),
         goal=GOAL,
         repeats=repeats,
         notes=notes,
+        turn_ratios=within_turn_ratio(totals, bares),
+        turn_floors=within_turn_ratio(floors, bares),
+        clock=("this thread's CPU time (one BLAS thread)" if clock is time.thread_time
+               else "wall time"),
     )
 
 
@@ -195,13 +233,14 @@ def bench_lyapunov(
     henon_steps: int = 1000,
     linear_dim: int = 100,
     linear_steps: int = 1000,
-    repeats: int = 3,
+    repeats: int = 7,
     seed: int = 0,
 ) -> list[BenchResult]:
     """Benchmark the QR spectrum on the Hénon ensemble and the d-dimensional linear RDS.
 
     Returns four results (each workload with and without the log-det oracle); times are the
-    minimum over ``repeats`` interleaved runs. Run with ``OMP_NUM_THREADS=1`` for stable
+    minimum over ``repeats`` interleaved runs, the ratio and the floor the median of their
+    values within each run (:mod:`sharpdim.bench.timing`). Run with ``OMP_NUM_THREADS=1`` for stable
     numbers (the baseline and the algorithm then use the same single-threaded LAPACK).
     """
     for name, value in (("henon_orbits", henon_orbits), ("henon_steps", henon_steps),
@@ -233,9 +272,12 @@ def render_lyapunov_markdown(results: list[BenchResult]) -> str:
     return "\n".join([
         "## Lyapunov spectrum (QR method)",
         "",
-        "Total wall time of `lyapunov_spectrum` ÷ the time of the same number of bare "
-        "`np.linalg.qr` calls on the shapes it factors, both measured in this run (minimum "
-        "over interleaved repeats). *System code* is the time spent in the map's own "
+        "Total time of `lyapunov_spectrum` ÷ the time of the same number of bare "
+        "`np.linalg.qr` calls on the shapes it factors, both measured in this run, in "
+        f"{results[0].clock if results else 'wall time'}: the ratio and the floor are the "
+        "median over interleaved repeats of their values within one repeat (the least and "
+        "largest in brackets), the seconds "
+        "the least times. *System code* is the time spent in the map's own "
         "`sample_noise`/`jacobian`/`step` calls, measured by a separate loop; the last ratio "
         "subtracts it and so shows the algorithm's own overhead. *LU oracle* is the time of "
         "the same number of bare `ln|det J|` evaluations (`log_abs_det`: LU, or the closed "
