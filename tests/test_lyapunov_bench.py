@@ -30,9 +30,10 @@ def test_verdict_separates_overhead_from_a_goal_below_the_floor(seconds, system,
 
 
 def test_a_tiny_run_reports_the_median_of_within_run_ratios_with_their_range():
-    from threadpoolctl import threadpool_limits
-
     from sharpdim.bench.lyapunov import bench_lyapunov
+
+    # installed with scikit-learn (the sweep and audit extras); the CLI uses it the same way
+    threadpool_limits = pytest.importorskip("threadpoolctl").threadpool_limits
 
     with threadpool_limits(1):
         results = bench_lyapunov(henon_orbits=8, henon_steps=20, linear_dim=5, linear_steps=20,
