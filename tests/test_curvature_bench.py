@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import torch
 
 from sharpdim.bench.curvature import (
@@ -85,13 +84,3 @@ def test_reorthogonalization_study_compares_every_mode_with_full_on_the_same_pro
         assert r["paired_full"] == 0.0  # full against itself, same minibatches and probes
         assert r["paired_none"] >= 0 and r["paired_partial"] >= 0
 
-
-def test_paired_ratio_divides_within_each_turn_so_a_slower_turn_cancels():
-    from sharpdim.bench.curvature import _paired_ratio
-
-    # turn 2 runs on a machine twice as slow; least times would pair turn 1's den with
-    # whichever num was least, the ratio within each turn does not depend on the speed
-    times = {"est": [1.1, 2.4, 1.2], "bare": [1.0, 2.0, 1.0]}
-    median, lo, hi = _paired_ratio(times, "est", "bare")
-    assert (median, lo, hi) == (pytest.approx(1.2, rel=1e-15), pytest.approx(1.1, rel=1e-15),
-                                pytest.approx(1.2, rel=1e-15))

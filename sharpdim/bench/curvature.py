@@ -402,11 +402,13 @@ def _bare_products(f, theta, batches, probe: torch.Tensor, n_steps: int) -> Call
 
 def _bare_lanczos(f, theta, batches, probe: torch.Tensor, n_steps: int) -> Callable[[], None]:
     """The floor of a Lanczos run: :func:`_bare_products` whose products are chained as in a
-    run (each product's input is the previous step's vector) with the four passes of
-    :func:`_lanczos_passes` on each — ``α = uᵀw``, ``w −= αu``, ``w −= c u'``, ``‖w‖``, the
-    normalization folded into the scalars — and nothing else: no checks, no bookkeeping, no
-    Ritz values. A pass costs several times more between two products than alone (each
-    evicts the other's data from cache), which ``graph + m HVPs`` does not count."""
+    run (each product's input is the previous step's vector), each followed by the four
+    passes of :func:`_lanczos_passes` with the run's own coefficients — ``α = uᵀw``,
+    ``w −= αu``, ``w −= c u'``, ``‖w‖``, the normalization folded into the scalars — and
+    nothing else: no checks, no bookkeeping, no Ritz values (a separate minimal recurrence,
+    so that the engine's own overhead is not in its floor). A pass costs several times more
+    between two products than alone (each evicts the other's data from cache), which
+    ``graph + m HVPs`` does not count."""
     def run() -> None:
         for xb, yb in batches:
             t = theta.detach().clone().requires_grad_(True)

@@ -160,8 +160,8 @@ def lockstep_quadratures(
             if stack.strategy == "per-run" and reorthogonalize == "none":
                 # nothing is batched across the runs (one graph each, no basis): advancing
                 # them one at a time takes the single-run recurrence, which has no per-row
-                # bookkeeping (280k parameters, 8 runs: 1.24 → 1.09 of the bare products in
-                # reports/benchmarks.md)
+                # bookkeeping (280k parameters, 8 runs: 1.24 → 1.09 of the bare products when
+                # it came in; reports/benchmarks.md has today's figure)
                 group_results = tuple(
                     lanczos_plain(partial(stack.run_product, i), V0[i], n_steps, inplace=True,
                                   check=lambda u, w, i=i, stack=stack:
