@@ -13,7 +13,10 @@ right after the transition),
 
     |SD_1 − SD_2| ≤ W_1(ν_1, ν_2) / min_i |z_i^next|
 
-(a side with ``SD_i = W`` needs no bound). Measures of unequal mass are compared after scaling
+(a side with ``SD_i = W`` needs no bound). The bound holds across SD's jumps too: where a
+partial sum reaches 0 with a vanishing next value, ``|z^next| → 0`` and the bound grows to cover
+the jump (an atom at 0 moved by ``−s`` drops SD from its mass ``m`` to 0, and the bound is
+``m·s/s = m`` exactly). Measures of unequal mass are compared after scaling
 ``ν_2`` to the mass of ``ν_1`` (``SD`` scales with the mass), the scaling term added.
 """
 
@@ -39,6 +42,21 @@ def _clean(nodes, weights) -> tuple[np.ndarray, np.ndarray]:
     return z, w
 
 
+def _quantile_gaps(z1, w1, z2, w2) -> tuple[np.ndarray, np.ndarray]:
+    """The merged breakpoints' widths ``du`` (fractions of mass) and ``|Q_1 − Q_2|`` on each
+    piece, for two cleaned measures each normalized to mass 1."""
+    o1, o2 = np.argsort(z1, kind="stable"), np.argsort(z2, kind="stable")
+    z1, z2 = z1[o1], z2[o2]
+    c1 = np.cumsum(w1[o1]) / w1.sum()
+    c2 = np.cumsum(w2[o2]) / w2.sum()
+    c1[-1] = c2[-1] = 1.0
+    cuts = np.unique(np.concatenate([[0.0], c1, c2]))
+    mid = 0.5 * (cuts[1:] + cuts[:-1])
+    q1 = z1[np.minimum(np.searchsorted(c1, mid, side="left"), z1.size - 1)]
+    q2 = z2[np.minimum(np.searchsorted(c2, mid, side="left"), z2.size - 1)]
+    return np.diff(cuts), np.abs(q1 - q2)
+
+
 def wasserstein_1(nodes_1, weights_1, nodes_2, weights_2, *, mass: float | None = None) -> float:
     """``∫_0^W |Q_1 − Q_2| du``: the 1-Wasserstein distance of the two measures, each scaled to
     total mass ``W = mass`` (default: the first one's), computed exactly from the merged
@@ -50,16 +68,18 @@ def wasserstein_1(nodes_1, weights_1, nodes_2, weights_2, *, mass: float | None 
     z1, w1 = _clean(nodes_1, weights_1)
     z2, w2 = _clean(nodes_2, weights_2)
     W = float(w1.sum()) if mass is None else float(mass)
-    o1, o2 = np.argsort(z1, kind="stable"), np.argsort(z2, kind="stable")
-    z1, z2 = z1[o1], z2[o2]
-    c1 = np.cumsum(w1[o1]) / w1.sum()
-    c2 = np.cumsum(w2[o2]) / w2.sum()
-    c1[-1] = c2[-1] = 1.0
-    cuts = np.unique(np.concatenate([[0.0], c1, c2]))
-    mid = 0.5 * (cuts[1:] + cuts[:-1])
-    q1 = z1[np.minimum(np.searchsorted(c1, mid, side="left"), z1.size - 1)]
-    q2 = z2[np.minimum(np.searchsorted(c2, mid, side="left"), z2.size - 1)]
-    return float(W * np.sum(np.diff(cuts) * np.abs(q1 - q2)))
+    du, gap = _quantile_gaps(z1, w1, z2, w2)
+    return float(W * np.sum(du * gap))
+
+
+def _wasserstein_over_slope(z1, w1, z2, w2, slope: float) -> float:
+    """``W_1 / slope`` with each piece divided before the sum: ``W_1`` itself can underflow
+    where ``slope`` is subnormal (an atom at 0 of mass 0.5 moved by −5e-324 has ``W_1`` =
+    2.5e-324, which rounds to 0, while the ratio is exactly 0.5). A piece with ``|Q_1 − Q_2|``
+    far above a tiny slope gives ``inf`` (a true, uninformative bound), never NaN."""
+    du, gap = _quantile_gaps(z1, w1, z2, w2)
+    with np.errstate(over="ignore"):
+        return float(w1.sum() * np.sum(du * (gap / slope)))
 
 
 @dataclass(frozen=True)
@@ -94,6 +114,7 @@ def sd_perturbation_bound(nodes_1, weights_1, nodes_2, weights_2) -> SDPerturbat
     nexts = [abs(d.next_value if d.next_value is not None else float(z.max()))
              for d, z in ((d1, z1), (d2_scaled, z2)) if d.dimension < d.total_mass]
     slope = min(nexts) if nexts else float("inf")
-    core = dist / slope if nexts else 0.0  # both dimensions full: they are equal
+    # both dimensions full: they are equal
+    core = _wasserstein_over_slope(z1, w1, z2, w2, slope) if nexts else 0.0
     mass_term = abs(d2.dimension - d2_scaled.dimension)
     return SDPerturbation(core + mass_term, dist, slope, mass_term, d1.dimension, d2.dimension)
