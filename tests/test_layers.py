@@ -14,7 +14,7 @@ import sharpdim
 # may import its own layer or any lower one.
 LAYERS = {
     "provenance": 0, "_numerics": 0, "vocabulary": 0,  # provenance, careful numerics, names
-    "dimension": 1, "stats": 1, "bounds": 1,
+    "dimension": 1, "stats": 1, "bounds": 1, "evaluation": 1,
     "dynamics": 2,
     "systems": 3,
     "curvature": 4,

@@ -18,7 +18,7 @@ from sharpdim.experiments.measures import (
     eos_threshold,
 )
 from sharpdim.experiments.tasks import get_task
-from sharpdim.experiments.training import TrainSettings, evaluate, train
+from sharpdim.experiments.training import TrainSettings, criterion_met, evaluate, train
 
 # float64 eigenvalues of a few-hundred-parameter Hessian agree to ~N·eps·‖H‖ between two
 # algorithms (LAPACK on an autograd Hessian vs. our path); 1e-8 relative leaves ample room.
@@ -77,6 +77,21 @@ def test_criterion_mode_stops_once_the_full_training_set_meets_the_criterion(tas
     s2 = TrainSettings(lr=0.5, batch_size=16, epochs=r.epochs_completed - 1)
     r2 = train(again, data, s2, task.loss_fn, seed=0)
     assert r2.converged is False and r2.stopped_by == "epochs"
+
+
+def test_train_loss_mode_stops_on_the_loss_alone_at_the_first_epoch_below_target(task_data):
+    task, options, data = task_data
+    model = task.model(options, 1)
+    s = TrainSettings(lr=0.5, batch_size=16, epochs=60, stop="train_loss", target_loss=1.9)
+    r = train(model, data, s, task.loss_fn, seed=0)
+    assert r.stopped_by == "train_loss" and r.converged is True
+    assert evaluate(model, data.x_train, data.y_train, task.loss_fn).loss <= 1.9
+    again = task.model(options, 1)
+    r2 = train(again, data, TrainSettings(lr=0.5, batch_size=16, epochs=r.epochs_completed - 1),
+               task.loss_fn, seed=0)
+    assert evaluate(again, data.x_train, data.y_train, task.loss_fn).loss > 1.9
+    # 100 % training accuracy alone is not "converged" under the loss-only rule
+    assert criterion_met(0.5, 1.0, 0.01) and not criterion_met(0.5, 1.0, 0.01, "train_loss")
 
 
 def test_fixed_epoch_mode_runs_every_epoch_and_still_flags_convergence(task_data):

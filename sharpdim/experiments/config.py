@@ -10,8 +10,9 @@
                                        # relative to the current directory, not this file
 
     [task_options]    # optional overrides of the task's options (width, n_samples, ...)
-    [train]           # epochs (required: the schedule, or the cap with stop = "criterion"),
-                      # stop ("epochs" | "criterion"), target_loss (0.01), max_steps,
+    [train]           # epochs (required: the schedule, or the cap with stop = "criterion"
+                      # or "train_loss"), stop ("epochs" | "criterion" | "train_loss"),
+                      # target_loss (0.01), max_steps,
                       # optimizer, momentum, weight_decay, betas, divergence_loss,
                       # checkpoints (number of evenly spaced checkpoints)
     [grid]            # lr and batch_size (required), weight_decay, optimizer (optional);

@@ -18,7 +18,10 @@ Stopping (``TrainSettings.stop``):
 * ``"epochs"`` — the paper's schedule: exactly ``epochs`` epochs (or until divergence);
 * ``"criterion"`` — Jiang et al. (2019)'s criterion: stop at the end of the first epoch
   after which the *full training set* (eval mode) has mean cross-entropy ``≤ target_loss``
-  (default 0.01) **or** 100 % accuracy; ``epochs`` (and ``max_steps``, when set) is the cap.
+  (default 0.01) **or** 100 % accuracy; ``epochs`` (and ``max_steps``, when set) is the cap;
+* ``"train_loss"`` — the loss alone: stop at the end of the first epoch after which the full
+  training set has mean loss ``≤ target_loss``; 100 % accuracy does not stop a run, so every
+  run that stops has fit to the same loss (Jiang et al.'s comparable runs); same caps.
 
 In both modes ``TrainResult.converged`` says whether the criterion holds at the end
 (``None`` for a diverged run), so fixed-epoch runs that did not fit are flagged too.
@@ -44,7 +47,7 @@ __all__ = ["OPTIMIZERS", "STOP_MODES", "TrainSettings", "TrainResult", "Evaluati
            "criterion_met", "train"]
 
 # OPTIMIZERS: re-exported from the one vocabulary
-STOP_MODES = ("epochs", "criterion")
+STOP_MODES = ("epochs", "criterion", "train_loss")
 
 
 @dataclass(frozen=True)
@@ -54,8 +57,9 @@ class TrainSettings:
     ``checkpoint_epochs``: epochs after which ``on_checkpoint`` is called (0 = before the
     first step). ``trajectory``: number of last iterates (parameter vectors after each of the
     last steps) to keep for the topological measures. ``stop``: ``"epochs"`` (fixed
-    schedule) or ``"criterion"`` (train loss ``≤ target_loss`` or 100 % train accuracy,
-    capped by ``epochs`` and ``max_steps``); see the module docstring.
+    schedule), ``"criterion"`` (train loss ``≤ target_loss`` or 100 % train accuracy) or
+    ``"train_loss"`` (the loss alone), capped by ``epochs`` and ``max_steps``; see the module
+    docstring.
     """
 
     lr: float
@@ -125,7 +129,8 @@ class TrainResult:
     ``optimizer``: the torch optimizer (its state feeds the update-Jacobian measures);
     ``losses``: mean minibatch loss of each completed epoch; ``seconds``: wall time;
     ``converged``: the stopping criterion (full-training-set loss ``≤ target_loss`` or
-    accuracy 1) holds at the end (``None`` when diverged); ``stopped_by``: ``"criterion"``,
+    accuracy 1; the loss alone with ``stop="train_loss"``) holds at the end (``None`` when
+    diverged); ``stopped_by``: ``"criterion"``, ``"train_loss"``,
     ``"epochs"``, ``"max_steps"`` or ``"divergence"``; ``final_train_loss`` /
     ``final_train_acc``: the full training set at the end (eval mode; ``None`` when diverged).
     """
@@ -144,14 +149,17 @@ class TrainResult:
     final_train_acc: float | None = None
 
 
-def criterion_met(loss: float, accuracy: float, target_loss: float) -> bool:
-    """Jiang et al.'s stopping rule: mean training cross-entropy ``≤ target_loss`` or 100 %
-    training accuracy.
+def criterion_met(loss: float, accuracy: float, target_loss: float,
+                  stop: str = "criterion") -> bool:
+    """Whether training has fit: mean training loss ``≤ target_loss``, or (``stop`` other than
+    ``"train_loss"``, Jiang et al.'s rule) 100 % training accuracy.
 
     >>> [criterion_met(loss, acc, 0.01) for loss, acc in ((0.01, 0.98), (0.5, 1.0), (0.02, 0.99))]
     [True, True, False]
+    >>> criterion_met(0.5, 1.0, 0.01, stop="train_loss")     # the loss alone decides
+    False
     """
-    return loss <= target_loss or accuracy >= 1.0
+    return loss <= target_loss or (stop != "train_loss" and accuracy >= 1.0)
 
 
 @torch.no_grad()
@@ -267,11 +275,11 @@ def train(
         if epoch in checkpoints and on_checkpoint is not None:
             on_checkpoint(epoch, steps, opt, np.stack(iterates) if iterates else None)
             model.train()
-        if settings.stop == "criterion":
+        if settings.stop in ("criterion", "train_loss"):
             ev = evaluate(model, data.x_train, data.y_train, loss_fn)
             model.train()
-            if criterion_met(ev.loss, ev.accuracy, settings.target_loss):
-                stopped_by = "criterion"
+            if criterion_met(ev.loss, ev.accuracy, settings.target_loss, settings.stop):
+                stopped_by = settings.stop
                 break
     bar.close()
     model.eval()
@@ -287,7 +295,7 @@ def train(
         losses=tuple(losses),
         seconds=time.perf_counter() - t0,
         converged=None if final is None else criterion_met(final.loss, final.accuracy,
-                                                           settings.target_loss),
+                                                           settings.target_loss, settings.stop),
         stopped_by="divergence" if divergence is not None else stopped_by,
         final_train_loss=None if final is None else final.loss,
         final_train_acc=None if final is None else final.accuracy,

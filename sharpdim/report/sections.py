@@ -8,7 +8,7 @@ import json
 import math
 import tomllib
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from sharpdim.report.checkpoint_analysis import (
     PLATEAU,
     SWEEP_RULE,
 )
+from sharpdim.report.protocol import protocol_lines
 from sharpdim.report.sweep_data import SweepData
 from sharpdim.stats import SERIES_VERDICT_RULE, VERDICT_RULE, is_finite_number
 
@@ -37,6 +38,7 @@ class ReportContext:
     analysis: Analysis
     figures: tuple[tuple[str, str], ...]
     out: Path
+    protocol: Mapping[str, Any] | None = None
 
 
 def _num(v: Any, fmt: str = ".3g") -> str:
@@ -171,6 +173,10 @@ def setup(c: ReportContext) -> list[str]:
                 f"(checked on the full training set after each epoch), at most "
                 f"{train['epochs']} epochs" + (f" and {train['max_steps']} steps"
                                                if train.get("max_steps") else ""))
+    elif train.get("stop") == "train_loss":
+        stop = (f"until train loss ≤ {train['target_loss']:g} (the loss alone, checked on the "
+                f"full training set after each epoch), at most {train['epochs']} epochs"
+                + (f" and {train['max_steps']} steps" if train.get("max_steps") else ""))
     else:
         stop = f"{train['epochs']} epochs (fixed schedule)"
     return ["## Setup", "",
@@ -687,8 +693,12 @@ def provenance(c: ReportContext) -> list[str]:
                     "verdicts above)", ""]
 
 
+def protocol(c: ReportContext) -> list[str]:
+    return protocol_lines(c.protocol)
+
+
 SECTIONS: tuple[Callable[[ReportContext], list[str]], ...] = (
-    header, regime, setup, verdict_rule, checkpoint_rule, outcomes, grokking, decisive,
+    header, protocol, regime, setup, verdict_rule, checkpoint_rule, outcomes, grokking, decisive,
     checkpoint_decisive, kendall, per_optimizer, checkpoint_kendall, change_points, bound,
     claims, figures,
     runs, provenance)

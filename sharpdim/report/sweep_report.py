@@ -27,6 +27,7 @@ from sharpdim.experiments.registry import (
 from sharpdim.report import figures as fig
 from sharpdim.report.analysis import MIN_RUNS_FOR_KENDALL, Analysis, analyse
 from sharpdim.report.outputs import write_checkpoints_csv, write_csv, write_json
+from sharpdim.report.protocol import sweep_protocol, write_protocol_json
 from sharpdim.report.sections import ReportContext, render_readme
 from sharpdim.report.sweep_data import SweepData, load_sweep, run_label
 from sharpdim.stats import is_finite_number
@@ -260,8 +261,10 @@ def write_report(sweep_path: str | Path, out_dir: str | Path | None = None, *,
     if not write_checkpoints_csv(out / "checkpoints.csv", analysis):
         (out / "checkpoints.csv").unlink(missing_ok=True)   # a stale one from an earlier report
     write_json(out / "kendall.json", data, analysis)
+    protocol = sweep_protocol(data.config, data.factors, out / "results.csv")
+    write_protocol_json(out / "protocol.json", protocol)
     readme = out / "README.md"
-    readme.write_text(render_readme(ReportContext(data, analysis, tuple(figs), out)))
+    readme.write_text(render_readme(ReportContext(data, analysis, tuple(figs), out, protocol)))
     return readme
 
 
