@@ -138,6 +138,8 @@ def _sd_scale(c: ReportContext) -> list[str]:
                  if is_finite_number(rec.get(m)) and rec["run_id"] in n_of]
         if not pairs:
             continue
+        if m.endswith("_per_state"):   # already a fraction of the state size, not a count
+            continue
         share = np.array([sd / n for sd, n in pairs])
         deficit = np.array([n - sd for sd, n in pairs])
         out.append(f"  * {label(m)}: median {np.median(share):.3f} N (range "
@@ -369,8 +371,9 @@ def kendall(c: ReportContext) -> list[str]:
     lines = ["## Kendall correlations", "",
              "τ is Kendall's τ-a over all runs (ties count 0; `sharpdim.stats.kendall_tau`); "
              "ψ_f is the mean τ over the cells where only factor f varies and Ψ the mean of the "
-             "ψ (Jiang et al. 2019; `sharpdim.stats.granulated_kendall`). A baseline that is "
-             "itself a factor (η, b) has no ψ for that factor. Intervals: "
+             "ψ (Jiang et al. 2019; `sharpdim.stats.granulated_kendall`). For a baseline that is "
+             "itself a factor (η, b), ψ for that factor is the τ of the factor's own levels "
+             "with the gap inside each cell (how the factor alone orders the gap). Intervals: "
              f"{_pct(c)}% percentile bootstrap, {a.n_resamples} resamples, seed 0.", ""]
     if len(a.records) < MIN_RUNS_FOR_KENDALL:
         return lines + [f"Only {len(a.records)} runs with a generalization gap (fewer than "
@@ -471,7 +474,7 @@ def bound(c: ReportContext) -> list[str]:
     if factors:
         below = sum(f < 1 for f in factors)
         lines += ["", f"The computed part exceeds the measured gap by a factor "
-                  f"{factors[0]:.3g}–{factors[-1]:.3g} (median {factors[len(factors) // 2]:.3g})"
+                  f"{factors[0]:.3g}–{factors[-1]:.3g} (median {float(np.median(factors)):.3g})"
                   f" and exceeds B in "
                   f"{sum(x.bound.value >= x.bound.B for x in b)} of {len(b)} runs."
                   + (f" In {below} run(s) it is below the measured gap: not a violation of "
