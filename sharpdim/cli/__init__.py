@@ -12,7 +12,7 @@ import sys
 
 __all__ = ["main", "build_parser"]
 
-_SUBCOMMANDS = ("check", "bench", "estimate", "sweep", "report", "audit")
+_SUBCOMMANDS = ("check", "bench", "estimate", "sweep", "measure", "report", "audit")
 
 
 def build_parser() -> argparse.ArgumentParser:

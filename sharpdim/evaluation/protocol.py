@@ -35,7 +35,7 @@ from sharpdim.evaluation.rule import RULE_TEXT, draw_resamples, paired_rule
 from sharpdim.evaluation.sign_error import coupled_pair_sign_error
 from sharpdim.stats import kendall_tau
 
-__all__ = ["COMPARISON_SETS", "TARGETS", "MIN_PRIMARY_RUNS", "CHANCE_MARGIN", "ProtocolSpec",
+__all__ = ["COMPARISON_SETS", "TARGETS", "HELDOUT_ORACLES", "MIN_PRIMARY_RUNS", "CHANCE_MARGIN", "ProtocolSpec",
            "select_primary_runs", "with_derived_targets", "evaluate_protocol", "partial_tau"]
 
 MIN_PRIMARY_RUNS = 10
@@ -56,12 +56,16 @@ COMPARISON_SETS: dict[str, dict[str, int]] = {
 # target column -> its standard-error column
 TARGETS = {"gen_gap": "gen_gap_se", "signed_gen_gap": "gen_gap_se",
            "loss_gap": "loss_gap_se", "signed_loss_gap": "loss_gap_se"}
+# target column -> the same gap measured on the held-out split (the positive control)
+HELDOUT_ORACLES = {"gen_gap": "heldout_gen_gap", "signed_gen_gap": "heldout_signed_gen_gap",
+                   "loss_gap": "heldout_loss_gap", "signed_loss_gap": "heldout_signed_loss_gap"}
 
 
 @dataclass(frozen=True)
 class ProtocolSpec:
     """What a sweep's protocol compares (module docstring). ``measures``: the candidate columns
-    (SD variants first); ``heldout_column``: the held-out-split gap, when the sweep has one."""
+    (SD variants first); ``heldout_oracles``: for each target, the column of the same gap on the
+    held-out split (used when the sweep measured it)."""
 
     target_train_loss: float
     hyperparameters: tuple[str, ...]
@@ -69,7 +73,7 @@ class ProtocolSpec:
     n_classes: int = 10
     seed: int = 0
     n_resamples: int = 1000
-    heldout_column: str | None = "heldout_gen_gap"
+    heldout_oracles: Mapping[str, str] = field(default_factory=lambda: HELDOUT_ORACLES)
     seed_key: str = "seed"
     comparison_sets: Mapping[str, Mapping[str, int]] = field(
         default_factory=lambda: COMPARISON_SETS)
@@ -146,7 +150,8 @@ def _stats(rows, measure, target, se, spec, competitors):
         if len(complete_rows(rows, ["train_loss"])) == len(rows) else None
     return {"tau": rule.tau, "cmi_pgdl": cmi_pgdl(rows, measure, target, hs),
             "cmi_weighted": cmi_weighted(rows, measure, target, hs),
-            "partial_spearman": partial_spearman(rows, measure, target, hs),
+            "partial_spearman": partial_spearman(rows, measure, target, hs)
+            if len(complete_rows(rows, hs)) > len(hs) + 2 else None,
             "partial_tau_given_train_loss": given_loss,
             "sign_error": {h: e.to_dict() for h, e in coupled_pair_sign_error(
                 rows, measure, target, se, hs, seed_key=spec.seed_key).items()},
@@ -160,10 +165,11 @@ def _controls(rows, target, se, spec, measures):
                                n_resamples=spec.n_resamples, seed_only=False)
     power = [{"k": k, "verdict": r.verdict} for k, r in power_curve(
         rows, target, se, competitors, resamples, seed=spec.seed, ks=POWER_KS)]
-    oracle = {"column": spec.heldout_column, "verdict": "not measured"}
-    if spec.heldout_column and len(complete_rows(rows, [spec.heldout_column])) == len(rows):
-        oracle["verdict"] = paired_rule(rows, spec.heldout_column, target, competitors,
-                                        resamples).verdict
+    column = spec.heldout_oracles.get(target)
+    oracle = {"column": column, "verdict": "not measured"}
+    if column and len(complete_rows(rows, [column])) == len(rows):
+        result = paired_rule(rows, column, target, competitors, resamples)
+        oracle.update({"verdict": result.verdict, "rule": result.to_dict()})
     sd = next((m for m in measures if m.startswith("sd")
                and len(complete_rows(rows, [m])) == len(rows)), None)
     null = None if sd is None else null_control(rows, sd, target, competitors,

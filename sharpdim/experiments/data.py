@@ -23,7 +23,7 @@ import gzip
 import hashlib
 import random
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ __all__ = [
     "fashion_mnist_data",
     "train_subset",
     "with_label_noise",
+    "with_heldout",
     "read_idx",
     "FASHION_MNIST_DIR",
     "FASHION_MNIST_SHA256",
@@ -50,7 +51,9 @@ class Dataset:
     """A classification dataset split into train and test tensors.
 
     ``x_*``: float32 inputs (or int64 token ids for sequence models); ``y_*``: int64 labels
-    in ``[0, n_classes)``; ``info``: how it was made (generator, seed, sizes).
+    in ``[0, n_classes)``; ``info``: how it was made (generator, seed, sizes);
+    ``x_heldout``/``y_heldout``: a held-out part of the *training distribution* (never trained
+    on, never the test set; ``None`` without one, see :func:`with_heldout`).
     """
 
     x_train: torch.Tensor
@@ -59,6 +62,12 @@ class Dataset:
     y_test: torch.Tensor
     n_classes: int
     info: dict[str, Any] = field(default_factory=dict)
+    x_heldout: torch.Tensor | None = None
+    y_heldout: torch.Tensor | None = None
+
+    @property
+    def n_heldout(self) -> int:
+        return 0 if self.y_heldout is None else int(self.y_heldout.shape[0])
 
     @property
     def n_train(self) -> int:
@@ -338,8 +347,32 @@ def train_subset(data: Dataset, n_train: int, *, seed: int) -> Dataset:
     idx = _stratified_subset(data.y_train.numpy(), n_train, np.random.default_rng(seed),
                              "n_train")
     t = torch.as_tensor(idx)
-    return Dataset(data.x_train[t], data.y_train[t], data.x_test, data.y_test, data.n_classes,
-                   {**data.info, "n_train_subset": int(idx.size), "subset_seed": seed})
+    return replace(data, x_train=data.x_train[t], y_train=data.y_train[t],
+                   info={**data.info, "n_train_subset": int(idx.size), "subset_seed": seed})
+
+
+def with_heldout(data: Dataset, fraction: float, *, seed: int) -> Dataset:
+    """Move a class-stratified ``fraction`` of the training split (largest-remainder class
+    counts, drawn with ``seed``) into a held-out split: the same distribution as the training
+    data, never trained on and never the test set — the realistic positive control of the
+    evaluation protocol estimates the gap on it. ``info`` records its size and seed.
+
+    >>> d = with_heldout(digits_data(seed=0), 0.2, seed=0)
+    >>> d.n_train + d.n_heldout, d.n_heldout, sorted(set(d.y_heldout.tolist())) == list(range(10))
+    (1347, 269, True)
+    """
+    if not (isinstance(fraction, int | float) and not isinstance(fraction, bool)
+            and 0 < fraction < 1):
+        raise ValueError(f"heldout_fraction must be in (0, 1), got {fraction!r}")
+    seed = _seed(seed)
+    labels = data.y_train.numpy()
+    held = _stratified_subset(labels, int(round(fraction * labels.size)),
+                              np.random.default_rng(seed), "heldout size")
+    keep = torch.as_tensor(np.setdiff1d(np.arange(labels.size), held))
+    h = torch.as_tensor(held)
+    return replace(data, x_train=data.x_train[keep], y_train=data.y_train[keep],
+                   x_heldout=data.x_train[h], y_heldout=data.y_train[h],
+                   info={**data.info, "n_heldout": int(held.size), "heldout_seed": seed})
 
 
 def with_label_noise(data: Dataset, fraction: float, *, seed: int) -> Dataset:
@@ -363,6 +396,6 @@ def with_label_noise(data: Dataset, fraction: float, *, seed: int) -> Dataset:
     rows = rng.choice(y.size, size=k, replace=False)
     shift = rng.integers(1, data.n_classes, size=k)  # 1..C-1: never the same class
     y[rows] = (y[rows] + shift) % data.n_classes
-    return Dataset(data.x_train, torch.as_tensor(y), data.x_test, data.y_test, data.n_classes,
-                   {**data.info, "label_noise": float(fraction), "labels_flipped": k,
-                    "label_noise_seed": seed})
+    return replace(data, y_train=torch.as_tensor(y),
+                   info={**data.info, "label_noise": float(fraction), "labels_flipped": k,
+                         "label_noise_seed": seed})

@@ -137,6 +137,7 @@ class MeasureContext:
     torch_optimizer: torch.optim.Optimizer | None = None
     progress: bool = False
     training: Mapping[str, Any] | None = None
+    initial_state: Mapping[str, torch.Tensor] | None = field(default=None, repr=False)
     cache: dict = field(default_factory=dict, repr=False, compare=False)
 
 
@@ -234,6 +235,49 @@ def _performance(ctx: MeasureContext) -> GroupValues:
         "test_loss": te.loss, "test_acc": te.accuracy,
         "gen_gap": abs(tr.accuracy - te.accuracy), "loss_gap": abs(tr.loss - te.loss),
     }, details={"n_train": d.n_train, "n_test": d.n_test})
+
+
+def _skip_heldout(ctx: MeasureContext) -> str | None:
+    return None if ctx.data.n_heldout else "no held-out split (task option heldout_fraction)"
+
+
+def _heldout(ctx: MeasureContext) -> GroupValues:
+    """The positive control's oracle: the gap estimated on the held-out part of the training
+    distribution instead of the test set (absolute and signed), with its standard error."""
+    from sharpdim.experiments.training import evaluate
+
+    d = ctx.data
+    tr = evaluate(ctx.model, d.x_train, d.y_train, ctx.loss_fn)
+    ho = evaluate(ctx.model, d.x_heldout, d.y_heldout, ctx.loss_fn)
+    return GroupValues({
+        "heldout_acc": ho.accuracy, "heldout_loss": ho.loss,
+        "heldout_gen_gap": abs(tr.accuracy - ho.accuracy),
+        "heldout_signed_gen_gap": tr.accuracy - ho.accuracy,
+        "heldout_loss_gap": abs(tr.loss - ho.loss),
+        "heldout_signed_loss_gap": ho.loss - tr.loss,
+        "heldout_gen_gap_se": math.sqrt(ho.accuracy * (1.0 - ho.accuracy) / d.n_heldout),
+    }, details={"n_heldout": d.n_heldout, "rule": "gap on the held-out split; se "
+                                                  "sqrt(p(1-p)/n_heldout)"})
+
+
+def _jiang(ctx: MeasureContext) -> GroupValues:
+    from sharpdim.experiments import jiang_measures as jm
+
+    d, values, errors, details = ctx.data, {}, {}, {}
+    try:
+        values["path_norm"] = jm.path_norm(ctx.model, int(d.x_train[0].numel()))
+    except ValueError as exc:
+        errors["path_norm"] = str(exc)
+    if ctx.initial_state is not None:
+        values["dist_from_init"] = jm.distance_from_init(ctx.model, ctx.initial_state)
+    else:
+        errors["dist_from_init"] = "no initial parameters at this stage"
+    values["inverse_margin"] = jm.inverse_margin(ctx.model, d.x_train, d.y_train)
+    values["pacbayes_mag_flatness"], sigma = jm.pacbayes_magnitude_flatness(
+        ctx.model, d.x_train, d.y_train, seed=ctx.seed)
+    details.update({"sigma_prime": sigma, "flatness": jm.FLATNESS_SETTINGS,
+                    "margin_percentile": 10, "seed": ctx.seed})
+    return GroupValues(values, details=details, errors=errors)
 
 
 def _sd_exact(ctx: MeasureContext) -> GroupValues:
@@ -748,6 +792,17 @@ GROUPS: dict[str, MeasureGroup] = {g.name: g for g in (
     MeasureGroup("performance", ("train_loss", "train_acc", "test_loss", "test_acc", "gen_gap",
                                  "loss_gap"), _performance,
                  description="accuracy and loss on train and test, and their gaps"),
+    MeasureGroup("heldout", ("heldout_acc", "heldout_loss", "heldout_gen_gap",
+                             "heldout_signed_gen_gap", "heldout_loss_gap",
+                             "heldout_signed_loss_gap", "heldout_gen_gap_se"),
+                 _heldout, _skip_heldout,
+                 "the gap on a held-out 20 % of the training distribution (the protocol's "
+                 "positive control)"),
+    MeasureGroup("jiang", ("path_norm", "dist_from_init", "inverse_margin",
+                           "pacbayes_mag_flatness"), _jiang,
+                 description="Jiang et al.'s strongest measures: path norm, distance from "
+                 "initialization, inverse 10th-percentile margin, magnitude-aware PAC-Bayes "
+                 "flatness"),
     MeasureGroup("sd_exact", ("sd_exact", "lambda_1"), _sd_exact, _too_big,
                  "exact SD and λ_1 (ln|1 − ηα| of minibatch Hessians, mean over minibatches)"),
     MeasureGroup("sd_sup", ("sd_sup", "lambda_1_sup"), _sd_sup, _skip_sup,

@@ -83,6 +83,10 @@ class RunResult:
     seeds: dict[str, int]
     timings: dict[str, float]
     environment: dict[str, Any]
+    weights: dict[tuple[str, int], dict[str, torch.Tensor]] = field(default_factory=dict,
+                                                                     repr=False)
+    """``(stage, epoch) -> state_dict`` copies: the final trained weights and those at each
+    checkpoint (stored as raw arrays, :mod:`sharpdim.experiments.weights`)."""
 
 
 def _environment(model: torch.nn.Module | None) -> dict[str, Any]:
@@ -101,6 +105,7 @@ def execute_run(spec: RunSpec) -> RunResult:
     staged: list[StageMeasure] = []
     arrays: dict[tuple[str, int, str], np.ndarray] = {}
     checkpoints: list[CheckpointRecord] = []
+    weights: dict[tuple[str, int], dict[str, torch.Tensor]] = {}
     model = None
     n_params = None
     try:
@@ -108,6 +113,8 @@ def execute_run(spec: RunSpec) -> RunResult:
         data = task.dataset(spec.task_options)
         model = task.model(spec.task_options, seeds["init"])
         n_params = count_parameters(model)
+        initial = _state_copy(model)
+        weights[("init", 0)] = initial
         loss_fn = task.loss_for(spec.task_options)
         ms = measure_settings(spec.measures)
         t = spec.train
@@ -127,7 +134,7 @@ def execute_run(spec: RunSpec) -> RunResult:
                 momentum=settings.torch_momentum, weight_decay=spec.weight_decay,
                 betas=settings.betas, n_parameters=n_params, seed=seeds["measures"],
                 settings=ms, trajectory=trajectory, torch_optimizer=optimizer,
-                progress=False, training=training)
+                progress=False, training=training, initial_state=initial)
 
         measure_seconds = 0.0
 
@@ -140,6 +147,7 @@ def execute_run(spec: RunSpec) -> RunResult:
             dt = time.perf_counter() - tc
             measure_seconds += dt
             checkpoints.append(CheckpointRecord(epoch, step, dt))
+            weights[("checkpoint", epoch)] = _state_copy(model)
 
         result = train(model, data, settings, loss_fn, seed=seeds["order"],
                        on_checkpoint=on_checkpoint, progress=spec.progress, desc=spec.label())
@@ -162,6 +170,7 @@ def execute_run(spec: RunSpec) -> RunResult:
                 context(result.optimizer, result.trajectory, summary), ms.final)
             staged.extend(StageMeasure("final", result.epochs_completed, o) for o in outcomes)
             arrays.update({("final", result.epochs_completed, k): v for k, v in arr.items()})
+            weights[("final", result.epochs_completed)] = _state_copy(model)
         timings["final_measures"] = time.perf_counter() - tf
         epochs, steps = result.epochs_completed, result.steps
     except Exception:  # the run failed; the sweep records it and goes on
@@ -171,4 +180,8 @@ def execute_run(spec: RunSpec) -> RunResult:
     return RunResult(run_id=spec.run_id, status=status, error=error, n_parameters=n_params,
                      epochs_completed=epochs, steps=steps, measures=tuple(staged),
                      checkpoints=tuple(checkpoints), arrays=arrays, seeds=seeds,
-                     timings=timings, environment=_environment(model))
+                     timings=timings, environment=_environment(model), weights=weights)
+
+
+def _state_copy(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}

@@ -38,10 +38,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from sharpdim.experiments.config import RunSpec, SweepConfig
 from sharpdim.experiments.measures import jsonable
 from sharpdim.experiments.run import RunResult
+from sharpdim.experiments.weights import decode_state, encode_state
 from sharpdim.vocabulary import MEASURE_STATUSES, RUN_STATUSES
 
 __all__ = [
@@ -56,6 +58,11 @@ __all__ = [
 SCHEMA_VERSION = 1
 TERMINAL = ("finished", "diverged")
 _FORMAT = "sharpdim-sweep"
+
+_WEIGHTS_TABLE = """CREATE TABLE weights (
+    run_id TEXT NOT NULL REFERENCES runs(run_id), stage TEXT NOT NULL, epoch INTEGER NOT NULL,
+    name TEXT NOT NULL, dtype TEXT NOT NULL, shape TEXT NOT NULL, data BLOB NOT NULL,
+    PRIMARY KEY (run_id, stage, epoch, name))"""
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -88,13 +95,14 @@ CREATE TABLE arrays (
     run_id TEXT NOT NULL REFERENCES runs(run_id), stage TEXT NOT NULL, epoch INTEGER NOT NULL,
     name TEXT NOT NULL, size INTEGER NOT NULL, data BLOB NOT NULL,
     PRIMARY KEY (run_id, stage, epoch, name));
+@WEIGHTS@;
 CREATE TABLE seeds (
     run_id TEXT NOT NULL REFERENCES runs(run_id), purpose TEXT NOT NULL,
     seed INTEGER NOT NULL, PRIMARY KEY (run_id, purpose));
 CREATE TABLE timings (
     run_id TEXT NOT NULL REFERENCES runs(run_id), phase TEXT NOT NULL,
     seconds REAL NOT NULL, PRIMARY KEY (run_id, phase));
-""".replace("@RUN_STATUSES@", ", ".join(f"'{v}'" for v in RUN_STATUSES)).replace(
+""".replace("@WEIGHTS@", _WEIGHTS_TABLE).replace("@RUN_STATUSES@", ", ".join(f"'{v}'" for v in RUN_STATUSES)).replace(
     "@MEASURE_STATUSES@", ", ".join(f"'{v}'" for v in MEASURE_STATUSES))  # one vocabulary
 
 
@@ -231,6 +239,8 @@ class SweepStore:
             self._write_script(_SCHEMA, [("format", _FORMAT),
                                          ("schema_version", str(SCHEMA_VERSION)),
                                          ("created", _now())])
+        elif "weights" not in tables:   # a file from before weights were kept: additive
+            self._transaction([(_WEIGHTS_TABLE, ())])
 
     def _write_script(self, script: str, meta: Sequence[tuple[str, str]]) -> None:
         try:
@@ -371,6 +381,8 @@ class SweepStore:
         statements: list[tuple[str, Sequence[Any]]] = [
             (f"DELETE FROM {t} WHERE run_id = ?", (rid,))
             for t in ("measures", "checkpoints", "arrays", "seeds", "timings")]
+        if self._has_weights_table():
+            statements.append(("DELETE FROM weights WHERE run_id = ?", (rid,)))
         statements.append((
             "UPDATE runs SET status=?, error=?, n_parameters=?, epochs_completed=?, steps=?, "
             "attempts=attempts+1, session_id=?, finished=?, seconds=?, environment=? "
@@ -391,6 +403,9 @@ class SweepStore:
             a = np.ascontiguousarray(arr, dtype="<f8").ravel()
             statements.append(("INSERT INTO arrays VALUES (?,?,?,?,?,?)",
                                (rid, stage, epoch, name, int(a.size), a.tobytes())))
+        for (stage, epoch), state in result.weights.items():
+            statements += [("INSERT INTO weights VALUES (?,?,?,?,?,?,?)",
+                            (rid, stage, epoch, *row)) for row in encode_state(state)]
         statements += [("INSERT INTO seeds VALUES (?,?,?)", (rid, k, int(v)))
                        for k, v in result.seeds.items()]
         statements += [("INSERT INTO timings VALUES (?,?,?)", (rid, k, float(v)))
@@ -480,6 +495,42 @@ class SweepStore:
         rows = self._query("SELECT run_id, epoch, data FROM arrays WHERE name = ? AND stage = ? "
                            "ORDER BY rowid", (name, stage))
         return {(rid, ep): np.frombuffer(blob, dtype="<f8").copy() for rid, ep, blob in rows}
+
+    def _has_weights_table(self) -> bool:
+        return bool(self._query("SELECT name FROM sqlite_master WHERE type='table' AND "
+                                "name='weights'"))
+
+    def weights(self, run_id: str, *, stage: str = "final",
+                epoch: int | None = None) -> dict[str, torch.Tensor]:
+        """The stored ``state_dict`` of a run at a stage (the last epoch of that stage unless
+        ``epoch`` is given); empty when the sweep kept none (files made before weights were
+        kept). Raw arrays only: see :mod:`sharpdim.experiments.weights`."""
+        if not self._has_weights_table():
+            return {}
+        if epoch is None:
+            last = self._query("SELECT max(epoch) FROM weights WHERE run_id = ? AND stage = ?",
+                               (run_id, stage))
+            if not last or last[0][0] is None:
+                return {}
+            epoch = int(last[0][0])
+        rows = self._query("SELECT name, dtype, shape, data FROM weights WHERE run_id = ? AND "
+                           "stage = ? AND epoch = ? ORDER BY rowid", (run_id, stage, epoch))
+        return decode_state(rows)
+
+    def weight_epochs(self, run_id: str, *, stage: str = "checkpoint") -> list[int]:
+        if not self._has_weights_table():
+            return []
+        return [int(r[0]) for r in self._query(
+            "SELECT DISTINCT epoch FROM weights WHERE run_id = ? AND stage = ? ORDER BY epoch",
+            (run_id, stage))]
+
+    def add_measures(self, run_id: str, stage: str, epoch: int, outcomes) -> None:
+        """Add (or replace) measure outcomes of a finished run, in one transaction: how a
+        measure group is put on runs after training (``sharpdim measure``)."""
+        self._transaction([(
+            "INSERT OR REPLACE INTO measures VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (run_id, stage, epoch, o.name, o.group, o.status, o.value, o.error, o.seconds,
+             _dumps(o.details))) for o in outcomes])
 
     def seeds(self) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}

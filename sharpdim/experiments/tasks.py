@@ -41,6 +41,7 @@ from sharpdim.experiments.data import (
     mnist1d_data,
     modular_addition_data,
     train_subset,
+    with_heldout,
     with_label_noise,
 )
 from sharpdim.experiments.models import ModularTransformer, count_parameters, mlp
@@ -62,12 +63,13 @@ class Task:
         """The defaults updated by ``overrides``; an unknown key or a value of another type
         than its default is a ``ValueError`` naming the key."""
         merged = dict(self.defaults)
+        known = {**OPTIONAL_OPTIONS, **self.defaults}
         for key, value in (overrides or {}).items():
-            if key not in self.defaults:
+            if key not in known:
                 raise ValueError(
                     f"task.{key} is not an option of task {self.name!r}; its options are "
-                    f"{sorted(self.defaults)}")
-            default = self.defaults[key]
+                    f"{sorted(known)}")
+            default = known[key]
             ok = (isinstance(value, bool) if isinstance(default, bool)
                   else isinstance(value, int | float) and not isinstance(value, bool)
                   if isinstance(default, float)
@@ -126,9 +128,12 @@ def _cached_dataset(name: str, options_json: str) -> Dataset:
 
 
 def _controlled(data: Dataset, o: Mapping[str, Any]) -> Dataset:
-    """The controlled factors of the protocol, in this order: ``train_size`` (a stratified
-    subset of the training split; 0 = all of it) and ``label_noise`` (a fraction of the
-    training labels flipped to another class), both drawn from ``data_seed``."""
+    """The controlled factors of the protocol, in this order: ``heldout_fraction`` (a
+    stratified part of the training split held out as the positive control's data; 0 = none),
+    ``train_size`` (a stratified subset of the rest; 0 = all of it) and ``label_noise`` (a
+    fraction of the training labels flipped to another class), all drawn from ``data_seed``."""
+    if o.get("heldout_fraction", 0.0) > 0:
+        data = with_heldout(data, o["heldout_fraction"], seed=o["data_seed"])
     if o.get("train_size", 0) and o["train_size"] < data.n_train:
         data = train_subset(data, o["train_size"], seed=o["data_seed"])
     if o.get("label_noise", 0.0) > 0:
@@ -169,6 +174,9 @@ _MODADD = {"modulus": 97, "train_fraction": 0.4, "data_seed": 0}
 # Controlled factors that move the generalization gap (see _controlled); a sweep makes one a
 # grid factor with [grid.task_options].
 _CONTROLLED = {"train_size": 0, "label_noise": 0.0, "loss": "cross_entropy"}
+# Options every task accepts that enter a run's options only when a sweep sets them (so the
+# run ids of sweeps made before they existed do not change).
+OPTIONAL_OPTIONS = {"heldout_fraction": 0.0}
 
 TASKS: dict[str, Task] = {
     t.name: t

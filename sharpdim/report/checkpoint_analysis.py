@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sharpdim.evaluation.rule import is_constant
 from sharpdim.experiments.measures import eos_threshold
 from sharpdim.experiments.registry import TARGETS, names_with_role
 from sharpdim.report.sweep_data import SweepData
@@ -213,6 +214,7 @@ def analyse_checkpoints(data: SweepData, *, n_resamples: int = 1000,
     others = _present(runs, names_with_role("measure"))
     measures = (*sd_variants, *others, *baselines)
     taus, comparisons, errors, cps = [], [], [], []
+    constant: set[tuple[str, str, str]] = set()
     for s in runs:
         for target in TARGETS:
             y = s.column(target)
@@ -228,6 +230,10 @@ def analyse_checkpoints(data: SweepData, *, n_resamples: int = 1000,
                 taus.append(SeriesTau(s.label, m, target, ci, int(ok.sum())))
             for m in sd_variants:
                 cols = {k: s.column(k) for k in (m, *baselines, target)}
+                finite = cols[m][np.isfinite(cols[m])]
+                if finite.size and is_constant(finite):   # e.g. SD ≡ 0 at every checkpoint
+                    constant.add((s.label, m, target))
+                    continue
                 try:
                     comparisons.append((s.label, paired_series_tau_difference(
                         cols, m, list(baselines), target, seed=0, n_resamples=n_resamples,
@@ -249,8 +255,11 @@ def analyse_checkpoints(data: SweepData, *, n_resamples: int = 1000,
     for m in sd_variants:
         for target in TARGETS:
             run_v = [d.verdict for _, d in comparisons if d.measure == m and d.target == target]
+            n_constant = sum(k[1:] == (m, target) for k in constant)
             if run_v:
                 verdicts[(m, target)] = _sweep_verdict(run_v)
+            elif n_constant:   # constant in every run: a ranking of nothing
+                verdicts[(m, target)] = ("not testable", {"not testable": n_constant})
     names = (*measures, *TARGETS)
     names = tuple(dict.fromkeys(n for n in names if n != TIME))
     mats = []

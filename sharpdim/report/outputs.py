@@ -36,7 +36,8 @@ def write_csv(path: Path, data: SweepData, analysis: Analysis) -> None:
     bounds = {b.run_id: b for b in analysis.bounds}
     keys = {k for r in analysis.records for k in r}
     factor_cols = [f for f in data.factors if f not in LEADING_COLUMNS + _RUN]
-    rest = [n for n in MEASURES if n in keys and n not in LEADING_COLUMNS]
+    rest = [n for n in MEASURES if n in keys and n not in LEADING_COLUMNS
+            and n not in factor_cols]   # a factor that is also a measure: one column
     rest += sorted(keys - set(MEASURES) - set(LEADING_COLUMNS) - set(_RUN) - set(factor_cols)
                    - {"status"})
     cols = list(LEADING_COLUMNS) + factor_cols + list(_RUN) + rest + list(_BOUND)
