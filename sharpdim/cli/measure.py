@@ -16,7 +16,8 @@ def add_parser(subparsers) -> None:
                               description="Add a measure group to the finished runs of a "
                               "sweep file from their stored weights (no retraining; a rerun "
                               "skips runs already measured).")
-    p.add_argument("sweep", type=Path, metavar="SWEEP.sqlite")
+    p.add_argument("sweep", type=Path, metavar="SWEEP.sqlite",
+                   help="the sweep file whose finished runs get the group")
     p.add_argument("--group", required=True, action="append",
                    help="measure group name (repeatable), e.g. jiang or heldout")
     p.set_defaults(run=run)

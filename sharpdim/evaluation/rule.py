@@ -16,8 +16,9 @@ resampled within each) is reported beside it. Verdict: **held** when the configu
 lies above 0, **did not hold** when below 0, **tie** when it covers 0; **not testable** when the
 measure is constant over the runs (relative range at or below :data:`CONSTANT_RELATIVE_RANGE`).
 
-A resample repeats runs; a repeated pair is tied and counts 0 in τ-a, so resampled τ lean toward
-0 (see :func:`sharpdim.stats.bootstrap_ci`); the difference ``d`` is what is read.
+A resample repeats runs; the pairs of a run with its own copies are left out of each resampled
+τ (numerator and denominator), so resampled τ do not lean toward 0 as they do in
+:func:`sharpdim.stats.bootstrap_ci`, and the estimate lies inside its interval.
 """
 
 from __future__ import annotations
@@ -87,9 +88,16 @@ def _sign_products(x: np.ndarray, g: np.ndarray) -> np.ndarray:
 
 
 def _tau(products: np.ndarray, idx: np.ndarray | None = None) -> float:
-    sub = products if idx is None else products[np.ix_(idx, idx)]
-    k = sub.shape[0]
-    return float(sub.sum() / (k * (k - 1))) if k > 1 else 0.0
+    """τ-a over the pairs of *distinct* runs of a resample: a run drawn twice forms a pair with
+    itself that is tied by construction, and counting it would pull every resampled τ toward 0
+    (an estimate outside its own interval); those pairs leave the denominator too."""
+    if idx is None:
+        k = products.shape[0]
+        return float(products.sum() / (k * (k - 1))) if k > 1 else 0.0
+    sub = products[np.ix_(idx, idx)]
+    counts = np.bincount(idx)
+    pairs = idx.size * (idx.size - 1) - int((counts * (counts - 1)).sum())
+    return float(sub.sum() / pairs) if pairs > 0 else 0.0
 
 
 def is_constant(values: np.ndarray) -> bool:
