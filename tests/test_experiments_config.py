@@ -108,6 +108,22 @@ def test_grid_plan_is_the_full_product_with_stable_content_ids():
     assert not {r.run_id for r in other} & {r.run_id for r in runs}
 
 
+def test_full_batch_size_is_each_task_option_combination_s_training_set_size():
+    from sharpdim.experiments.tasks import get_task
+
+    cfg = parse_config(_raw(grid={"lr": [0.1], "batch_size": ["full"],
+                                  "task_options": {"train_size": [50, 120]}}))
+    runs = plan_runs(cfg)
+    # oracle: the dataset each combination trains on, built directly from the task
+    task = get_task("mnist1d_mlp")
+    sizes = {r.task_options["train_size"]: task.dataset(task.options(r.task_options)).n_train
+             for r in runs}
+    assert sizes == {50: 50, 120: 120}
+    assert {(r.task_options["train_size"], r.batch_size) for r in runs} == {(50, 50), (120, 120)}
+    with pytest.raises(ConfigError, match="grid.batch_size"):
+        parse_config(_raw(grid={"lr": [0.1], "batch_size": ["all"]}))
+
+
 def test_lr_by_optimizer_gives_each_optimizer_its_own_learning_rates():
     cfg = parse_config(_raw(grid={"optimizer": ["sgd", "adamw"], "batch_size": [16],
                                   "lr_by_optimizer": {"sgd": [0.1], "adamw": [1e-3, 3e-3]}}))

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 import sharpdim
-from sharpdim.experiments.config import parse_config
+from sharpdim.experiments.config import ConfigError, parse_config
 from sharpdim.experiments.data import digits_data, with_heldout
 from sharpdim.experiments.jiang_measures import (
     distance_from_init,
@@ -179,3 +179,25 @@ def test_pacbayes_flatness_finds_the_planted_sigma_and_leaves_the_model_unchange
     def drop(s):
         return np.mean([float((1 + s * n[0, 0]) < (0 + 0 * n[1, 0])) for n in draws])
     assert drop(sigma) <= 0.1 < drop(sigma * 1.001)
+
+
+def test_checkpoint_weights_false_keeps_only_the_initial_and_final_weights(tmp_path):
+    path = tmp_path / "sweep.sqlite"
+    toml = _TOML.format(output=path).replace("checkpoints = 2",
+                                             "checkpoints = 2\ncheckpoint_weights = false")
+    cfg = parse_config(tomllib.loads(toml), source="test")
+    run_sweep(cfg, scheduler="inline", progress=False)
+    con = sqlite3.connect(path)
+    stages = {r[0] for r in con.execute("SELECT DISTINCT stage FROM weights")}
+    con.close()
+    assert stages == {"init", "final"}
+    # the option is off the run identity when left at its default (old sweeps keep their ids)
+    default = parse_config(tomllib.loads(_TOML.format(output=path)), source="test")
+    assert "checkpoint_weights" not in default.train
+
+
+def test_checkpoint_weights_must_be_a_boolean(tmp_path):
+    toml = _TOML.format(output=tmp_path / "s.sqlite").replace(
+        "checkpoints = 2", "checkpoints = 2\ncheckpoint_weights = 1")
+    with pytest.raises(ConfigError, match="train.checkpoint_weights must be true or false, got 1"):
+        parse_config(tomllib.loads(toml), source="test")

@@ -14,8 +14,12 @@
                       # or "train_loss"), stop ("epochs" | "criterion" | "train_loss"),
                       # target_loss (0.01), max_steps,
                       # optimizer, momentum, weight_decay, betas, divergence_loss,
-                      # checkpoints (number of evenly spaced checkpoints)
-    [grid]            # lr and batch_size (required), weight_decay, optimizer (optional);
+                      # checkpoints (number of evenly spaced checkpoints),
+                      # checkpoint_weights (true: keep the weights at every checkpoint
+                      # besides the initial and final ones, which are always kept)
+    [grid]            # lr and batch_size (required; "full" = the whole training set of
+                      # each task-option combination: full-batch GD), weight_decay,
+                      # optimizer (optional);
                       # [grid.lr_by_optimizer] gives each optimizer its own lr list instead,
                       # [grid.weight_decay_by_optimizer] its own weight decays (AdamW's
                       # decoupled decay and SGD's coupled one are not the same number);
@@ -56,6 +60,9 @@ from sharpdim.experiments.training import OPTIMIZERS, STOP_MODES
 __all__ = ["ConfigError", "SweepConfig", "RunSpec", "load_config", "parse_config", "plan_runs"]
 
 
+FULL_BATCH = "full"  # grid.batch_size: every step uses the whole training set
+
+
 class ConfigError(ValueError):
     """A sweep configuration that cannot run; the message names the key and the value."""
 
@@ -63,7 +70,7 @@ class ConfigError(ValueError):
 _TOP = {"name", "task", "seeds", "description", "output", "task_options", "train", "grid",
         "measures", "engine"}
 _TRAIN = {"epochs", "optimizer", "momentum", "weight_decay", "betas", "divergence_loss",
-          "checkpoints", "stop", "target_loss", "max_steps"}
+          "checkpoints", "stop", "target_loss", "max_steps", "checkpoint_weights"}
 _GRID = {"lr", "batch_size", "weight_decay", "optimizer", "lr_by_optimizer",
          "weight_decay_by_optimizer", "task_options"}
 _MEASURES = {"final", "checkpoint", "exact_max_params", "exact", "density", "update", "sup",
@@ -244,7 +251,12 @@ def _train(raw: Mapping[str, Any]) -> dict[str, Any]:
     max_steps = t.get("max_steps")
     if max_steps is not None:
         _positive_int("train.max_steps", max_steps)
-    return {"epochs": epochs, "stop": stop, "target_loss": float(target),
+    keep = t.get("checkpoint_weights", True)
+    if not isinstance(keep, bool):
+        raise _fail("train.checkpoint_weights", "must be true or false", keep)
+    # entered only when off, so the run ids of sweeps made before the option do not change
+    off = {} if keep else {"checkpoint_weights": False}
+    return {**off, "epochs": epochs, "stop": stop, "target_loss": float(target),
             "max_steps": max_steps, "optimizer": _optimizer("train.optimizer",
                                                       t.get("optimizer", "sgd")),
             "momentum": float(momentum), "weight_decay": float(wd),
@@ -306,7 +318,7 @@ def _grid(raw: Mapping[str, Any], train: Mapping[str, Any]) -> dict[str, Any]:
                 if not _is_number(w) or w < 0:
                     raise _fail(key, "values must be >= 0", w)
             per_optimizer_wd[o] = [float(w) for w in table[o]]
-    bs = [_positive_int("grid.batch_size", b)
+    bs = [b if b == FULL_BATCH else _positive_int("grid.batch_size", b)
           for b in _non_empty_list("grid.batch_size", _required(g, "batch_size", "grid."))]
     wds = g.get("weight_decay", [train["weight_decay"]])
     if per_optimizer_wd is None:
@@ -485,7 +497,7 @@ def parse_config(
                 or seed not in seeds):
             raise _fail("measures.exact_runs", "entries must be [lr, batch_size, seed] of the "
                         "grid", [lr, bs, seed])
-    too_big = [b for b in grid["batch_size"] if b > data_n]
+    too_big = [b for b in grid["batch_size"] if b != FULL_BATCH and b > data_n]
     if too_big:
         raise _fail("grid.batch_size", f"values must be <= the {data_n} training "
                     "examples", too_big[0])
@@ -541,10 +553,11 @@ def plan_runs(config: SweepConfig, *, progress: bool = False) -> list[RunSpec]:
     for opt in config.grid["optimizer"]:
         for combo in _option_combos(config.grid):
             task_options = {**config.task_options, **combo}
+            batch_sizes = [_full_batch(config.task, task_options) if b == FULL_BATCH else b
+                           for b in config.grid["batch_size"]]
             wds = config.grid["weight_decay"]
             wds = wds[opt] if isinstance(wds, Mapping) else wds
-            for lr, bs, wd, seed in itertools.product(config.grid["lr"][opt],
-                                                      config.grid["batch_size"], wds,
+            for lr, bs, wd, seed in itertools.product(config.grid["lr"][opt], batch_sizes, wds,
                                                       config.seeds):
                 run_train = {**train,
                              "momentum": train["momentum"] if opt == "momentum" else 0.0}
@@ -560,6 +573,12 @@ def plan_runs(config: SweepConfig, *, progress: bool = False) -> list[RunSpec]:
                                     train=run_train, measures=measures,
                                     progress=progress))
     return runs
+
+
+def _full_batch(task: str, task_options: Mapping[str, Any]) -> int:
+    """The training-set size of ``task_options``: the batch size of ``"full"``."""
+    t = get_task(task)
+    return int(t.dataset(t.options(task_options)).n_train)
 
 
 def _run_measures(measures: Mapping[str, Any], lr: float, bs: int,

@@ -147,7 +147,8 @@ def execute_run(spec: RunSpec) -> RunResult:
             dt = time.perf_counter() - tc
             measure_seconds += dt
             checkpoints.append(CheckpointRecord(epoch, step, dt))
-            weights[("checkpoint", epoch)] = _state_copy(model)
+            if t.get("checkpoint_weights", True):
+                weights[("checkpoint", epoch)] = _state_copy(model)
 
         result = train(model, data, settings, loss_fn, seed=seeds["order"],
                        on_checkpoint=on_checkpoint, progress=spec.progress, desc=spec.label())
