@@ -26,7 +26,6 @@ from collections import defaultdict
 
 import numpy as np
 
-
 # ---------------------------------------------------------------------------
 # Value handling
 # ---------------------------------------------------------------------------
@@ -334,7 +333,7 @@ def _pearson(x, y):
     sxy = 0.0
     sxx = 0.0
     syy = 0.0
-    for a, b in zip(x, y):
+    for a, b in zip(x, y, strict=True):
         sxy += (a - mx) * (b - my)
         sxx += (a - mx) ** 2
         syy += (b - my) ** 2

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 import reference_evaluation as ref
+
 from sharpdim.evaluation import cmi_pgdl, cmi_weighted, coupled_pair_sign_error, partial_spearman
 
 REPORTS = Path(__file__).resolve().parents[1] / "reports"

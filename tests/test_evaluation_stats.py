@@ -77,7 +77,7 @@ def test_partial_spearman_vanishes_for_a_hyperparameter_readout_and_keeps_a_shar
     rng = np.random.default_rng(3)
     rows = []
     for lr in range(6):
-        for s in range(8):
+        for _ in range(8):
             shared = rng.normal()
             rows.append({"lr": lr, "readout": lr + 0.01 * rng.normal(),
                          "m": lr + shared, "g": lr + shared + 0.1 * rng.normal()})

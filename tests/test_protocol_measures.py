@@ -87,7 +87,7 @@ def test_train_loss_mode_stops_on_the_loss_alone_at_the_first_epoch_below_target
     assert r.stopped_by == "train_loss" and r.converged is True
     assert evaluate(model, data.x_train, data.y_train, task.loss_fn).loss <= 1.9
     again = task.model(options, 1)
-    r2 = train(again, data, TrainSettings(lr=0.5, batch_size=16, epochs=r.epochs_completed - 1),
+    train(again, data, TrainSettings(lr=0.5, batch_size=16, epochs=r.epochs_completed - 1),
                task.loss_fn, seed=0)
     assert evaluate(again, data.x_train, data.y_train, task.loss_fn).loss > 1.9
     # 100 % training accuracy alone is not "converged" under the loss-only rule

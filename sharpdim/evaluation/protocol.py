@@ -28,15 +28,16 @@ from typing import Any
 import numpy as np
 
 from sharpdim.evaluation.cmi import cmi_pgdl, cmi_weighted
-from sharpdim.evaluation.controls import NULL_MAX_RATE, POWER_KS, null_control, power_curve
+from sharpdim.evaluation.controls import POWER_KS, null_control, power_curve
 from sharpdim.evaluation.partial import partial_spearman
 from sharpdim.evaluation.records import column, complete_rows, finite_value
 from sharpdim.evaluation.rule import RULE_TEXT, draw_resamples, paired_rule
 from sharpdim.evaluation.sign_error import coupled_pair_sign_error
 from sharpdim.stats import kendall_tau
 
-__all__ = ["COMPARISON_SETS", "TARGETS", "HELDOUT_ORACLES", "MIN_PRIMARY_RUNS", "CHANCE_MARGIN", "ProtocolSpec",
-           "select_primary_runs", "with_derived_targets", "evaluate_protocol", "partial_tau"]
+__all__ = ["COMPARISON_SETS", "TARGETS", "HELDOUT_ORACLES", "MIN_PRIMARY_RUNS", "CHANCE_MARGIN",
+           "ProtocolSpec", "select_primary_runs", "with_derived_targets", "evaluate_protocol",
+           "partial_tau"]
 
 MIN_PRIMARY_RUNS = 10
 CHANCE_MARGIN = 0.05   # train accuracy ≤ 1/C + 0.05: the network predicts (nearly) one class

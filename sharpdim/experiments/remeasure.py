@@ -8,7 +8,7 @@ the last iterates (``topology``, ``sd_sup``, ``bound``) — are refused by name.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 from sharpdim.experiments.config import measure_settings

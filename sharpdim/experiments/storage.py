@@ -102,7 +102,8 @@ CREATE TABLE seeds (
 CREATE TABLE timings (
     run_id TEXT NOT NULL REFERENCES runs(run_id), phase TEXT NOT NULL,
     seconds REAL NOT NULL, PRIMARY KEY (run_id, phase));
-""".replace("@WEIGHTS@", _WEIGHTS_TABLE).replace("@RUN_STATUSES@", ", ".join(f"'{v}'" for v in RUN_STATUSES)).replace(
+""".replace("@WEIGHTS@", _WEIGHTS_TABLE).replace(
+    "@RUN_STATUSES@", ", ".join(f"'{v}'" for v in RUN_STATUSES)).replace(
     "@MEASURE_STATUSES@", ", ".join(f"'{v}'" for v in MEASURE_STATUSES))  # one vocabulary
 
 

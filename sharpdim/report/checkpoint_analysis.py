@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sharpdim.evaluation.regime import EoSRegime, eos_regime
 from sharpdim.evaluation.rule import is_constant
 from sharpdim.experiments.measures import eos_threshold
 from sharpdim.experiments.registry import TARGETS, names_with_role
@@ -93,6 +94,7 @@ class GrokkingDelay:
     eos_ratio_max: float | None
     eos_checkpoints: int | None
     n_checkpoints: int
+    eos: EoSRegime
 
 
 @dataclass(frozen=True)
@@ -174,8 +176,7 @@ def grokking_delay(s: RunSeries) -> GrokkingDelay:
     gen = _first(s.epochs, (test >= GENERALIZED) & after) if mem is not None else \
         _first(s.epochs, test >= GENERALIZED)
     groks = mem is not None and gen is not None and test_at is not None and test_at <= PLATEAU
-    top = s.column("top_eigenvalue")
-    ratio = s.lr * top / eos_threshold(s.optimizer, s.momentum)
+    ratio = eos_ratio(s)
     finite = np.isfinite(ratio)
     return GrokkingDelay(
         label=s.label, memorized=mem, test_at_memorized=test_at, generalized=gen,
@@ -184,7 +185,17 @@ def grokking_delay(s: RunSeries) -> GrokkingDelay:
         final_test=float(test[np.isfinite(test)][-1]),
         eos_ratio_max=float(ratio[finite].max()) if finite.any() else None,
         eos_checkpoints=int((ratio[finite] >= 1.0).sum()) if finite.any() else None,
-        n_checkpoints=int(s.epochs.size))
+        n_checkpoints=int(s.epochs.size), eos=eos_regime(s.epochs, ratio))
+
+
+def eos_ratio(s: RunSeries) -> np.ndarray:
+    """``η·λ_max / 2(1+β)`` at each checkpoint: from the ``eos`` group's ``eta_lambda_max``
+    (the full-batch training Hessian) where it was recorded, else η × the ``hessian`` group's
+    top eigenvalue."""
+    threshold = eos_threshold(s.optimizer, s.momentum)
+    if "eta_lambda_max" in s.values and np.isfinite(s.column("eta_lambda_max")).any():
+        return s.column("eta_lambda_max") / threshold
+    return s.lr * s.column("top_eigenvalue") / threshold
 
 
 def _present(runs: Sequence[RunSeries], names: Sequence[str]) -> tuple[str, ...]:

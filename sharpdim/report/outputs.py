@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -83,7 +84,7 @@ def _checkpoint_json(analysis: Analysis) -> dict[str, Any] | None:
     return {
         "sd_variants": list(c.sd_variants), "baselines": list(c.baselines),
         "n_comparisons": c.n_comparisons,
-        "delays": [d.__dict__ for d in c.delays],
+        "delays": [dataclasses.asdict(d) for d in c.delays],
         "tau": [{"run": t.label, "measure": t.measure, "target": t.target, "n": t.n,
                  "tau": t.interval.estimate, "interval": _ci(t.interval),
                  "method": t.interval.method} for t in c.taus],
