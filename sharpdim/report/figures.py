@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
@@ -183,23 +184,38 @@ def sharpness_profiles(profiles: Mapping[str, np.ndarray], path: Path) -> Path:
 
 
 def checkpoint_curves(series: Mapping[str, Mapping[str, Sequence[tuple[int, float]]]],
-                      panels: Sequence[tuple[str, Sequence[str]]], path: Path) -> Path:
+                      panels: Sequence[tuple[str, Sequence[str]]], path: Path, *,
+                      groups: Mapping[str, str] | None = None,
+                      reference: Mapping[str, tuple[float, str]] | None = None) -> Path:
     """Curves across checkpoints: ``series[run_label][measure] = [(epoch, value), ...]``;
-    ``panels``: ``(title, measures)`` per panel; one colour per run, one style per measure."""
+    ``panels``: ``(title, measures)`` per panel; one style per measure. Colour: one per run,
+    or with ``groups`` (run label → group name, e.g. its learning rate) one per group with the
+    legend naming each group once — for sweeps with more runs than a legend can list.
+    ``reference[measure] = (value, text)`` draws a dashed line in that measure's panels."""
     n = len(panels)
     fig = _figure(3.4 * min(n, 3), 2.8 * math.ceil(n / 3))
     styles = ["-", "--", ":", "-."]
-    colours = [f"C{i}" for i in range(10)]
+    names_of = list(dict.fromkeys(groups.values())) if groups else list(series)
+    colours = {g: colormaps["viridis"](i / max(len(names_of) - 1, 1)) if groups else f"C{i % 10}"
+               for i, g in enumerate(names_of)}
     for k, (title, names) in enumerate(panels):
         ax = fig.add_subplot(math.ceil(n / 3), min(n, 3), k + 1)
-        for i, (label, per) in enumerate(series.items()):
+        seen: set[str] = set()
+        for label, per in series.items():
+            key = groups[label] if groups else label
             for j, name in enumerate(names):
                 pts = sorted(per.get(name, []))
-                if pts:
-                    e, v = zip(*pts, strict=True)
-                    ax.plot(e, v, styles[j % 4], color=colours[i % 10], lw=1.0,
-                            label=f"{LABELS.get(name, name)}" + (f" · {label}" if len(series) > 1
-                                                                 else ""))
+                if not pts:
+                    continue
+                e, v = zip(*pts, strict=True)
+                text = f"{LABELS.get(name, name)}" + (f" · {key}" if len(names_of) > 1 else "")
+                ax.plot(e, v, styles[j % 4], color=colours[key], lw=0.8 if groups else 1.0,
+                        alpha=0.7 if groups else 1.0, label=None if text in seen else text)
+                seen.add(text)
+        for name in names:
+            if reference and name in reference:
+                ax.axhline(reference[name][0], color="k", ls="--", lw=0.8,
+                           label=reference[name][1])
         ax.set_title(title, fontsize=8)
         ax.set_xlabel("epoch", fontsize=7)
         ax.tick_params(labelsize=7)

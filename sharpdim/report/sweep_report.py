@@ -220,14 +220,27 @@ def fig_checkpoints(d: SweepData, a: Analysis, out: Path) -> list[Figure]:
     panels = [("accuracy", ["train_acc", "test_acc"]),
               ("sharpness dimension", present(names_in_family("sd"))),
               ("λ₁", present(names_in_family("lambda"))),
-              ("Hessian trace", ["trace"]), ("top Hessian eigenvalue", ["top_eigenvalue"]),
+              ("Hessian trace", present(["trace"])),
+              ("top Hessian eigenvalue", present(["top_eigenvalue"])),
+              ("η·λ_max of the full-batch training Hessian", present(["eta_lambda_max"])),
               ("loss", ["train_loss", "test_loss"]),
               ("parameter norm", present(["weight_norm"])),
               ("E_α of the iterates before the checkpoint", present(names_in_family("e_alpha")))]
     panels = [(t, names) for t, names in panels if names]
-    figs = [("Across checkpoints: accuracies, SD, λ₁, trace, top eigenvalue, parameter norm "
-             "and E_α", fig.checkpoint_curves(d.series, panels,
-                                              out / "checkpoint_curves.png").name)]
+    runs = d.runs_by_id
+    lrs = {lab: float(runs[rid]["lr"]) for lab, rid in d.series_runs.items()}
+    # more runs than a legend can name: one colour per learning rate
+    groups = {lab: f"η = {lr:g}" for lab, lr in sorted(lrs.items(), key=lambda t: t[1])} \
+        if len(d.series) > 10 else None
+    momentum = float(d.canonical["train"].get("momentum", 0.0))
+    optimizers = {runs[rid]["optimizer"] for rid in d.series_runs.values()}
+    threshold = {"eta_lambda_max": (eos_threshold(*optimizers, momentum), "2(1+β)")} \
+        if len(optimizers) == 1 else None
+    figs = [("Across checkpoints: accuracies, SD, λ₁, trace, top eigenvalue, η·λ_max against "
+             "the stability limit 2(1+β) (progressive sharpening, then the edge of stability), "
+             "parameter norm and E_α",
+             fig.checkpoint_curves(d.series, panels, out / "checkpoint_curves.png",
+                                   groups=groups, reference=threshold).name)]
     c = a.checkpoints
     if c is not None and len(c.matrix_names) > 1:
         figs.append(("Kendall τ between measures and targets over the checkpoints of a run "
