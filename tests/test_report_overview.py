@@ -66,3 +66,22 @@ def test_cli_writes_the_overview_beside_the_reports(tmp_path, capsys):
     page = out.read_text(encoding="utf-8")
     assert "## [grokking_relu](grokking_relu/README.md)" in page
     assert "checkpoints" in page and "edge of stability" in page
+
+
+def test_protocol_table_row_reads_the_verdicts_and_controls_of_protocol_json():
+    """Oracle: a protocol.json written by hand, every printed number chosen in it."""
+    from sharpdim.report.overview import protocol_row
+
+    doc = {"primary_runs": ["a"] * 12, "excluded_runs": [{"run_id": "z"}] * 3,
+           "sd_clusters": [["sd_exact", "sd_sup"], ["sd_slq"]],
+           "controls_by_target": {"signed_gen_gap": {
+               "heldout_oracle": {"verdict": "held"}, "resolving_power_k": 2.0,
+               "null_false_held_rate": 0.01, "can_decide": True}},
+           "measures": {"sd_exact": {"signed_gen_gap": {
+               "verdict": "did not hold",
+               "rule": {"difference": -0.25, "interval": [-0.4, -0.1]}}}}}
+    row = protocol_row("demo", "demo/README.md", doc)
+    assert row == ("| [demo](demo/README.md) | 12 / 15 | held | 2.0 | 0.010 | yes | "
+                   "`sd_exact` did not hold -0.25 [-0.40, -0.10] |")
+    undecided = dict(doc, controls_by_target={"signed_gen_gap": {"can_decide": False}})
+    assert "| **no** |" in protocol_row("demo", "demo/README.md", undecided)
