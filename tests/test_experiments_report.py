@@ -63,6 +63,21 @@ def test_claim_rules_apply_to_the_numbers():
                     "gap"] == "not tested"
 
 
+def test_claims_compare_only_measures_taken_on_the_same_runs():
+    # exact SD on 3 of 12 runs ranks the gap perfectly; on all 12 runs η does not (τ < 1):
+    # comparing SD's τ on 3 runs against η's on 12 would be two different questions
+    records = [{"lr": lr, "batch_size": bs, "seed": s, "gen_gap": lr * bs + s / 100,
+                "sd_slq": -lr * bs, "sd_exact": lr * bs + s / 100 if (lr, s) == (0.1, 0)
+                else None} for lr in (0.1, 0.2) for bs in (16, 32, 64) for s in (0, 1)]
+    rows = kendall_rows(records, ["lr", "batch_size"], n_resamples=10)
+    assert {r.measure: r.n_records for r in rows if r.target == "gen_gap"}["sd_exact"] == 3
+    (strongest, *_) = kendall_claims(rows)
+    assert "sd_exact" not in strongest.evidence.split("; left out")[0]
+    assert "left out (taken on fewer runs than the other measures, n = 12): sd_exact (n = 3)" \
+        in strongest.evidence
+    assert strongest.verdict == "did not hold"  # sd_slq on all 12 runs ranks the gap negatively
+
+
 def test_grokking_claim_detects_a_jump_at_the_test_accuracy_rise():
     epochs = [0, 10, 20, 30, 40, 50, 60]
     per = {"test_acc": list(zip(epochs, [0.0, 0.0, 0.0, 0.05, 0.9, 0.95, 0.96], strict=True)),
@@ -374,3 +389,19 @@ def test_the_bound_uses_the_larger_of_the_training_and_test_loss_maxima():
     assert old.bound.value == theorem_4_5_bound(40.0, 3.0, 0.5, 1000).value
     assert new.bound.value == theorem_4_5_bound(40.0, 3.0, 4.0, 1000).value
     assert new.bound.B == 4.0 and new.bound.value > old.bound.value
+
+
+def test_grokking_jump_is_searched_from_memorization_and_a_constant_sd_is_not_testable():
+    epochs = [0, 10, 20, 30, 40, 50, 60, 70]
+    # ordinary learning (0.1 → 0.6) before memorization at epoch 30, then the grokking rise
+    test = [0.0, 0.1, 0.6, 0.6, 0.62, 0.95, 0.96, 0.96]
+    train = [0.1, 0.5, 0.9, 0.995, 1.0, 1.0, 1.0, 1.0]
+    per = {"test_acc": list(zip(epochs, test, strict=True)),
+           "train_acc": list(zip(epochs, train, strict=True)),
+           "sd_slq": list(zip(epochs, [0.0] * 8, strict=True)),
+           "lambda_1_slq": list(zip(epochs, [0.1, 0.1, 0.1, 0.1, 0.1, 0.5, 0.5, 0.5],
+                                    strict=True))}
+    (v,) = grokking_claims({"run": per}, sd_name="sd_slq", lambda_name="lambda_1_slq")
+    assert "rise at epochs 40→50" in v.evidence and "from memorization (epoch 30)" in v.evidence
+    assert "sd_slq: constant over the checkpoints (not testable)" in v.evidence
+    assert v.verdict == "held"  # λ₁ jumps at 40→50; SD, constant, is left out

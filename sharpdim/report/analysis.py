@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from sharpdim.bounds import BoundValue, theorem_4_5_bound
+from sharpdim.evaluation.rule import is_constant
 from sharpdim.experiments.degenerate import degenerate_reason
 from sharpdim.experiments.measures import hyperparameter_baselines, state_size
 from sharpdim.experiments.registry import (
@@ -263,10 +265,15 @@ def analyse(data: SweepData, *, n_resamples: int = 400,
         for target in TARGETS:
             for m in variants:
                 try:
-                    out.append(paired_tau_difference(
+                    d = paired_tau_difference(
                         rows, m, baselines, target,
                         group_by=group_by if data.multi_seed else (), seed=0,
-                        n_resamples=n_resamples, confidence=confidence))
+                        n_resamples=n_resamples, confidence=confidence)
+                    values = np.asarray([r[m] for r in rows if is_finite_number(r.get(m))],
+                                        dtype=float)
+                    if is_constant(values):  # AdamW's update SD ≡ 3N: τ ranks rounding residue
+                        d = dataclasses.replace(d, verdict="not testable")
+                    out.append(d)
                 except ValueError as exc:
                     errors.append(f"{m} vs baselines on {target}{note}: {exc}")
         return out

@@ -8,12 +8,15 @@ numbers it used in ``evidence``, so a reader can disagree with the rule, not the
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from sharpdim.evaluation.rule import is_constant
 from sharpdim.experiments.registry import names_in_family
+from sharpdim.report.checkpoint_analysis import MEMORIZED
 from sharpdim.report.kendall_table import KendallRow
 
 __all__ = ["ClaimVerdict", "KENDALL_CLAIMS", "kendall_claims", "grokking_claims", "WEAK_TAU"]
@@ -141,9 +144,21 @@ def kendall_claims(rows: Sequence[KendallRow], *, target: str = "gen_gap",
                    ) -> list[ClaimVerdict]:
     """Claims about rank correlations with the generalization gap, one function each
     (:data:`KENDALL_CLAIMS`). ``by_optimizer`` (``{measure: {optimizer: τ}}``, when the
-    optimizer varies) adds the per-optimizer consistency the paper's GPT-2 claim is about."""
+    optimizer varies) adds the per-optimizer consistency the paper's GPT-2 claim is about.
+
+    Only measures taken on the same runs are compared: those with the largest number of
+    records; a measure taken on a subset (exact SD on a few runs of a large network) is left
+    out of the claims, and each claim's evidence names it."""
     rel = [r for r in rows if r.target == target]
-    return [claim(rel, target, by_optimizer) for claim in KENDALL_CLAIMS]
+    n = max((r.n_records for r in rel), default=0)
+    subset = [r for r in rel if r.n_records < n]
+    rel = [r for r in rel if r.n_records == n]
+    out = [claim(rel, target, by_optimizer) for claim in KENDALL_CLAIMS]
+    if not subset:
+        return out
+    note = ("; left out (taken on fewer runs than the other measures, n = "
+            f"{n}): " + ", ".join(f"{r.measure} (n = {r.n_records})" for r in subset))
+    return [dataclasses.replace(v, evidence=v.evidence + note) for v in out]
 
 
 def _steps(series: Sequence[tuple[int, float]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -177,11 +192,22 @@ def _smooth_decay(v: np.ndarray) -> tuple[bool, str]:
                 f"{tv / decline:.2f}, largest drop {cliff / decline:.0%} of the decline")
 
 
+def _memorized_index(train: Sequence[tuple[int, float]], epochs: np.ndarray) -> int:
+    """Index in ``epochs`` of the first checkpoint with train accuracy ≥ :data:`MEMORIZED`
+    (0 without a train-accuracy series, or when it never gets there, or when that is the last
+    checkpoint: then the whole series is searched)."""
+    pts = dict(train)
+    hit = [i for i, ep in enumerate(epochs[:-1]) if pts.get(int(ep), -1.0) >= MEMORIZED]
+    return hit[0] if hit else 0
+
+
 def grokking_claims(series: Mapping[str, Mapping[str, Sequence[tuple[int, float]]]],
                     *, sd_name: str, lambda_name: str) -> list[ClaimVerdict]:
     """Claims about checkpoint curves, one verdict per run label in ``series``.
 
-    The jump is the checkpoint interval with the largest rise in test accuracy. The first
+    The jump is the checkpoint interval with the largest rise in test accuracy at or after
+    memorization (the first checkpoint with train accuracy ≥ :data:`MEMORIZED`; grokking is
+    generalization after memorization, and an earlier rise is ordinary learning). The first
     interval (from the initialization, where every measure moves) is left out of the search
     for sharp changes. SD or λ₁ "changes sharply at the jump" when its largest step falls in
     the jump's interval or an adjacent one. Trace or top eigenvalue "decays smoothly" when it
@@ -193,7 +219,9 @@ def grokking_claims(series: Mapping[str, Mapping[str, Sequence[tuple[int, float]
              "ReLU MLP (SGD + weight decay): SD and λ₁ change sharply exactly when test "
              "accuracy jumps; trace and top eigenvalue decay smoothly")
     rule = ("sharp: the largest step of SD / λ₁ after the first interval lies within one "
-            "checkpoint interval of the largest test-accuracy rise; smooth decay: ends below "
+            "checkpoint interval of the largest test-accuracy rise at or after memorization "
+            f"(train accuracy ≥ {MEMORIZED:g}); a constant SD / λ₁ is not testable; smooth "
+            "decay: ends below "
             "its maximum, total variation after the peak ≤ 1.2 × the decline, no step > half "
             "the decline")
     for label, per in series.items():
@@ -203,9 +231,11 @@ def grokking_claims(series: Mapping[str, Mapping[str, Sequence[tuple[int, float]
                                    "needs at least 4 checkpoints"))
             continue
         e, v, dtest = _steps(test)
-        jump = int(np.argmax(dtest))
+        start = _memorized_index(per.get("train_acc", []), e)
+        jump = start + int(np.argmax(dtest[start:]))
         ev = [f"steepest test-accuracy rise at epochs {int(e[jump])}→{int(e[jump + 1])} "
-              f"(+{dtest[jump]:.2f})"]
+              f"(+{dtest[jump]:.2f})"
+              + (f", searched from memorization (epoch {int(e[start])})" if start else "")]
         if len(per.get("train_acc", [])) >= 4:
             _, tr, dtr = _steps(per["train_acc"])
             drops = [k for k in range(dtr.size) if dtr[k] < -0.2 and tr[: k + 1].max() >= 0.5]
@@ -217,6 +247,9 @@ def grokking_claims(series: Mapping[str, Mapping[str, Sequence[tuple[int, float]
         for name in (sd_name, lambda_name):
             if len(per.get(name, [])) >= 4:
                 em, vm, _ = _steps(per[name])
+                if is_constant(vm[np.isfinite(vm)]):
+                    ev.append(f"{name}: constant over the checkpoints (not testable)")
+                    continue
                 k, share = _sharpest(em, vm)
                 parts.append(abs(k - jump) <= 1)
                 ev.append(f"{name}: sharpest change at epochs {int(em[k])}→{int(em[k + 1])} "
