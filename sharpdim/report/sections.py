@@ -16,7 +16,13 @@ from typing import Any
 import numpy as np
 
 from sharpdim.evaluation.regime import EOS_BAND, LATE_FRACTION, MIN_LATE
-from sharpdim.experiments.registry import STANDARD_ERROR_OF, TARGETS, label, names_in_family
+from sharpdim.experiments.registry import (
+    SLQ_VALIDATION,
+    STANDARD_ERROR_OF,
+    TARGETS,
+    label,
+    names_in_family,
+)
 from sharpdim.experiments.tasks import get_task
 from sharpdim.provenance import package_versions, repository_root, source_digest
 from sharpdim.report.analysis import MIN_RUNS_FOR_KENDALL, Analysis
@@ -737,10 +743,10 @@ def protocol(c: ReportContext) -> list[str]:
 def slq_against_exact(c: ReportContext) -> list[str]:
     """SD-SLQ beside exact SD on the runs that have both: the estimator's error where the
     differences between runs live (in N − SD), and whether it keeps their order."""
+    ref, est = SLQ_VALIDATION
     n_of = {r["run_id"]: r["n_parameters"] for r in c.data.runs if r["n_parameters"]}
-    pairs = [(rec["sd_slq"], rec["sd_exact"], n_of.get(rec["run_id"]))
-             for rec in c.analysis.records
-             if is_finite_number(rec.get("sd_slq")) and is_finite_number(rec.get("sd_exact"))]
+    pairs = [(rec[est], rec[ref], n_of.get(rec["run_id"])) for rec in c.analysis.records
+             if is_finite_number(rec.get(est)) and is_finite_number(rec.get(ref))]
     if len(pairs) < 2:
         return []
     slq, exact, n = (np.array([p[i] for p in pairs], dtype=float) for i in range(3))
