@@ -34,7 +34,7 @@ def regime_lines(readme: str) -> list[str]:
 
 
 _TARGET = "signed_gen_gap"  # the gap Theorem 4.5 bounds; the table's one column of verdicts
-PROTOCOL_HEADER = ("| sweep | primary / finished | held-out oracle | resolving k | null rate | "
+PROTOCOL_HEADER = ("| sweep | primary / planned runs | held-out oracle | resolving k | null rate | "
                    "decides | SD verdicts on the signed accuracy gap: d [configurations] |",
                    "|---|---:|---|---:|---:|---|---|")
 
