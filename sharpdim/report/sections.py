@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from sharpdim.evaluation.regime import EOS_BAND, LATE_FRACTION, MIN_LATE
+from sharpdim.evaluation.rule import is_constant
 from sharpdim.experiments.registry import (
     SLQ_VALIDATION,
     STANDARD_ERROR_OF,
@@ -428,7 +429,7 @@ def kendall(c: ReportContext) -> list[str]:
         head += [f"Ψ [{_pct(c)}% CI]"] if factors else []
         lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for r in rel:
-            cells = [_md(label(r.measure)), str(r.n_records), f"{r.tau:+.3f}{_ci(r.tau_ci)}"]
+            cells = [_md(label(r.measure)), str(r.n_records), _tau_cell(r, a.records)]
             cells += [_num(r.psi.get(f), "+.3f") for f in factors]
             if factors:
                 cells.append(("–" if r.Psi is None else f"{r.Psi:+.3f}") + _ci(r.Psi_ci))
@@ -477,12 +478,23 @@ def per_optimizer(c: ReportContext) -> list[str]:
             head = ["measure", "n", f"τ [{_pct(c)}% CI]"] + [f"ψ_{f}" for f in o.factors]
             lines += [f"τ against the {label('gen_gap')}:", "",
                       "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+            mine = [rec for rec in a.records if rec.get("optimizer") == o.optimizer]
             for r in rows:
-                cells = [_md(label(r.measure)), str(r.n_records), f"{r.tau:+.3f}{_ci(r.tau_ci)}"]
+                cells = [_md(label(r.measure)), str(r.n_records), _tau_cell(r, mine)]
                 cells += [_num(r.psi.get(f), "+.3f") for f in o.factors]
                 lines.append("| " + " | ".join(cells) + " |")
             lines.append("")
     return lines
+
+
+def _tau_cell(r, records: Sequence[Mapping[str, Any]]) -> str:
+    """τ with its interval, or "not testable" when the measure is constant over the records
+    (a τ of rounding residue: AdamW's update-Jacobian SD is 3N in every run)."""
+    values = np.array([rec[r.measure] for rec in records if is_finite_number(rec.get(r.measure))
+                       and is_finite_number(rec.get(r.target))], dtype=float)
+    if values.size >= 2 and is_constant(values):
+        return "not testable (constant)"
+    return f"{r.tau:+.3f}{_ci(r.tau_ci)}"
 
 
 def bound(c: ReportContext) -> list[str]:
