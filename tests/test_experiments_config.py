@@ -120,7 +120,8 @@ def test_full_batch_size_is_each_task_option_combination_s_training_set_size():
              for r in runs}
     assert sizes == {50: 50, 120: 120}
     assert {(r.task_options["train_size"], r.batch_size) for r in runs} == {(50, 50), (120, 120)}
-    with pytest.raises(ConfigError, match="grid.batch_size"):
+    with pytest.raises(ConfigError, match="grid.batch_size values must be positive integers or "
+                       "'full', got 'all'"):
         parse_config(_raw(grid={"lr": [0.1], "batch_size": ["all"]}))
 
 

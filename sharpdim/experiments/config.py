@@ -318,8 +318,11 @@ def _grid(raw: Mapping[str, Any], train: Mapping[str, Any]) -> dict[str, Any]:
                 if not _is_number(w) or w < 0:
                     raise _fail(key, "values must be >= 0", w)
             per_optimizer_wd[o] = [float(w) for w in table[o]]
-    bs = [b if b == FULL_BATCH else _positive_int("grid.batch_size", b)
-          for b in _non_empty_list("grid.batch_size", _required(g, "batch_size", "grid."))]
+    bs = _non_empty_list("grid.batch_size", _required(g, "batch_size", "grid."))
+    for b in bs:
+        if b != FULL_BATCH and (isinstance(b, bool) or not isinstance(b, int) or b < 1):
+            raise _fail("grid.batch_size", f"values must be positive integers or "
+                        f"{FULL_BATCH!r}", b)
     wds = g.get("weight_decay", [train["weight_decay"]])
     if per_optimizer_wd is None:
         for w in _non_empty_list("grid.weight_decay", wds):
