@@ -405,3 +405,24 @@ def test_grokking_jump_is_searched_from_memorization_and_a_constant_sd_is_not_te
     assert "rise at epochs 40→50" in v.evidence and "from memorization (epoch 30)" in v.evidence
     assert "sd_slq: constant over the checkpoints (not testable)" in v.evidence
     assert v.verdict == "held"  # λ₁ jumps at 40→50; SD, constant, is left out
+
+
+def test_slq_against_exact_section_states_the_error_in_n_minus_sd_by_hand():
+    """Oracle: three runs with N = 100 written by hand; every printed number worked out here."""
+    from types import SimpleNamespace
+
+    from sharpdim.report.sections import slq_against_exact
+
+    runs = [{"run_id": k, "n_parameters": 100} for k in "abc"]
+    records = [{"run_id": "a", "sd_exact": 90.0, "sd_slq": 88.0},   # |Δ| 2, N − SD 10: 20 %
+               {"run_id": "b", "sd_exact": 80.0, "sd_slq": 85.0},   # |Δ| 5, N − SD 20: 25 %
+               {"run_id": "c", "sd_exact": 60.0, "sd_slq": 59.0}]   # |Δ| 1, N − SD 40: 2.5 %
+    ctx = SimpleNamespace(data=SimpleNamespace(runs=runs),
+                          analysis=SimpleNamespace(records=records))
+    text = "\n".join(slq_against_exact(ctx))
+    assert "On the 3 runs with both: |SD-SLQ − exact SD| median 2 (range 1–5)" in text
+    assert "median 20.0%, largest 25.0%" in text
+    # order: exact a > b > c, SLQ a(88) > b(85) > c(59): concordant in all three pairs
+    assert "Kendall τ between the two +1.000" in text
+    assert slq_against_exact(SimpleNamespace(data=SimpleNamespace(runs=runs),
+                                             analysis=SimpleNamespace(records=records[:1]))) == []

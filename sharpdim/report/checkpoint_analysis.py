@@ -28,7 +28,7 @@ import numpy as np
 from sharpdim.evaluation.regime import EoSRegime, eos_regime
 from sharpdim.evaluation.rule import is_constant
 from sharpdim.experiments.measures import eos_threshold
-from sharpdim.experiments.registry import TARGETS, names_with_role
+from sharpdim.experiments.registry import EOS_RATIO, TARGETS, names_with_role
 from sharpdim.report.sweep_data import SweepData
 from sharpdim.stats import (
     BootstrapInterval,
@@ -193,8 +193,9 @@ def eos_ratio(s: RunSeries) -> np.ndarray:
     (the full-batch training Hessian) where it was recorded, else η × the ``hessian`` group's
     top eigenvalue."""
     threshold = eos_threshold(s.optimizer, s.momentum)
-    if "eta_lambda_max" in s.values and np.isfinite(s.column("eta_lambda_max")).any():
-        return s.column("eta_lambda_max") / threshold
+    full = EOS_RATIO[0]  # η·λ_max of the full-batch training Hessian
+    if full in s.values and np.isfinite(s.column(full)).any():
+        return s.column(full) / threshold
     return s.lr * s.column("top_eigenvalue") / threshold
 
 

@@ -222,7 +222,7 @@ def fig_checkpoints(d: SweepData, a: Analysis, out: Path) -> list[Figure]:
               ("λ₁", present(names_in_family("lambda"))),
               ("Hessian trace", present(["trace"])),
               ("top Hessian eigenvalue", present(["top_eigenvalue"])),
-              ("η·λ_max of the full-batch training Hessian", present(["eta_lambda_max"])),
+              ("η·λ_max of the full-batch training Hessian", present([EOS_RATIO[0]])),
               ("loss", ["train_loss", "test_loss"]),
               ("parameter norm", present(["weight_norm"])),
               ("E_α of the iterates before the checkpoint", present(names_in_family("e_alpha")))]
@@ -234,7 +234,7 @@ def fig_checkpoints(d: SweepData, a: Analysis, out: Path) -> list[Figure]:
         if len(d.series) > 10 else None
     momentum = float(d.canonical["train"].get("momentum", 0.0))
     optimizers = {runs[rid]["optimizer"] for rid in d.series_runs.values()}
-    threshold = {"eta_lambda_max": (eos_threshold(*optimizers, momentum), "2(1+β)")} \
+    threshold = {EOS_RATIO[0]: (eos_threshold(*optimizers, momentum), "2(1+β)")} \
         if len(optimizers) == 1 else None
     figs = [("Across checkpoints: accuracies, SD, λ₁, trace, top eigenvalue, η·λ_max against "
              "the stability limit 2(1+β) (progressive sharpening, then the edge of stability), "
