@@ -10,7 +10,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e ".[dev,sweep,audit]"
+	$(PY) -m pip install --quiet -e ".[dev,sweep,audit,integrations,docs]"
 	# pyproject's audit-nodeps extra, without dependencies (why: see pyproject.toml)
 	$(PY) -m pip install --quiet --no-deps curvlinops-for-pytorch==3.0.1 \
 		backpack-for-pytorch==1.7.1 dysts==0.96

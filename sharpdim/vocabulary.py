@@ -16,6 +16,8 @@ configs and the diagnostics agree on one set of words:
 * :data:`Reorthogonalization` — ``"full"`` (every Lanczos step against the whole basis),
   ``"partial"`` (Simon's: only when the estimated loss of orthogonality passes ``√eps``),
   ``"none"`` (the plain three-term recurrence).
+* :data:`LossReduction` — how a user's ``loss_fn`` reduces a batch: ``"mean"`` (the
+  contract: its Hessian is the minibatch Hessian) or ``"sum"`` (divided by the batch size).
 * :data:`RunStatus` / :data:`MeasureStatus` — sweep run and measure outcomes.
 """
 
@@ -33,6 +35,7 @@ __all__ = [
     "EpsilonForm", "EPSILON_FORMS",
     "Smoothing", "SMOOTHINGS",
     "Reorthogonalization", "REORTHOGONALIZATIONS",
+    "LossReduction", "LOSS_REDUCTIONS",
     "RunStatus", "RUN_STATUSES",
     "MeasureStatus", "MEASURE_STATUSES",
     "choice",
@@ -46,6 +49,7 @@ JacobianKind = Literal["gd", "update"]
 EpsilonForm = Literal["clamp", "additive"]
 Smoothing = Literal["curvature", "log"]
 Reorthogonalization = Literal["full", "partial", "none"]
+LossReduction = Literal["mean", "sum"]
 RunStatus = Literal["pending", "finished", "diverged", "failed"]
 MeasureStatus = Literal["ok", "error", "skipped"]
 
@@ -59,6 +63,7 @@ JACOBIANS: tuple[str, ...] = get_args(JacobianKind)
 EPSILON_FORMS: tuple[str, ...] = get_args(EpsilonForm)
 SMOOTHINGS: tuple[str, ...] = get_args(Smoothing)
 REORTHOGONALIZATIONS: tuple[str, ...] = get_args(Reorthogonalization)
+LOSS_REDUCTIONS: tuple[str, ...] = get_args(LossReduction)
 RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
 MEASURE_STATUSES: tuple[str, ...] = get_args(MeasureStatus)
 

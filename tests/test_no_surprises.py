@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from sharpdim import DivergenceError, estimate_sharpness, lyapunov_spectrum
 from sharpdim.cli import build_parser, main
-from sharpdim.curvature.functional import LossScaleWarning, check_loss_contract, flat_loss
+from sharpdim.curvature.functional import LossScaleError, check_loss_contract, flat_loss
 from sharpdim.dynamics.maps import as_map
 from sharpdim.experiments.degenerate import degenerate_reason
 from sharpdim.experiments.storage import StorageError, SweepStore
@@ -87,29 +87,34 @@ def _regression(n: int = 40, seed: int = 0):
     return torch.randn(n, 3, generator=g), torch.randn(n, 1, generator=g)
 
 
-def test_a_sum_loss_warns_that_its_hessian_grows_with_the_batch_size():
+def test_a_sum_loss_is_refused_unless_its_scale_is_stated_and_then_is_divided_by_it():
     X, y = _regression()
     lin = torch.nn.Linear(3, 1)
-    with pytest.warns(LossScaleWarning, match="a mean gives 1, a sum 2"):
-        est_sum = estimate_sharpness(lin, lambda o, t: F.mse_loss(o, t, reduction="sum"),
-                                     (X, y), lr=0.1, batch_size=8, seed=0, n_batches=2)
+    sum_loss = lambda o, t: F.mse_loss(o, t, reduction="sum")  # noqa: E731
+    with pytest.raises(LossScaleError, match="a mean gives 1, a sum 2.*loss_reduction='sum'"):
+        estimate_sharpness(lin, sum_loss, (X, y), lr=0.1, batch_size=8, seed=0, n_batches=2)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         est = estimate_sharpness(lin, F.mse_loss, (X, y), lr=0.1, batch_size=8, seed=0,
                                  n_batches=2)
-    # Oracle: for a quadratic loss the sum-loss Hessian is exactly batch_size × the mean's.
-    np.testing.assert_allclose(est_sum.top_eigenvalue, 8 * est.top_eigenvalue, rtol=1e-10)
+        est_sum = estimate_sharpness(lin, sum_loss, (X, y), lr=0.1, batch_size=8, seed=0,
+                                     n_batches=2, loss_reduction="sum")
+    # Oracle: sum/b is the mean exactly up to rounding (float32 forward: 8-term sums, ≤ 1e-6)
+    np.testing.assert_allclose(est_sum.top_eigenvalue, est.top_eigenvalue, rtol=1e-6)
+    assert est_sum.dimension == est.dimension
 
 
-def test_the_loss_scale_ratio_is_one_for_a_mean_and_two_for_a_sum():
+def test_the_loss_scale_ratio_is_one_for_a_mean_and_a_sum_is_an_error_naming_the_fix():
     X, y = (t.double() for t in _regression())
     # float64: the two means differ by the rounding of 8- and 16-term sums, < 16·eps ≈ 4e-15
     f_mean = flat_loss(torch.nn.Linear(3, 1).double(), F.mse_loss)
     assert check_loss_contract(f_mean, X[:8], y[:8]) == pytest.approx(1.0, rel=1e-13)
-    f_sum = flat_loss(torch.nn.Linear(3, 1).double(),
-                      lambda o, t: F.mse_loss(o, t, reduction="sum"))
-    with pytest.warns(LossScaleWarning):
-        assert check_loss_contract(f_sum, X[:8], y[:8]) == pytest.approx(2.0, rel=1e-13)
+    sum_loss = lambda o, t: F.mse_loss(o, t, reduction="sum")  # noqa: E731
+    f_sum = flat_loss(torch.nn.Linear(3, 1).double(), sum_loss)
+    with pytest.raises(LossScaleError, match="a batch taken twice gives 2 times"):
+        check_loss_contract(f_sum, X[:8], y[:8])
+    f_stated = flat_loss(torch.nn.Linear(3, 1).double(), sum_loss, reduction="sum")
+    assert check_loss_contract(f_stated, X[:8], y[:8]) == pytest.approx(1.0, rel=1e-13)
 
 
 @pytest.mark.parametrize("loss_fn, error, match", [

@@ -17,29 +17,45 @@ evaluated with :func:`torch.func.functional_call`, so the model itself is never 
   ``reduction='sum'`` loss would scale the Hessian by the batch size).
 * A ``θ`` of another floating dtype (e.g. float64 for an exact Hessian) casts the floating
   inputs, targets, buffers and frozen parameters to that dtype for the call.
+* Inputs are a tensor, a tuple of tensors (positional arguments) or a dict of tensors
+  (keyword arguments, e.g. ``input_ids`` and ``attention_mask``); ``output`` selects the
+  loss's first argument from what the model returns: ``None`` (the output itself), a key
+  (``"logits"``: a dict item or an attribute, as of a ``transformers`` ``ModelOutput``), an
+  index into a tuple, or a callable.
+* Every evaluation runs inside :func:`curvature_kernels`: attention through
+  ``scaled_dot_product_attention`` uses the math kernel (the fused CPU kernels have no second
+  derivative) and ``vmap``'s "batching rule" performance warnings are silenced.
+* Buffers are copied for every call, so a ``forward`` that updates a buffer in place (a step
+  counter, running statistics) never changes the model's own.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.func import functional_call
 
+from sharpdim.vocabulary import LOSS_REDUCTIONS, LossReduction, choice
+
 __all__ = [
     "FlatLoss",
-    "LossScaleWarning",
+    "LossScaleError",
     "ModeFlags",
     "NonFiniteError",
     "TrainModeWarning",
     "batch_fingerprint",
     "check_loss_contract",
+    "curvature_kernels",
     "flat_loss",
+    "mode_description",
+    "select_output",
 ]
 
 # A mean loss of a batch and of that batch twice over agree up to the rounding of the two
@@ -49,12 +65,54 @@ __all__ = [
 _SCALE_RATIO_LIMIT = 1.5
 
 
+@contextlib.contextmanager
+def curvature_kernels() -> Iterator[None]:
+    """The kernels second derivatives need: ``scaled_dot_product_attention`` on the math
+    backend (the flash and memory-efficient CPU kernels have no double backward), with the
+    ``vmap`` "batching rule" performance warnings silenced (a slower per-example loop is
+    still exact). Restores both on exit; nothing global is changed."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    with sdpa_kernel(SDPBackend.MATH), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*batching rule.*", category=UserWarning)
+        yield
+
+
+def select_output(outputs, output):
+    """The tensor the loss takes from a model's ``outputs``: ``output=None`` the outputs
+    themselves; a ``str`` key of a mapping or an attribute (``"logits"`` of a ``ModelOutput``);
+    an ``int`` index of a tuple or list; a callable applied to them. ``KeyError``/``TypeError``
+    name what the outputs hold when the selector does not fit."""
+    if output is None:
+        return outputs
+    if callable(output):
+        return output(outputs)
+    if isinstance(output, str):
+        if isinstance(outputs, dict) or hasattr(outputs, "keys"):
+            if output in outputs.keys():
+                return outputs[output]
+        elif hasattr(outputs, output):
+            return getattr(outputs, output)
+        held = (list(outputs.keys()) if hasattr(outputs, "keys")
+                else type(outputs).__name__)
+        raise KeyError(f"output must name an entry of the model's outputs, got {output!r}; "
+                       f"the outputs hold {held}")
+    if isinstance(output, int) and not isinstance(output, bool):
+        if not isinstance(outputs, tuple | list):
+            raise TypeError(f"output={output} indexes a tuple of outputs, got "
+                            f"{type(outputs).__name__}")
+        return outputs[output]
+    raise TypeError("output must be None, a key (str), an index (int) or a callable, got "
+                    f"{type(output).__name__} {output!r}")
+
+
 class TrainModeWarning(UserWarning):
     """Dropout or batch norm evaluated in train mode: the loss is random or batch-coupled."""
 
 
-class LossScaleWarning(UserWarning):
-    """The loss grows with the batch size (a sum, not a mean): its Hessian is scaled by it."""
+class LossScaleError(ValueError):
+    """The loss grows with the batch size (a sum, not a mean) and ``reduction="sum"`` was not
+    stated: its Hessian would be scaled by the batch size."""
 
 
 class NonFiniteError(FloatingPointError):
@@ -72,10 +130,12 @@ class NonFiniteError(FloatingPointError):
 
 @dataclass(frozen=True)
 class ModeFlags:
-    """Modules whose behaviour depends on train mode, found in a model evaluated in ``train``.
+    """Modules that make the loss random or couple a batch's examples, in mode ``train``.
 
-    ``dropout`` and ``batch_norm`` list module names; both are empty in eval mode, where
-    these modules are deterministic and per-example.
+    ``dropout`` lists train-mode dropout modules; ``batch_norm`` the batch norms that use
+    the batch's statistics — every one in train mode, and in eval mode those without running
+    statistics (``track_running_stats=False``). Both are empty for an eval-mode model whose
+    loss is deterministic and per-example.
     """
 
     train: bool
@@ -91,7 +151,8 @@ class ModeFlags:
 def batch_fingerprint(inputs, targets=None) -> str:
     """Short description of a minibatch: its size and a SHA-1 prefix of its contents."""
     digest = hashlib.sha1()
-    tensors = list(inputs) if isinstance(inputs, tuple | list) else [inputs]
+    tensors = (list(inputs.values()) if isinstance(inputs, dict)
+               else list(inputs) if isinstance(inputs, tuple | list) else [inputs])
     if targets is not None:
         tensors.append(targets)
     n = None
@@ -103,20 +164,35 @@ def batch_fingerprint(inputs, targets=None) -> str:
     return f"batch of {size} examples (sha1 {digest.hexdigest()[:12]})"
 
 
+def _batch_coupled(m: nn.Module, train: bool) -> bool:
+    """Batch norm that normalizes with the batch's own statistics: in train mode, or in eval
+    mode without running statistics (``track_running_stats=False``)."""
+    return isinstance(m, nn.modules.batchnorm._BatchNorm) and (
+        train or getattr(m, "running_mean", None) is None)
+
+
 def _mode_flags(model: nn.Module, train: bool) -> ModeFlags:
-    if not train:
-        return ModeFlags(False, (), ())
-    dropout = tuple(
+    dropout = () if not train else tuple(
         name or type(m).__name__
         for name, m in model.named_modules()
         if isinstance(m, nn.modules.dropout._DropoutNd | nn.AlphaDropout | nn.FeatureAlphaDropout)
     )
-    batch_norm = tuple(
-        name or type(m).__name__
-        for name, m in model.named_modules()
-        if isinstance(m, nn.modules.batchnorm._BatchNorm)
-    )
-    return ModeFlags(True, dropout, batch_norm)
+    batch_norm = tuple(name or type(m).__name__ for name, m in model.named_modules()
+                       if _batch_coupled(m, train))
+    return ModeFlags(train, dropout, batch_norm)
+
+
+def mode_description(flags: ModeFlags) -> str:
+    """``"train-mode dropout ['drop'] and batch norm using batch statistics ['bn']"``, naming
+    only the kinds present (empty when none)."""
+    parts = []
+    if flags.dropout:
+        parts.append(f"train-mode dropout {list(flags.dropout)}")
+    if flags.batch_norm:
+        parts.append(f"batch norm using batch statistics {list(flags.batch_norm)}"
+                     + ("" if flags.train else " (track_running_stats=False: also in eval "
+                        "mode)"))
+    return " and ".join(parts)
 
 
 def _cast(x, dtype: torch.dtype):
@@ -124,6 +200,8 @@ def _cast(x, dtype: torch.dtype):
         return x.to(dtype)
     if isinstance(x, tuple | list):
         return type(x)(_cast(t, dtype) for t in x)
+    if isinstance(x, dict):
+        return {k: _cast(t, dtype) for k, t in x.items()}
     return x
 
 
@@ -171,9 +249,15 @@ class FlatLoss:
         constants: dict[str, torch.Tensor],
         frozen_names: tuple[str, ...],
         flags: ModeFlags,
+        buffer_names: tuple[str, ...] = (),
+        output=None,
+        reduction: str = "mean",
     ) -> None:
+        self.reduction = reduction
         self.model = model
         self.loss_fn = loss_fn
+        self.output = output
+        self.buffer_names = buffer_names
         self.train = train
         self.names = names
         self.shapes = shapes
@@ -245,14 +329,16 @@ class FlatLoss:
         if theta.dtype != self.dtype:
             tensors = {k: _cast(v, theta.dtype) for k, v in tensors.items()}
             inputs, targets = _cast(inputs, theta.dtype), _cast(targets, theta.dtype)
-        if self.flags.batch_norm:
-            # train-mode batch norm updates running statistics in place: keep ours pristine
-            tensors = {k: v.clone() for k, v in tensors.items()}
+        for k in self.buffer_names:  # a forward that updates a buffer in place (running
+            tensors[k] = tensors[k].clone()  # statistics, a counter) changes only this copy
         tensors.update(self.unflatten(theta))
-        args = tuple(inputs) if isinstance(inputs, tuple | list) else (inputs,)
-        with _Mode(self.model, self.train):
-            outputs = functional_call(self.model, tensors, args)
-        loss = self.loss_fn(outputs, targets)
+        args, kwargs = ((), dict(inputs)) if isinstance(inputs, dict) else (
+            (tuple(inputs) if isinstance(inputs, tuple | list) else (inputs,)), None)
+        with _Mode(self.model, self.train), curvature_kernels():
+            outputs = functional_call(self.model, tensors, args, kwargs)
+            loss = self.loss_fn(select_output(outputs, self.output), targets)
+        if self.reduction == "sum" and isinstance(loss, torch.Tensor):
+            loss = loss / _batch_len(targets)
         if not isinstance(loss, torch.Tensor):
             raise TypeError(
                 "loss_fn must return the minibatch mean loss as a 0-d torch.Tensor (like "
@@ -315,12 +401,19 @@ class FlatLoss:
             "the inputs of this batch)", batch=batch, parameter=name)
 
 
+def _batch_len(targets) -> int:
+    """Examples in a batch: the leading dimension of its targets."""
+    return int(targets.shape[0]) if isinstance(targets, torch.Tensor) and targets.ndim else 1
+
+
 def _twice(x):
     """The batch ``x`` followed by itself (tensors along dim 0, tuples entry by entry)."""
     if isinstance(x, torch.Tensor):
         return torch.cat([x, x]) if x.ndim else x
     if isinstance(x, tuple | list):
         return type(x)(_twice(t) for t in x)
+    if isinstance(x, dict):
+        return {k: _twice(t) for k, t in x.items()}
     return x
 
 
@@ -332,9 +425,10 @@ def check_loss_contract(f: FlatLoss, inputs, targets) -> float:
 
     Raises ``TypeError`` for a loss that is not a tensor (e.g. a float from ``.item()``),
     ``ValueError`` for a tensor of another shape, one without gradient history in ``θ``
-    (detached), or a model and batch that do not fit each other (torch's own error quoted).
-    Warns :class:`LossScaleWarning` when the ratio exceeds 1.5 (a sum loss multiplies the
-    Hessian by the batch size). The ratio test is skipped (``nan`` returned) with train-mode
+    (detached), or a model and batch that do not fit each other (torch's own error quoted),
+    and :class:`LossScaleError` when the ratio exceeds 1.5 (a sum loss multiplies the Hessian
+    by the batch size) unless ``f`` was built with ``reduction="sum"``, which divides it.
+    The ratio test is skipped (``nan`` returned) with train-mode
     dropout (each call draws a new mask) and when ``L(B) = 0``.
 
     >>> lin = torch.nn.Linear(2, 1, bias=False)
@@ -343,11 +437,8 @@ def check_loss_contract(f: FlatLoss, inputs, targets) -> float:
     >>> check_loss_contract(flat_loss(lin, torch.nn.functional.mse_loss), x, y)
     1.0
     >>> sum_loss = lambda o, t: torch.nn.functional.mse_loss(o, t, reduction="sum")
-    >>> import warnings
-    >>> with warnings.catch_warnings():
-    ...     warnings.simplefilter("ignore", LossScaleWarning)
-    ...     check_loss_contract(flat_loss(lin, sum_loss), x, y)   # 72 / 36
-    2.0
+    >>> check_loss_contract(flat_loss(lin, sum_loss, reduction="sum"), x, y)   # 72/8 / 36/4
+    1.0
     """
     with torch.enable_grad():
         theta = f.theta0.detach().clone().requires_grad_(True)
@@ -372,19 +463,25 @@ def check_loss_contract(f: FlatLoss, inputs, targets) -> float:
         return float("nan")
     ratio = double / single
     if abs(ratio) > _SCALE_RATIO_LIMIT:
-        warnings.warn(
-            f"loss_fn grows with the batch size: the loss of a batch taken twice is {ratio:.3g}"
-            " times the loss of the batch (a mean gives 1, a sum 2), so its Hessian is scaled "
-            "by the batch size; pass a mean loss (reduction='mean')",
-            LossScaleWarning, stacklevel=2)
+        raise LossScaleError(
+            f"loss_fn must return the minibatch mean loss (reduction='mean'), got a loss that "
+            f"grows with the batch size: a batch taken twice gives {ratio:.3g} times the loss "
+            "of the batch (a mean gives 1, a sum 2), which scales the Hessian by the batch "
+            "size; pass a mean loss, or state the scale with loss_reduction='sum' (the loss is "
+            "then divided by the batch size)")
     return ratio
 
 
-def flat_loss(model: nn.Module, loss_fn: Callable, *, train: bool = False) -> FlatLoss:
+def flat_loss(model: nn.Module, loss_fn: Callable, *, train: bool = False,
+              output=None, reduction: LossReduction = "mean") -> FlatLoss:
     """Wrap ``model`` and ``loss_fn`` as a :class:`FlatLoss` of the trainable parameters.
 
     ``train`` is the mode the model is evaluated in (default eval). Train-mode dropout or
-    batch norm is flagged in ``.flags`` and warned about (:class:`TrainModeWarning`).
+    batch norm using batch statistics is flagged in ``.flags`` and warned about
+    (:class:`TrainModeWarning`). ``output`` selects the loss's input from the model's
+    outputs (:func:`select_output`). ``reduction``: how ``loss_fn`` reduces a batch,
+    ``"mean"`` (the contract) or ``"sum"`` (then divided by the batch size, so ``L`` is the
+    mean either way).
     Raises ``ValueError`` for a model without trainable parameters or with trainable
     parameters of mixed dtype/device.
     """
@@ -394,6 +491,11 @@ def flat_loss(model: nn.Module, loss_fn: Callable, *, train: bool = False) -> Fl
         raise TypeError(f"loss_fn must be callable as loss_fn(outputs, targets), got {loss_fn!r}")
     if not isinstance(train, bool):
         raise TypeError(f"train must be a bool (the mode to evaluate the model in), got {train!r}")
+    if not (output is None or callable(output) or isinstance(output, str)
+            or (isinstance(output, int) and not isinstance(output, bool))):
+        raise TypeError("output must be None, a key (str), an index (int) or a callable, got "
+                        f"{type(output).__name__} {output!r}")
+    reduction = choice("reduction", reduction, LOSS_REDUCTIONS)
     trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     if not trainable:
         raise ValueError(
@@ -410,13 +512,15 @@ def flat_loss(model: nn.Module, loss_fn: Callable, *, train: bool = False) -> Fl
         )
     frozen = tuple(n for n, p in model.named_parameters() if not p.requires_grad)
     constants = {n: p.detach() for n, p in model.named_parameters() if not p.requires_grad}
-    constants.update({n: b.detach() for n, b in model.named_buffers()})
+    buffers = {n: b.detach().clone() for n, b in model.named_buffers()}
+    constants.update(buffers)
     flags = _mode_flags(model, train)
     if flags.any:
+        advice = ("pass train=False unless that is meant" if flags.train else
+                  "track running statistics, or accept a Hessian that depends on the batch")
         warnings.warn(
-            f"model evaluated in train mode with dropout {list(flags.dropout)} and batch norm "
-            f"{list(flags.batch_norm)}: the loss is random or couples the examples of a "
-            "batch, so its Hessian depends on the draw; pass train=False unless that is meant",
+            f"model evaluated with {mode_description(flags)}: the loss is random or couples "
+            f"the examples of a batch, so its Hessian depends on the draw; {advice}",
             TrainModeWarning,
             stacklevel=2,
         )
@@ -431,4 +535,7 @@ def flat_loss(model: nn.Module, loss_fn: Callable, *, train: bool = False) -> Fl
         constants=constants,
         frozen_names=frozen,
         flags=flags,
+        buffer_names=tuple(buffers),
+        output=output,
+        reduction=reduction,
     )

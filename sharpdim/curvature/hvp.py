@@ -505,6 +505,8 @@ class HessianStack:
 
 
 def _stack(items):
+    if isinstance(items[0], dict):
+        return {k: torch.stack([it[k] for it in items]) for k in items[0]}
     if isinstance(items[0], tuple | list):
         return type(items[0])(torch.stack(parts) for parts in zip(*items, strict=True))
     return torch.stack(items)

@@ -26,6 +26,7 @@ import numpy as np
 from scipy.special import ndtr
 
 from sharpdim._numerics import gd_log_singular_value
+from sharpdim._serialize import Serializable
 
 __all__ = [
     "SpectralMeasure",
@@ -169,8 +170,8 @@ class DensityGrid:
                                diagnostics={"view": "gaussian_kde", "bandwidth": self.bandwidth})
 
 
-@dataclass(frozen=True)
-class SpectralMeasure:
+@dataclass(frozen=True, repr=False)
+class SpectralMeasure(Serializable):
     """``μ = Σ_j w_j δ_{x_j}``: nodes ``x_j`` (finite) and masses ``w_j ≥ 0`` (float64).
 
     ``run_ids[j]`` says which SLQ run produced atom ``j`` (``None`` when not from runs);
@@ -210,6 +211,12 @@ class SpectralMeasure:
             r.setflags(write=False)
             object.__setattr__(self, "run_ids", r)
         object.__setattr__(self, "diagnostics", MappingProxyType(dict(self.diagnostics)))
+
+    _repr_summary = ("total_mass", "nodes")
+
+    def __reduce__(self):
+        """Pickle through the constructor (a read-only mapping proxy does not pickle)."""
+        return (type(self), (self.nodes, self.weights, self.run_ids, dict(self.diagnostics)))
 
     @property
     def total_mass(self) -> float:

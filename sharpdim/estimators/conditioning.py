@@ -28,13 +28,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sharpdim._serialize import Serializable
 from sharpdim.dimension import kaplan_yorke_decomposition, sharpness_dimension
 
 __all__ = ["Conditioning", "conditioning"]
 
 
-@dataclass(frozen=True)
-class Conditioning:
+@dataclass(frozen=True, repr=False)
+class Conditioning(Serializable):
     """Conditioning diagnostics of one SD (ours, not the paper's; see the module docstring)."""
 
     z_next: float | None
@@ -47,6 +48,8 @@ class Conditioning:
     sensitivity: float
     interval: tuple[float, float]
     ill_conditioned: bool
+
+    _repr_summary = ("ill_conditioned", "z_next", "tolerance", "n_neutral")
 
 
 def conditioning(values, weights=None, *, tolerance: float, tolerance_kind: str,

@@ -17,7 +17,13 @@ import torch
 from tqdm.auto import tqdm
 
 from sharpdim._numerics import EPS, positive_int, resolve_seed
-from sharpdim.curvature.functional import NonFiniteError, check_loss_contract, flat_loss
+from sharpdim.curvature.functional import (
+    NonFiniteError,
+    check_loss_contract,
+    curvature_kernels,
+    flat_loss,
+    mode_description,
+)
 from sharpdim.curvature.slq import DEFAULT_REORTHOGONALIZATION, slq_run_seeds
 from sharpdim.curvature.spectral_measure import SpectralMeasure
 from sharpdim.curvature.update_maps import UpdateMap, make_update_map
@@ -36,7 +42,12 @@ from sharpdim.estimators.density import (
 )
 from sharpdim.estimators.exact import exact_spectrum
 from sharpdim.estimators.horizon import check_horizon, estimate_with_horizon
-from sharpdim.estimators.options import EstimateOptions, merge_options, update_map_settings
+from sharpdim.estimators.options import (
+    EstimateOptions,
+    merge_options,
+    torch_optimizer_settings,
+    update_map_settings,
+)
 from sharpdim.estimators.perturbation import wasserstein_1
 from sharpdim.estimators.points import resolve_points, resolve_states
 from sharpdim.estimators.result import EstimateDiagnostics, SharpnessEstimate
@@ -48,6 +59,7 @@ from sharpdim.vocabulary import (
     OPTIMIZERS,
     REORTHOGONALIZATIONS,
     SMOOTHINGS,
+    LossReduction,
     canonical_optimizer,
     choice,
 )
@@ -72,6 +84,33 @@ def _number(name: str, value, *, positive: bool) -> float:
     return float(value)
 
 
+_KEYWORD_DEFAULTS = dict(lr=None, momentum=0.0, weight_decay=0.0, betas=(0.9, 0.999),
+                         adam_eps=1e-8)
+
+
+def _adopt(held: dict, given: dict, source: str) -> tuple[str, dict]:
+    """The optimizer name and hyperparameters held by ``source`` (a torch optimizer or an
+    update map); a keyword set to another value than its default and than the held one is an
+    error (one setting, one channel)."""
+    for name, value in held.items():
+        if name != "optimizer" and given[name] != _KEYWORD_DEFAULTS[name] and given[name] != value:
+            raise ValueError(f"{name} is given twice with different values: {given[name]!r} "
+                             f"as a keyword and {value!r} in {source}")
+    return held["optimizer"], {**given, **{k: v for k, v in held.items() if k != "optimizer"}}
+
+
+def _check_state_optimizer(opt: torch.optim.Optimizer, name: str, given: dict) -> None:
+    """A torch optimizer passed only as ``optimizer_state`` must agree with the keywords:
+    its own hyperparameters are never silently replaced by them."""
+    held = torch_optimizer_settings(opt)
+    mine = {**given, "optimizer": canonical_optimizer(name, given["momentum"])}
+    differ = {k: (mine[k], v) for k, v in held.items() if mine[k] != v}
+    if differ:
+        said = ", ".join(f"{k}={a!r} (the optimizer's: {b!r})" for k, (a, b) in differ.items())
+        raise ValueError(f"optimizer_state must be an optimizer whose settings match the "
+                         f"keywords, got {said}; pass it as optimizer= to use its own settings")
+
+
 def estimate_sharpness(
     model: torch.nn.Module,
     loss_fn,
@@ -81,7 +120,7 @@ def estimate_sharpness(
     batch_size: int,
     method: str = "exact",
     aggregate: str = "mean",
-    optimizer: str | UpdateMap = "sgd",
+    optimizer: str | UpdateMap | torch.optim.Optimizer = "sgd",
     momentum: float = 0.0,
     jacobian: str = "gd",
     horizon: int = 1,
@@ -104,6 +143,10 @@ def estimate_sharpness(
     progress: bool | None = None,
     reorthogonalization: str | None = None,
     options: EstimateOptions | None = None,
+    output=None,
+    loss_reduction: LossReduction = "mean",
+    n_examples: int | None = None,
+    target_key: str = "labels",
 ) -> SharpnessEstimate:
     """Sharpness dimension, ``λ_1`` and Hessian summaries of ``model`` on ``data``.
 
@@ -158,10 +201,24 @@ def estimate_sharpness(
       :data:`~sharpdim.curvature.slq.DEFAULT_REORTHOGONALIZATION`, chosen by measured SD
       error and cost; see reports/benchmarks.md).
 
-    ``optimizer`` may also be an update map (``make_update_map(...)``: ``lr``, ``momentum``,
-    ``weight_decay``, ``betas``, ``adam_eps`` are then its own), and ``options`` an
+    ``optimizer`` may also be a ``torch.optim`` ``SGD``, ``Adam`` or ``AdamW`` over the
+    model's parameters (one param group; its ``lr``, ``momentum``, ``weight_decay``,
+    ``betas``, ``eps`` are read from it — a keyword that disagrees is an error — and with
+    ``jacobian="update"`` its state is the default ``optimizer_state``) or an update map
+    (``make_update_map(...)``: the hyperparameters are then its own), and ``options`` an
     :class:`~sharpdim.estimators.options.EstimateOptions` holding ``n_batches`` … ``progress``;
     a setting given both ways must agree.
+
+    Models and data people have: ``output`` selects the loss's input from what the model
+    returns (``"logits"`` of a dict or a ``transformers`` ``ModelOutput``, an index, a
+    callable; :func:`~sharpdim.curvature.functional.select_output`); ``data`` may also be a
+    ``DataLoader``, an ``IterableDataset`` (its first ``n_examples`` examples) or dict batches
+    whose ``target_key`` entry holds the targets and whose other entries are the model's
+    keyword inputs (:mod:`sharpdim.estimators.data`); ``loss_reduction="sum"`` states that
+    ``loss_fn`` sums over the batch (it is then divided by the batch size; a summed loss not
+    so stated is an error). Attention (``scaled_dot_product_attention``) runs on the math
+    kernel, whose second derivative exists. The model, its buffers and torch's random state
+    are left as they were.
 
     ``diagnostics.conditioning`` (ours, not the paper's) says how far the estimation error
     could move the SD: :class:`~sharpdim.estimators.conditioning.Conditioning`.
@@ -190,19 +247,20 @@ def estimate_sharpness(
     bandwidth, n_quantiles, n_bins = merged["bandwidth"], merged["n_quantiles"], merged["n_bins"]
     dtype, progress = merged["dtype"], merged["progress"]
     reorthogonalization = merged["reorthogonalization"]
-    if not isinstance(optimizer, str):
-        given = dict(lr=lr, momentum=momentum, weight_decay=weight_decay, betas=tuple(betas),
-                     adam_eps=adam_eps)
-        defaults = dict(lr=None, momentum=0.0, weight_decay=0.0, betas=(0.9, 0.999),
-                        adam_eps=1e-8)
-        held = update_map_settings(optimizer)
-        for name, value in held.items():
-            if name != "optimizer" and given[name] != defaults[name] and given[name] != value:
-                raise ValueError(f"{name} is given twice with different values: {given[name]!r} "
-                                 f"as a keyword and {value!r} in the update map")
-        optimizer, lr, momentum = held["optimizer"], held["lr"], held["momentum"]
-        weight_decay = held["weight_decay"]
-        betas, adam_eps = held.get("betas", betas), held.get("adam_eps", adam_eps)
+    given = dict(lr=lr, momentum=momentum, weight_decay=weight_decay, adam_eps=adam_eps,
+                 betas=tuple(betas) if isinstance(betas, tuple | list) else betas)
+    if isinstance(optimizer, torch.optim.Optimizer):
+        if optimizer_state is None and jacobian == "update":
+            optimizer_state = optimizer
+        held = torch_optimizer_settings(optimizer, [p for p in model.parameters()
+                                                    if p.requires_grad])
+        optimizer, given = _adopt(held, given, "the torch optimizer")
+    elif not isinstance(optimizer, str):
+        optimizer, given = _adopt(update_map_settings(optimizer), given, "the update map")
+    elif isinstance(optimizer_state, torch.optim.Optimizer):
+        _check_state_optimizer(optimizer_state, optimizer, given)
+    lr, momentum, weight_decay = given["lr"], given["momentum"], given["weight_decay"]
+    betas, adam_eps = given["betas"], given["adam_eps"]
     if lr is None:
         raise ValueError("lr must be given (a finite number > 0), or an update map as "
                          "optimizer, got None")
@@ -254,8 +312,9 @@ def estimate_sharpness(
     update = make_update_map(kind, lr=lr, momentum=momentum, weight_decay=weight_decay,
                              betas=betas, eps=adam_eps)
 
-    f = flat_loss(model, loss_fn, train=train)
-    train_data = training_data(data, device=f.device)
+    f = flat_loss(model, loss_fn, train=train, output=output, reduction=loss_reduction)
+    train_data = training_data(data, device=f.device, n_examples=n_examples,
+                               target_key=target_key)
     if batch_size > train_data.n:
         raise ValueError(f"batch_size must be <= the number of examples ({train_data.n}), "
                          f"got {batch_size}")
@@ -292,8 +351,10 @@ def estimate_sharpness(
         notes.append("aggregate='sup' over one point is the mean over minibatches (the sup "
                      "over a single point is that point)")
     if f.flags.any:
-        notes.append(f"train-mode dropout {list(f.flags.dropout)} / batch norm "
-                     f"{list(f.flags.batch_norm)}: the loss is random or batch-coupled")
+        notes.append(f"{mode_description(f.flags)}: the loss is random or batch-coupled")
+    if f.frozen_names:
+        notes.append(f"{len(f.frozen_names)} frozen parameter(s) held fixed, not in θ: "
+                     f"{list(f.frozen_names)[:8]}{' …' if len(f.frozen_names) > 8 else ''}")
     if method != "exact":
         n_steps = min(DEFAULT_STEPS, size) if n_steps is None else n_steps
         if n_steps > size:
@@ -318,17 +379,21 @@ def estimate_sharpness(
         epsilon_form=epsilon_form, smoothing=smoothing, dtype=str(dtype).removeprefix("torch."),
         reorthogonalization=reorthogonalization,
         device=str(f.device), train=f.train,
-        dropout=f.flags.dropout, batch_norm=f.flags.batch_norm,
+        dropout=f.flags.dropout, batch_norm=f.flags.batch_norm, frozen=f.frozen_names,
+        output=None if output is None else (str(output) if isinstance(output, str | int)
+                                            else getattr(output, "__name__", repr(output))),
     )
-    if horizon > 1:  # k-step product along the trajectory (sharpdim.estimators.horizon)
-        return estimate_with_horizon(f, train_data, thetas, update, updates, states, setting,
-                                     notes, horizon=horizon, dtype=dtype, progress=progress,
-                                     t_start=t_start)
-    if method == "exact":
-        return _exact(f, train_data, batches, thetas, updates, states, setting, notes,
-                      dtype, progress, t_start)
-    return _density(f, train_data, batches, thetas, updates, states, setting, notes,
-                    dtype, bandwidth, n_bins, progress, t_start)
+    cuda = [f.device.index or 0] if f.device.type == "cuda" else []
+    with curvature_kernels(), torch.random.fork_rng(devices=cuda):  # the user's RNG untouched
+        if horizon > 1:  # k-step product along the trajectory (sharpdim.estimators.horizon)
+            return estimate_with_horizon(f, train_data, thetas, update, updates, states,
+                                         setting, notes, horizon=horizon, dtype=dtype,
+                                         progress=progress, t_start=t_start)
+        if method == "exact":
+            return _exact(f, train_data, batches, thetas, updates, states, setting, notes,
+                          dtype, progress, t_start)
+        return _density(f, train_data, batches, thetas, updates, states, setting, notes,
+                        dtype, bandwidth, n_bins, progress, t_start)
 
 
 def _split_half(values: np.ndarray, aggregate: str) -> float:

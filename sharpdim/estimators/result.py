@@ -13,14 +13,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sharpdim._serialize import Serializable
 from sharpdim.curvature.spectral_measure import SpectralMeasure
 from sharpdim.estimators.conditioning import Conditioning
 
 __all__ = ["EstimateDiagnostics", "SharpnessEstimate"]
 
 
-@dataclass(frozen=True)
-class EstimateDiagnostics:
+@dataclass(frozen=True, repr=False)
+class EstimateDiagnostics(Serializable):
     """How an estimate was made and what it cost (DESIGN.md: seeds, cost, ε, mode).
 
     * Setting: ``method``, ``aggregate``, ``jacobian``, ``optimizer`` (the canonical name of
@@ -61,6 +62,9 @@ class EstimateDiagnostics:
       expanding / neutral / contracting values for a tolerance tied to the estimation error
       (stated in ``conditioning.tolerance_kind``), the transverse SD, and whether the
       estimation error alone could move the SD by a whole dimension (``ill_conditioned``).
+    * ``frozen``: the parameters left out of ``θ`` (``requires_grad=False``: held fixed, so
+      ``n_params`` counts only the trainable ones); ``output``: the selector that took the
+      loss's input from the model's outputs (its ``repr``; ``None``: the outputs themselves).
     * ``horizon``: ``k`` of the ``k``-step product (1: one-step values). With ``k > 1``,
       ``n_batches`` counts windows ``R`` and ``batch_seeds`` holds ``R·k`` seeds (window
       ``r``, step ``t``: ``batch_seeds[t·R + r]``); see :mod:`sharpdim.estimators.horizon`.
@@ -105,10 +109,14 @@ class EstimateDiagnostics:
     conditioning: Conditioning
     horizon: int = 1
     reorthogonalization: str | None = None
+    frozen: tuple[str, ...] = ()
+    output: str | None = None
+
+    _repr_summary = ("method", "jacobian", "dtype", "seed", "n_batches", "n_hvp", "seconds")
 
 
-@dataclass(frozen=True)
-class SharpnessEstimate:
+@dataclass(frozen=True, repr=False)
+class SharpnessEstimate(Serializable):
     """Sharpness dimension and related curvature measures of a model at a trained point.
 
     * ``dimension``: the sharpness dimension (SD, PAPER_NOTES §3; weighted form for density
@@ -131,6 +139,10 @@ class SharpnessEstimate:
       Ritz values); ``trace``: mean over minibatches of ``tr H_B`` (exact) or the SLQ
       first moment, a Hutchinson estimate (density). ``None`` when no Hessian was examined.
     * ``diagnostics``: :class:`EstimateDiagnostics`.
+
+    Results travel: they pickle, ``to_dict()`` is JSON-safe (non-finite ``λ_k`` as
+    ``"-inf"``…) and ``SharpnessEstimate.from_dict`` inverts it; the ``repr`` fits a screen
+    and names the computation dtype (:mod:`sharpdim._serialize`).
     """
 
     dimension: float
