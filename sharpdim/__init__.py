@@ -23,9 +23,10 @@ _LAZY = {
     "EstimateOptions": "sharpdim.estimators",
     "make_update_map": "sharpdim.curvature.update_maps",
     "load_run": "sharpdim.experiments.load",
+    "SharpnessMonitor": "sharpdim.monitor",
 }
 _SUBMODULES = {"systems", "stats", "testing", "dynamics", "curvature", "estimators", "dimension",
-               "vocabulary"}
+               "vocabulary", "plot", "integrations"}
 
 __all__ = [
     "sharpness_dimension",

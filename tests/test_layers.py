@@ -14,12 +14,13 @@ import sharpdim
 # may import its own layer or any lower one.
 LAYERS = {
     "provenance": 0, "_numerics": 0, "vocabulary": 0,  # provenance, careful numerics, names
+    "_serialize": 0,                                   # results as JSON data
     "dimension": 1, "stats": 1, "bounds": 1, "evaluation": 1,
     "dynamics": 2,
     "systems": 3,
     "curvature": 4,
     "estimators": 5,
-    "testing": 6, "bench": 6,
+    "testing": 6, "bench": 6, "plot": 6, "monitor": 6, "integrations": 6,
     "experiments": 7,
     "report": 8,
     "cli": 9, "__main__": 9, "__init__": 9,
@@ -67,7 +68,7 @@ def test_no_module_imports_a_layer_above_it_even_inside_functions(path):
     assert not bad, f"{path.relative_to(ROOT)} imports upward: {bad}"
 
 
-@pytest.mark.parametrize("name", ["provenance", "_numerics", "vocabulary"])
+@pytest.mark.parametrize("name", ["provenance", "_numerics", "vocabulary", "_serialize"])
 def test_layer_zero_modules_import_nothing_from_sharpdim(name):
     assert _imports(ROOT / f"{name}.py") == []
 

@@ -480,7 +480,10 @@ def _exact(f, data, batches, thetas, updates, states, setting, notes, dtype, pro
     )
     return SharpnessEstimate(
         dimension=sharpness_dimension(lam), lambda_1=float(lam[0]), sharpness=lam,
-        measure=None, curvature_measure=None,
+        measure=None,
+        curvature_measure=SpectralMeasure(alpha.mean(axis=(0, 1)), np.ones(alpha.shape[2]),
+                                          diagnostics={"kind": "order-by-order mean of the "
+                                                       "minibatch Hessian eigenvalues"}),
         top_eigenvalue=float(alpha[:, :, -1].mean()),
         bottom_eigenvalue=float(alpha[:, :, 0].mean()),
         trace=float(traces.mean()), diagnostics=diagnostics,

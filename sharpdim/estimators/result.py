@@ -133,7 +133,9 @@ class SharpnessEstimate(Serializable):
       for exact.
     * ``curvature_measure``: for density methods the pooled SLQ measure before the push
       forward — of the Hessian eigenvalues ``α`` (``jacobian="gd"``) or of ``σ²``, the
-      eigenvalues of ``JᵀJ`` (``jacobian="update"``); ``None`` for exact.
+      eigenvalues of ``JᵀJ`` (``jacobian="update"``); for exact, the loss Hessian's
+      eigenvalues averaged order by order over minibatches and points (``N`` unit atoms);
+      ``None`` for the ``k``-step horizon, which examines no Hessian.
     * ``top_eigenvalue``/``bottom_eigenvalue``: mean over minibatches (and points) of the
       largest/smallest minibatch-Hessian eigenvalue (for density methods, of the extreme
       Ritz values); ``trace``: mean over minibatches of ``tr H_B`` (exact) or the SLQ
