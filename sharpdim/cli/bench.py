@@ -1,4 +1,4 @@
-"""``sharpdim bench [lyapunov|curvature]``: performance ratios into reports/benchmarks.md.
+"""``sharpdim bench [lyapunov|curvature|adoption]``: performance ratios into reports/benchmarks.md.
 
 Every figure is a ratio of two timings taken in the same run (the machines are shared and
 noisy; absolute seconds are not comparable between runs). Each suite owns one section of
@@ -25,6 +25,7 @@ __all__ = ["add_parser", "run", "replace_section"]
 SUITES = {
     "lyapunov": ("sharpdim.bench.lyapunov", "bench_lyapunov", "render_lyapunov_markdown"),
     "curvature": ("sharpdim.bench.curvature", "bench_curvature", "render_curvature_markdown"),
+    "adoption": ("sharpdim.bench.adoption", "bench_adoption", "render_adoption_markdown"),
 }
 
 # --quick: smoke-sized problems (CI-friendly); the committed report uses the defaults.
@@ -36,6 +37,8 @@ QUICK = {
                       eigh_sizes=("1k",), models=("13k",), cost_repeats={"13k": 1},
                       reorth_options=dict(n_runs=4, n_seeds=2, network_seeds=2,
                                           network_runs=2, network_steps=10)),
+    "adoption": dict(n_examples=512, repeats=1, steps=300,
+                     cases=(("1k", (40, 16, 16, 10), "exact", 1),)),
 }
 
 _HEADER = """# Benchmarks

@@ -9,7 +9,8 @@ dynamics layer's Lyapunov spectra run along the network's own trajectory.
 from __future__ import annotations
 
 from sharpdim.estimators.conditioning import Conditioning
-from sharpdim.estimators.estimate import JACOBIANS, METHODS, estimate_sharpness
+from sharpdim.estimators.cost import CostPlan
+from sharpdim.estimators.estimate import JACOBIANS, METHODS, CostWarning, estimate_sharpness
 from sharpdim.estimators.options import EstimateOptions
 from sharpdim.estimators.result import EstimateDiagnostics, SharpnessEstimate
 from sharpdim.estimators.training_map import TrainingMap, training_map
@@ -20,6 +21,8 @@ __all__ = [
     "EstimateDiagnostics",
     "EstimateOptions",
     "Conditioning",
+    "CostPlan",
+    "CostWarning",
     "METHODS",
     "JACOBIANS",
     "TrainingMap",

@@ -1,7 +1,7 @@
 """Aggregating per-minibatch, per-point sharpness profiles into ``λ_1 ≥ … ≥ λ_S`` (numpy).
 
 ``values[b, p, k]`` is the ``k``-th largest log singular value of the one-step Jacobian for
-minibatch ``b`` at attractor point ``p`` (each row sorted descending). PAPER_NOTES §2:
+minibatch ``b`` at attractor point ``p`` (each row sorted descending). docs/theory.md §2:
 
 * ``"sup"`` (the definition ``λ_k = E_ω[sup_{w ∈ A(ω)} ln σ_k(ω, w)]``): the max over points,
   order by order, then the mean over minibatches;

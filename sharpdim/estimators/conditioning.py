@@ -2,7 +2,7 @@
 
 The SD of a trained network is typically ``N`` minus a little: most log singular values are
 neutral (``≈ 0``), and the SD is fragile when the partial sum crosses zero inside that bulk,
-where it moves by ``1/|z_next|`` per unit of partial sum (PAPER_NOTES §7). Beside every SD we
+where it moves by ``1/|z_next|`` per unit of partial sum (docs/theory.md §7). Beside every SD we
 report, for a tolerance ``τ`` tied to the estimation error of the values (how it is derived is
 in ``tolerance_kind``; see :func:`sharpdim.estimators.estimate.estimate_sharpness`):
 
@@ -23,6 +23,7 @@ in ``tolerance_kind``; see :func:`sharpdim.estimators.estimate.estimate_sharpnes
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -31,7 +32,15 @@ import numpy as np
 from sharpdim._serialize import Serializable
 from sharpdim.dimension import kaplan_yorke_decomposition, sharpness_dimension
 
-__all__ = ["Conditioning", "conditioning"]
+__all__ = ["Conditioning", "conditioning", "with_advice"]
+
+# what shrinks each part of the per-value error (the parts the estimators add up)
+_REMEDIES = {
+    "sampling": "more minibatches (n_batches; the split-half error falls like 1/√R)",
+    "rounding": "float64 products (dtype=torch.float64)",
+    "lanczos": "more Lanczos steps (n_steps; the residual of the extreme Ritz pairs falls)",
+    "kernel": "a smaller bandwidth, or method='slq'",
+}
 
 
 @dataclass(frozen=True, repr=False)
@@ -48,6 +57,7 @@ class Conditioning(Serializable):
     sensitivity: float
     interval: tuple[float, float]
     ill_conditioned: bool
+    advice: str | None = None
 
     _repr_summary = ("ill_conditioned", "z_next", "tolerance", "n_neutral")
 
@@ -99,3 +109,20 @@ def conditioning(values, weights=None, *, tolerance: float, tolerance_kind: str,
         sensitivity=float(sensitivity), interval=(float(low), float(high)),
         ill_conditioned=bool(sensitivity >= 1.0 or high - low >= 1.0),
     )
+
+
+def with_advice(c: Conditioning, parts: dict[str, float], state_dim: int) -> Conditioning:
+    """``c`` with ``advice`` saying what would make an ill-conditioned SD well-conditioned:
+    the per-value error must fall below ``|z_next| / S`` (sensitivity ``S·τ/|z_next| < 1``)
+    and the largest of its ``parts`` (keys of ``_REMEDIES``) is the one to shrink first."""
+    if not c.ill_conditioned:
+        return c
+    worst = max(parts, key=parts.get)
+    need = (f"a per-value error below |z_next|/S = {abs(c.z_next) / state_dim:.3g}"
+            if c.z_next not in (None, 0.0) and math.isfinite(c.z_next)
+            else "a crossing value z_next away from 0")
+    text = (f"well-conditioned needs {need} (now {c.tolerance:.3g}, of which {worst} "
+            f"{parts[worst]:.3g}): use {_REMEDIES[worst]}; {c.n_neutral:.6g} of {state_dim} "
+            "values lie within the error of 0, and the SD among them is set by near-neutral "
+            "directions")
+    return dataclasses.replace(c, advice=text)

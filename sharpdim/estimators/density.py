@@ -1,4 +1,4 @@
-"""Density estimators of the sharpness dimension: SD-SLQ, SD-KDE and SD-PS (PAPER_NOTES §5).
+"""Density estimators of the sharpness dimension: SD-SLQ, SD-KDE and SD-PS (docs/theory.md §5).
 
 Run ``i`` takes minibatch ``i`` (held fixed) and its Rademacher probe and runs ``m`` Lanczos
 steps on the symmetric operator ``A_i`` (re-orthogonalization ``"none"`` by default, ``"full"``

@@ -4,13 +4,14 @@ One call samples ``R`` minibatches (the same ones for every method, given the se
 the one-step Jacobian of the optimizer for each — ``I − ηH_B`` (``jacobian="gd"``, the
 paper's practice, also used by the paper for momentum and AdamW runs) or the optimizer's true
 step Jacobian (``jacobian="update"``) — and turns its log singular values into ``λ_1 ≥ … ≥
-λ_S`` (exact) or a spectral density (SLQ/KDE/PS), then into the SD (PAPER_NOTES §2–§5).
+λ_S`` (exact) or a spectral density (SLQ/KDE/PS), then into the SD (docs/theory.md §2–§5).
 """
 
 from __future__ import annotations
 
 import math
 import time
+import warnings
 
 import numpy as np
 import torch
@@ -29,7 +30,8 @@ from sharpdim.curvature.spectral_measure import SpectralMeasure
 from sharpdim.curvature.update_maps import UpdateMap, make_update_map
 from sharpdim.dimension import sharpness_dimension
 from sharpdim.estimators.aggregate import aggregate_profiles, pooled_weights
-from sharpdim.estimators.conditioning import conditioning
+from sharpdim.estimators.conditioning import conditioning, with_advice
+from sharpdim.estimators.cost import CostPlan, plan_cost
 from sharpdim.estimators.data import minibatch, training_data
 from sharpdim.estimators.density import (
     DEFAULT_EPSILON,
@@ -64,7 +66,7 @@ from sharpdim.vocabulary import (
     choice,
 )
 
-__all__ = ["estimate_sharpness", "METHODS", "JACOBIANS"]
+__all__ = ["estimate_sharpness", "CostWarning", "METHODS", "JACOBIANS"]
 
 DEFAULT_BATCHES = {"exact": 20, "slq": 100, "kde": 100, "ps": 100}
 DEFAULT_STEPS = 100  # the paper's m (capped at the operator size)
@@ -82,6 +84,22 @@ def _number(name: str, value, *, positive: bool) -> float:
         raise ValueError(f"{name} must be a finite number {'> 0' if positive else '>= 0'}, "
                          f"got {value!r}")
     return float(value)
+
+
+_PLAN_ABOVE_HVPS = 10_000  # calls with more products are planned (and warned about) first
+
+
+class CostWarning(UserWarning):
+    """An estimate predicted to take longer than ``COST_WARNING_SECONDS``."""
+
+
+def _product_count(setting: dict, n: int) -> int:
+    """Products the call will make, counted without measuring (exact: ``S`` per distinct
+    minibatch and point; density: ``m`` per run and point)."""
+    R, P = setting["n_batches"], setting["n_points"]
+    if setting["method"] == "exact":
+        return (1 if setting["batch_size"] == n else R) * P * setting["state_dim"]
+    return R * P * setting["n_steps"]
 
 
 _KEYWORD_DEFAULTS = dict(lr=None, momentum=0.0, weight_decay=0.0, betas=(0.9, 0.999),
@@ -147,7 +165,8 @@ def estimate_sharpness(
     loss_reduction: LossReduction = "mean",
     n_examples: int | None = None,
     target_key: str = "labels",
-) -> SharpnessEstimate:
+    dry_run: bool = False,
+) -> SharpnessEstimate | CostPlan:
     """Sharpness dimension, ``λ_1`` and Hessian summaries of ``model`` on ``data``.
 
     * ``loss_fn(outputs, targets)`` returns the minibatch **mean** loss (like
@@ -219,6 +238,12 @@ def estimate_sharpness(
     so stated is an error). Attention (``scaled_dot_product_attention``) runs on the math
     kernel, whose second derivative exists. The model, its buffers and torch's random state
     are left as they were.
+
+    ``dry_run=True`` validates everything, times a few products on the first minibatches and
+    returns a :class:`~sharpdim.estimators.cost.CostPlan` (predicted HVPs, seconds, memory)
+    instead of estimating; a call whose cheap count exceeds 10,000 products is planned the
+    same way first and warns (:class:`CostWarning`) when predicted above
+    :data:`~sharpdim.estimators.cost.COST_WARNING_SECONDS`.
 
     ``diagnostics.conditioning`` (ours, not the paper's) says how far the estimation error
     could move the SD: :class:`~sharpdim.estimators.conditioning.Conditioning`.
@@ -370,6 +395,10 @@ def estimate_sharpness(
     batch_seeds = slq_run_seeds(seed, R)
     batches = [minibatch(i, s, train_data.n, batch_size) for i, s in enumerate(batch_seeds)]
     check_loss_contract(f, *train_data.take(batches[0].indices))  # after all validation
+    if not isinstance(dry_run, bool):
+        raise TypeError(f"dry_run must be a bool, got {dry_run!r}")
+    if dry_run and horizon > 1:
+        raise ValueError(f"dry_run plans one-step estimates, got horizon={horizon}")
     setting = dict(
         method=method, aggregate=aggregate, jacobian=jacobian, optimizer=kind, lr=lr,
         batch_size=batch_size, momentum=momentum, weight_decay=weight_decay,
@@ -383,6 +412,14 @@ def estimate_sharpness(
         output=None if output is None else (str(output) if isinstance(output, str | int)
                                             else getattr(output, "__name__", repr(output))),
     )
+    if dry_run or (horizon == 1 and _product_count(setting, train_data.n) > _PLAN_ABOVE_HVPS):
+        with curvature_kernels(), torch.random.fork_rng(devices=[]):
+            plan = plan_cost(f, train_data, batches, thetas, setting, dtype=dtype)
+        if dry_run:
+            return plan
+        if plan.advice:
+            warnings.warn(f"estimate_sharpness: {plan.advice} ({plan.summary()}); pass "
+                          "dry_run=True to plan without estimating", CostWarning, stacklevel=2)
     cuda = [f.device.index or 0] if f.device.type == "cuda" else []
     with curvature_kernels(), torch.random.fork_rng(devices=cuda):  # the user's RNG untouched
         if horizon > 1:  # k-step product along the trajectory (sharpdim.estimators.horizon)
@@ -471,6 +508,7 @@ def _exact(f, data, batches, thetas, updates, states, setting, notes, dtype, pro
                         f"sampling error mean_k|λ_k(1st half) − λ_k(2nd half)|/2 = "
                         f"{sampling:.3g} (our choice)"),
     )
+    cond = with_advice(cond, {"rounding": rounding, "sampling": sampling}, size)
     diagnostics = EstimateDiagnostics(
         **setting, bandwidth=None, n_bins=None, residuals=tuple(residuals),
         residual_kind="max|H - Hᵀ| / max|H| (rounding of the Hessian products)",
@@ -540,6 +578,8 @@ def _density(f, data, batches, thetas, updates, states, setting, notes, dtype, b
                         "(our choice)"),
         z_next=view.crossing, use_z_next=True,
     )
+    cond = with_advice(cond, {"lanczos": rounding, "sampling": sampling, "kernel": smooth},
+                       size)
     diagnostics = EstimateDiagnostics(
         **setting, bandwidth=view.bandwidth,
         n_bins=n_bins if setting["method"] == "slq" else None,

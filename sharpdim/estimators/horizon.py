@@ -1,6 +1,6 @@
 """Horizon-``k`` sharpness: ``(1/k)·ln σ_i(J_k⋯J_1)`` along the optimizer's own trajectory.
 
-**Why.** The one-step values ``ln σ_i(J)`` of PAPER_NOTES §2 are singular values in the
+**Why.** The one-step values ``ln σ_i(J)`` of docs/theory.md §2 are singular values in the
 Euclidean norm of the *stacked state* the update map acts on: ``w`` for SGD, ``(w, v)`` for
 heavy ball, ``(w, m, v)`` for Adam/AdamW (:mod:`sharpdim.curvature.update_maps`). For a
 non-normal Jacobian they change when the state is rescaled, e.g. ``v ↦ c·v`` turns ``J`` into

@@ -1,6 +1,6 @@
 """Attractor points and optimizer states: what the one-step Jacobians are evaluated at.
 
-``points`` (PAPER_NOTES §2: the definition takes a sup over the attractor) is ``None`` (the
+``points`` (docs/theory.md §2: the definition takes a sup over the attractor) is ``None`` (the
 model's current parameters), or a sequence of flat parameter vectors (``θ`` order of
 :class:`~sharpdim.curvature.functional.FlatLoss`: trainable parameters in
 ``named_parameters`` order) and/or ``state_dict``-like mappings ``{name: tensor}`` (e.g.

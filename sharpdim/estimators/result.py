@@ -22,7 +22,7 @@ __all__ = ["EstimateDiagnostics", "SharpnessEstimate"]
 
 @dataclass(frozen=True, repr=False)
 class EstimateDiagnostics(Serializable):
-    """How an estimate was made and what it cost (DESIGN.md: seeds, cost, ε, mode).
+    """How an estimate was made and what it cost (docs/design.md: seeds, cost, ε, mode).
 
     * Setting: ``method``, ``aggregate``, ``jacobian``, ``optimizer`` (the canonical name of
       :mod:`sharpdim.vocabulary`: ``"sgd"``, ``"momentum"`` — also for ``"sgd"`` with
@@ -119,7 +119,7 @@ class EstimateDiagnostics(Serializable):
 class SharpnessEstimate(Serializable):
     """Sharpness dimension and related curvature measures of a model at a trained point.
 
-    * ``dimension``: the sharpness dimension (SD, PAPER_NOTES §3; weighted form for density
+    * ``dimension``: the sharpness dimension (SD, docs/theory.md §3; weighted form for density
       methods).
     * ``lambda_1``: ``λ_1 = E_ω[ln σ_1]`` (the mean over minibatches of the largest log
       singular value; with ``aggregate="sup"`` of its max over points). ``> 0`` is the edge of
@@ -174,5 +174,6 @@ class SharpnessEstimate(Serializable):
                 f"{d.state_dim}, λ_1 = {self.lambda_1:.4g}, α_max = {fmt(self.top_eigenvalue)}, "
                 f"α_min = {fmt(self.bottom_eigenvalue)}, tr H = {fmt(self.trace)}; "
                 f"{d.n_hvp} HVPs, {d.seconds:.2f} s"
-                + ("; ill-conditioned (estimation error could move SD by ≥ 1)"
+                + ("; ill-conditioned (estimation error could move SD by ≥ 1: see "
+                   "diagnostics.conditioning.advice)"
                    if d.conditioning.ill_conditioned else ""))

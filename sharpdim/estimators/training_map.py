@@ -5,7 +5,7 @@
 The state is the flat parameter vector ``w`` (plain SGD, ``dim = N``) or ``(w, v)``
 (heavy-ball momentum, PyTorch's ``SGD(momentum=β)``, ``dim = 2N``), float64 numpy. The noise
 of one step is the minibatch: an index array of ``batch_size`` distinct examples drawn
-uniformly and independently at each step (i.i.d. minibatches, the RDS of PAPER_NOTES §1), or
+uniformly and independently at each step (i.i.d. minibatches, the RDS of docs/theory.md §1), or
 ``None`` when ``batch_size = n`` (full-batch GD, a deterministic map). ``step`` is the
 optimizer's update on that minibatch (:mod:`sharpdim.curvature.update_maps`) and
 ``jacobian`` its exact one-step Jacobian (:func:`sharpdim.curvature.update_jacobian`):
