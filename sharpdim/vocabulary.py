@@ -18,6 +18,8 @@ configs and the diagnostics agree on one set of words:
   ``"none"`` (the plain three-term recurrence).
 * :data:`LossReduction` — how a user's ``loss_fn`` reduces a batch: ``"mean"`` (the
   contract: its Hessian is the minibatch Hessian) or ``"sum"`` (divided by the batch size).
+* :data:`AuditKind` — the kinds of estimator ``sharpdim audit`` checks, each with the call
+  signature it expects in :data:`AUDIT_SIGNATURES`.
 * :data:`RunStatus` / :data:`MeasureStatus` — sweep run and measure outcomes.
 """
 
@@ -36,6 +38,7 @@ __all__ = [
     "Smoothing", "SMOOTHINGS",
     "Reorthogonalization", "REORTHOGONALIZATIONS",
     "LossReduction", "LOSS_REDUCTIONS",
+    "AuditKind", "AUDIT_KINDS", "AUDIT_SIGNATURES",
     "RunStatus", "RUN_STATUSES",
     "MeasureStatus", "MEASURE_STATUSES",
     "choice",
@@ -50,6 +53,8 @@ EpsilonForm = Literal["clamp", "additive"]
 Smoothing = Literal["curvature", "log"]
 Reorthogonalization = Literal["full", "partial", "none"]
 LossReduction = Literal["mean", "sum"]
+AuditKind = Literal["lyapunov-map", "lyapunov-series", "correlation-dimension", "dimension",
+                    "hessian-spectrum", "sharpness-dimension", "kendall", "persistence-h0"]
 RunStatus = Literal["pending", "finished", "diverged", "failed"]
 MeasureStatus = Literal["ok", "error", "skipped"]
 
@@ -64,6 +69,19 @@ EPSILON_FORMS: tuple[str, ...] = get_args(EpsilonForm)
 SMOOTHINGS: tuple[str, ...] = get_args(Smoothing)
 REORTHOGONALIZATIONS: tuple[str, ...] = get_args(Reorthogonalization)
 LOSS_REDUCTIONS: tuple[str, ...] = get_args(LossReduction)
+AUDIT_KINDS: tuple[str, ...] = get_args(AuditKind)
+# the call each audit kind makes of the estimator under audit
+AUDIT_SIGNATURES: dict[str, str] = {
+    "lyapunov-map": "f(system, x0, n_steps, seed) -> exponents (descending)",
+    "lyapunov-series": "f(series) -> largest exponent per sample (natural log)",
+    "correlation-dimension": "f(series) -> correlation dimension D_2",
+    "dimension": "f(exponents) -> Kaplan-Yorke dimension",
+    "hessian-spectrum": "f(model, loss_fn, data, [k=, seed=]) -> top eigenvalues | trace | "
+                        "(nodes, weights)",
+    "sharpness-dimension": "f(model, loss_fn, data, *, lr, batch_size, seed) -> SD",
+    "kendall": "f(x, y) -> Kendall tau-a",
+    "persistence-h0": "f(points) -> finite H0 death times, ascending",
+}
 RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
 MEASURE_STATUSES: tuple[str, ...] = get_args(MeasureStatus)
 

@@ -128,6 +128,17 @@ def test_audit_list_shows_every_adapter_module_and_the_map_catalogue():
     assert "last run with" in text and "persistence-h0" in text
 
 
+def test_audit_help_gives_each_kinds_expected_signature(capsys):
+    from sharpdim.cli import main
+    from sharpdim.vocabulary import AUDIT_KINDS, AUDIT_SIGNATURES
+
+    with pytest.raises(SystemExit):
+        main(["audit", "--help"])
+    out = capsys.readouterr().out
+    for kind in AUDIT_KINDS:
+        assert AUDIT_SIGNATURES[kind] in out
+
+
 def test_audit_list_is_a_command_line_option_and_a_target_is_otherwise_required(capsys):
     import argparse
 
@@ -138,7 +149,16 @@ def test_audit_list_is_a_command_line_option_and_a_target_is_otherwise_required(
     args = parser.parse_args(["audit", "--list"])
     assert args.run(args) == 0
     out = capsys.readouterr().out
-    assert "…adapters.gudhi:rips_h0_defaults" in out and "python -m sharpdim.report" in out
+    assert "sharpdim.testing.adapters.gudhi:rips_h0_defaults" in out
+    assert "python -m sharpdim.report" in out
+    # copy-pasteable: every printed command parses, and names a function of the stated kind
+    commands = [line.split()[1:] for line in out.splitlines()
+                if line.startswith("  sharpdim audit ")]
+    assert len(commands) >= 20
+    for argv in commands:
+        cmd = parser.parse_args(argv)
+        [(fn, kind, _)] = audit_cli._resolve(cmd.target, cmd.kind, cmd.quantity)
+        assert callable(fn) and kind == cmd.kind
     args = parser.parse_args(["audit"])
     assert args.run(args) == 2
     assert "give MODULE[:FUNCTION] (or --list)" in capsys.readouterr().err

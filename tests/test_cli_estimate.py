@@ -61,3 +61,81 @@ def test_estimate_with_the_mse_option_estimates_the_squared_error_loss(capsys):
                                 lr=2.0, batch_size=32, method="exact", n_batches=2, seed=1)
     assert records["mse"] == direct.dimension  # the same computation: bit for bit
     assert records["mse"] != pytest.approx(records["cross_entropy"], rel=1e-3)
+
+
+_USER_MODULE = '''
+import torch
+
+def make_model():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(4, 6), torch.nn.Tanh(), torch.nn.Linear(6, 3))
+
+def train_set():
+    g = torch.Generator().manual_seed(0)
+    return torch.utils.data.TensorDataset(torch.randn(40, 4, generator=g),
+                                          torch.randint(0, 3, (40,), generator=g))
+'''
+
+
+def test_a_user_model_and_data_are_estimated_from_the_command_line(tmp_path, monkeypatch,
+                                                                    capsys):
+    """Oracle: the same model, data and settings through the Python API."""
+    import sys
+
+    import torch.nn.functional as F
+
+    from sharpdim.estimators import estimate_sharpness
+
+    (tmp_path / "user_net.py").write_text(_USER_MODULE)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    argv = ["estimate", "--model", "user_net:make_model", "--data", "user_net:train_set",
+            "--lr", "0.5", "--batch-size", "8", "--n-batches", "3", "--seed", "2", "--json"]
+    assert main(argv) == 0
+    [record] = json.loads(capsys.readouterr().out)
+    import user_net
+
+    direct = estimate_sharpness(user_net.make_model(), F.cross_entropy, user_net.train_set(),
+                                lr=0.5, batch_size=8, n_batches=3, seed=2)
+    assert record["dimension"] == direct.dimension and record["model"] == "user_net:make_model"
+    assert main([*argv, "--dry-run"]) == 0
+    [plan] = json.loads(capsys.readouterr().out)
+    assert plan["n_hvp"] == direct.diagnostics.n_hvp
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--model", "user_net:make_model"], "--data must be given with --model"),
+    (["--model", "user_net", "--data", "user_net:train_set"],
+     "--model must look like MODULE:CALLABLE, got 'user_net'"),
+    (["--model", "no_such_module:f", "--data", "user_net:train_set"],
+     "--model must name an importable module, got 'no_such_module'"),
+    (["--model", "user_net:nothing", "--data", "user_net:train_set"],
+     "--model must name an attribute of user_net, got 'nothing'"),
+])
+def test_a_bad_user_model_spec_is_named(argv, message, tmp_path, monkeypatch, capsys):
+    import sys
+
+    (tmp_path / "user_net.py").write_text(_USER_MODULE)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    assert main(["estimate", *argv, "--lr", "0.1", "--batch-size", "8"]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_state_dict_that_does_not_fit_prints_every_mismatch(tmp_path, capsys):
+    import torch
+
+    from sharpdim.experiments.tasks import get_task
+
+    task = get_task("mnist1d_mlp")
+    state = task.model(task.options({"n_samples": 300}), 0).state_dict()
+    first = next(iter(state))
+    state["extra.weight"] = torch.zeros(2)
+    state[first] = torch.zeros(3, 3)
+    path = tmp_path / "bad.pt"
+    torch.save(state, path)
+    assert main(["estimate", "--task", "mnist1d_mlp", "--option", "n_samples=300",
+                 "--state-dict", str(path), "--lr", "0.1", "--batch-size", "8"]) == 2
+    err = capsys.readouterr().err
+    assert "Unexpected key(s) in state_dict: \"extra.weight\"" in err
+    assert f"size mismatch for {first}" in err

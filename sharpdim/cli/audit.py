@@ -26,15 +26,18 @@ from pathlib import Path
 
 __all__ = ["add_parser", "run"]
 
-_KINDS = ("lyapunov-map", "lyapunov-series", "correlation-dimension", "dimension",
-          "hessian-spectrum", "sharpness-dimension", "kendall", "persistence-h0")
+from sharpdim.vocabulary import AUDIT_KINDS as _KINDS
+from sharpdim.vocabulary import AUDIT_SIGNATURES
 
 
 def add_parser(subparsers) -> None:
+    epilog = "kinds and the call each makes of your estimator:\n" + "\n".join(
+        f"  {kind:<22} {AUDIT_SIGNATURES[kind]}" for kind in _KINDS)
     p = subparsers.add_parser(
         "audit", help="check an estimator against analytic oracles",
         description="Audit MODULE:FUNCTION (or every entry of MODULE.AUDITS) against the "
-                    "oracle cases of its kind.")
+                    "oracle cases of its kind.", epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("target", metavar="MODULE[:FUNCTION]", nargs="?", default=None,
                    help="the estimator, e.g. mypkg.mod:func (importable from the current "
                         "directory)")

@@ -1,7 +1,16 @@
-"""``sharpdim estimate``: SD of a built-in task's network, freshly initialized or loaded.
+"""``sharpdim estimate``: SD of a built-in task's network or of the user's own model.
 
     sharpdim estimate --task mnist1d_mlp --lr 0.1 --batch-size 32 --method exact slq
     sharpdim estimate --task mnist1d_mlp --state-dict run.pt --lr 0.1 --batch-size 32
+    sharpdim estimate --model mypkg.models:make_cnn --data mypkg.data:train_set \
+        --loss cross_entropy --lr 0.1 --batch-size 32 --dry-run
+
+A user model is ``--model MODULE:CALLABLE`` (called with no arguments, it returns the
+``nn.Module``) with ``--data MODULE:CALLABLE`` (returning any data form
+:func:`~sharpdim.estimators.estimate.estimate_sharpness` accepts: tensors, a ``Dataset``,
+a ``DataLoader``…) and ``--loss`` (``cross_entropy``, ``mse`` or ``MODULE:CALLABLE``);
+modules are imported from the current directory first. ``--dry-run`` prints the cost plan
+instead of estimating.
 
 The network comes from the task catalogue (``--option KEY=VALUE`` overrides the task's
 options, values parsed as TOML literals) with initialization seed ``--model-seed``, or with
@@ -12,7 +21,6 @@ summary line; ``--json`` prints the fields instead.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 import tomllib
@@ -46,11 +54,25 @@ def parse_option(text: str) -> tuple[str, object]:
 def add_parser(subparsers) -> None:
     from sharpdim.experiments.tasks import task_names
 
-    p = subparsers.add_parser("estimate", help="SD of a built-in task's network",
-                              description="SD of a built-in task's network, freshly "
-                                          "initialized or loaded from --state-dict.")
-    p.add_argument("--task", required=True, metavar="TASK",
-                   help="task name, one of: " + ", ".join(task_names()))
+    p = subparsers.add_parser("estimate", help="SD of a built-in task's network or your model",
+                              description="SD of a built-in task's network (freshly "
+                                          "initialized or loaded from --state-dict), or of "
+                                          "your own --model on your --data.")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--task", metavar="TASK",
+                        help="task name, one of: " + ", ".join(task_names()))
+    source.add_argument("--model", metavar="MODULE:CALLABLE",
+                        help="your model: a callable returning an nn.Module (needs --data)")
+    p.add_argument("--data", metavar="MODULE:CALLABLE",
+                   help="your training data (with --model): a callable returning tensors "
+                        "(inputs, targets), a Dataset or a DataLoader")
+    p.add_argument("--loss", default="cross_entropy", metavar="LOSS",
+                   help="loss of --model: cross_entropy (default), mse, or MODULE:CALLABLE "
+                        "returning the minibatch mean loss(outputs, targets)")
+    p.add_argument("--output", default=None, metavar="KEY",
+                   help="entry of the model's outputs the loss takes (e.g. logits)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the predicted HVPs, seconds and memory; estimate nothing")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help="override a task option (repeatable)")
     p.add_argument("--model-seed", type=int, default=0, help="initialization seed")
@@ -85,43 +107,96 @@ def add_parser(subparsers) -> None:
     p.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    import torch
+def load_object(spec: str, flag: str):
+    """The attribute ``NAME`` of module ``MODULE`` for ``spec = "MODULE:NAME"`` (the current
+    directory first on the import path); ``ValueError`` naming the flag otherwise."""
+    import importlib
 
-    from sharpdim.estimators import estimate_sharpness
+    module_name, sep, name = spec.partition(":")
+    if not sep or not module_name or not name:
+        raise ValueError(f"{flag} must look like MODULE:CALLABLE, got {spec!r}")
+    if "" not in sys.path and str(Path.cwd()) not in sys.path:
+        sys.path.insert(0, str(Path.cwd()))
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ValueError(f"{flag} must name an importable module, got {module_name!r}: "
+                         f"{exc}") from exc
+    if not hasattr(module, name):
+        raise ValueError(f"{flag} must name an attribute of {module_name}, got {name!r}")
+    return getattr(module, name)
+
+
+def _user_setup(args):
+    """``(model, loss_fn, data, description)`` of ``--model``/``--data``/``--loss``."""
+    import torch.nn.functional as F
+    from torch import nn
+
+    if args.data is None:
+        raise ValueError("--data must be given with --model (MODULE:CALLABLE returning the "
+                         "training data), got none")
+    model = load_object(args.model, "--model")()
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"--model must return a torch.nn.Module, got {type(model).__name__}")
+    data = load_object(args.data, "--data")()
+    losses = {"cross_entropy": F.cross_entropy, "mse": F.mse_loss}
+    loss_fn = losses.get(args.loss) or load_object(args.loss, "--loss")
+    return model, loss_fn, data, {"model": args.model, "data": args.data, "loss": args.loss}
+
+
+def _task_setup(args):
     from sharpdim.experiments.tasks import get_task
 
+    task = get_task(args.task)
+    options = task.options(dict(parse_option(o) for o in args.option))
+    loss_fn = task.loss_for(options)  # cross-entropy, or MSE with --option loss=mse
+    data = task.dataset(options)
+    model = task.model(options, args.model_seed)
+    return model, loss_fn, (data.x_train, data.y_train), {"task": args.task,
+                                                          "options": options}
+
+
+def _load_state(model, path: Path) -> None:
+    """Load a ``torch.save``'d state dict into ``model``; ``ValueError`` with torch's whole
+    message (every missing, unexpected and mis-shaped key) when it does not fit."""
+    import torch
+
+    if not path.is_file():
+        raise ValueError(f"--state-dict {path} does not exist")
     try:
-        task = get_task(args.task)
-        options = task.options(dict(parse_option(o) for o in args.option))
-        loss_fn = task.loss_for(options)  # cross-entropy, or MSE with --option loss=mse
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # not a torch file, or a pickle that is not plain tensors
+        raise ValueError(f"--state-dict {path} must be a torch.save'd state_dict: "
+                         f"{str(exc).strip() or type(exc).__name__}") from exc
+    if isinstance(state, dict) and "state_dict" in state:
+        state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise ValueError(f"--state-dict {path} must hold a state_dict, got a "
+                         f"{type(state).__name__}")
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise ValueError(f"--state-dict {path} does not fit the model:\n{exc}") from exc
+
+
+def run(args: argparse.Namespace) -> int:
+    from sharpdim.estimators import estimate_sharpness
+
+    try:
+        if args.model is not None:
+            model, loss_fn, data, source = _user_setup(args)
+        else:
+            model, loss_fn, data, source = _task_setup(args)
+        if args.state_dict is not None:
+            _load_state(model, args.state_dict)
     except ValueError as exc:
         print(f"sharpdim estimate: {exc}", file=sys.stderr)
         return 2
-    data = task.dataset(options)
-    model = task.model(options, args.model_seed)
-    if args.state_dict is not None:
-        if not args.state_dict.is_file():
-            print(f"sharpdim estimate: --state-dict {args.state_dict} does not exist",
-                  file=sys.stderr)
-            return 2
-        try:
-            state = torch.load(args.state_dict, map_location="cpu", weights_only=True)
-            if isinstance(state, dict) and "state_dict" in state:
-                state = state["state_dict"]
-            if not isinstance(state, dict):
-                raise TypeError(f"it holds a {type(state).__name__}, not a state_dict")
-            model.load_state_dict(state)
-        except Exception as exc:  # unpickling, wrong keys/shapes, not a dict: one line
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            print(f"sharpdim estimate: --state-dict {args.state_dict} does not fit task "
-                  f"{args.task!r} (options {options}): {first}", file=sys.stderr)
-            return 2
     results = []
     for method in args.method:
         try:
             est = estimate_sharpness(
-                model, loss_fn, (data.x_train, data.y_train), lr=args.lr,
+                model, loss_fn, data, lr=args.lr, output=args.output, dry_run=args.dry_run,
                 batch_size=args.batch_size, method=method, aggregate=args.aggregate,
                 optimizer=args.optimizer, momentum=args.momentum, jacobian=args.jacobian,
                 weight_decay=args.weight_decay, seed=args.seed, n_batches=args.n_batches,
@@ -134,14 +209,15 @@ def run(args: argparse.Namespace) -> int:
         results.append(est)
         if not args.json:
             print(est.summary())
-    if args.json:
+    if args.json and args.dry_run:
+        print(json.dumps([p.to_dict() | source for p in results], indent=2, allow_nan=False))
+    elif args.json:
         print(json.dumps([
             {"method": e.diagnostics.method, "dimension": e.dimension, "lambda_1": e.lambda_1,
              "top_eigenvalue": e.top_eigenvalue, "bottom_eigenvalue": e.bottom_eigenvalue,
              "trace": e.trace, "n_hvp": e.diagnostics.n_hvp, "seed": args.seed,
              "epsilon": e.diagnostics.epsilon, "epsilon_form": e.diagnostics.epsilon_form,
              "smoothing": e.diagnostics.smoothing,
-             "conditioning": dataclasses.asdict(e.diagnostics.conditioning),
-             "task": args.task, "options": options}
+             "conditioning": e.diagnostics.conditioning.to_dict()} | source
             for e in results], indent=2, default=str))
     return 0

@@ -45,20 +45,11 @@ from typing import Any
 import numpy as np
 
 from sharpdim.testing.oracles import KINDS, OracleCase, format_values
+from sharpdim.vocabulary import AUDIT_SIGNATURES
 
 __all__ = ["KINDS", "KIND_SIGNATURES", "Returned", "invoke", "read_answer"]
 
-KIND_SIGNATURES: dict[str, str] = {
-    "lyapunov-map": "f(system, x0, n_steps, seed) -> exponents (descending)",
-    "lyapunov-series": "f(series) -> largest exponent per sample (natural log)",
-    "correlation-dimension": "f(series) -> correlation dimension D_2",
-    "dimension": "f(exponents) -> Kaplan-Yorke dimension",
-    "hessian-spectrum": "f(model, loss_fn, data, [k=, seed=]) -> top eigenvalues | trace | "
-                        "(nodes, weights)",
-    "sharpness-dimension": "f(model, loss_fn, data, *, lr, batch_size, seed) -> SD",
-    "kendall": "f(x, y) -> Kendall tau-a",
-    "persistence-h0": "f(points) -> finite H0 death times, ascending",
-}
+KIND_SIGNATURES = AUDIT_SIGNATURES  # the vocabulary's (one home)
 assert set(KIND_SIGNATURES) == set(KINDS)
 
 

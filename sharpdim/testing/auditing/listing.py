@@ -105,9 +105,10 @@ def list_adapters(reports: Path | None = None) -> list[ListedAdapter]:
 
 
 def format_listing(rows: list[ListedAdapter]) -> str:
-    """A plain-text table of :func:`list_adapters`."""
+    """A plain-text table of :func:`list_adapters` (full targets), then the command that
+    audits each adapter, ready to copy."""
     header = ("adapter", "kind", "library", "installed", "last run with", "last result")
-    cells = [(r.target.replace("sharpdim.testing.adapters.", "…adapters."),
+    cells = [(r.target,
               r.kind + (f" ({r.quantity})" if r.quantity else ""), r.library, r.installed,
               r.last_version or "–", r.last_result or "never committed") for r in rows]
     widths = [max(len(str(c[i])) for c in [header, *cells]) for i in range(len(header))]
@@ -115,4 +116,14 @@ def format_listing(rows: list[ListedAdapter]) -> str:
              "  ".join("-" * w for w in widths)]
     lines += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True))
               for row in cells]
+    lines += ["", "commands:"]
+    lines += [f"  {audit_command(r)}" for r in rows]
     return "\n".join(lines)
+
+
+def audit_command(row: ListedAdapter) -> str:
+    """The shell command that audits ``row`` (its own command for non-kind entries)."""
+    if row.target.startswith("python "):
+        return row.target
+    return (f"sharpdim audit {row.target} --kind {row.kind}"
+            + (f" --quantity {row.quantity}" if row.quantity else ""))

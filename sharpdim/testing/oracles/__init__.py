@@ -22,6 +22,7 @@ from collections.abc import Callable
 from functools import cache
 
 from sharpdim.testing.oracles._case import COMPARISONS, PROFILES, OracleCase, format_values
+from sharpdim.vocabulary import AUDIT_KINDS
 
 __all__ = [
     "OracleCase",
@@ -104,6 +105,7 @@ _BUILDERS: dict[str, Callable[[], list[OracleCase]]] = {
 }
 
 KINDS = tuple(_BUILDERS)
+assert KINDS == AUDIT_KINDS, "the oracle builders and the vocabulary's audit kinds must agree"
 
 
 @cache
