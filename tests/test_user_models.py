@@ -312,6 +312,9 @@ def test_every_result_round_trips_through_pickle_and_strict_json(method):
         np.testing.assert_array_equal(back.sharpness, est.sharpness)   # -inf survives
     shown = repr(est)
     assert shown.count("\n") < 20 and "dtype='float64'" in shown
+    assert "float64" in est.summary()
+    assert any("parameters are float32; its curvature was computed in float64" in n
+               for n in est.diagnostics.notes)
     assert repr(est.diagnostics).count("\n") < 60
 
 

@@ -377,6 +377,10 @@ def estimate_sharpness(
                      "over a single point is that point)")
     if f.flags.any:
         notes.append(f"{mode_description(f.flags)}: the loss is random or batch-coupled")
+    if f.dtype != dtype:
+        notes.append(f"the model's parameters are {str(f.dtype).removeprefix('torch.')}; its "
+                     f"curvature was computed in {str(dtype).removeprefix('torch.')} (the "
+                     "dtype argument; the model itself is unchanged)")
     if f.frozen_names:
         notes.append(f"{len(f.frozen_names)} frozen parameter(s) held fixed, not in θ: "
                      f"{list(f.frozen_names)[:8]}{' …' if len(f.frozen_names) > 8 else ''}")

@@ -170,7 +170,8 @@ class SharpnessEstimate(Serializable):
         def fmt(x: float | None) -> str:
             return "-" if x is None else f"{x:.4g}"
 
-        return (f"{d.method:>5} ({d.aggregate}, {d.jacobian}): SD = {self.dimension:.4g} of "
+        return (f"{d.method:>5} ({d.aggregate}, {d.jacobian}, {d.dtype}): SD = "
+                f"{self.dimension:.4g} of "
                 f"{d.state_dim}, λ_1 = {self.lambda_1:.4g}, α_max = {fmt(self.top_eigenvalue)}, "
                 f"α_min = {fmt(self.bottom_eigenvalue)}, tr H = {fmt(self.trace)}; "
                 f"{d.n_hvp} HVPs, {d.seconds:.2f} s"
