@@ -1,6 +1,6 @@
 """sharpdim: the sharpness dimension of optimizers seen as random dynamical systems.
 
-The public contract (DESIGN.md) is re-exported here; internals stay importable from their
+The public contract (docs/design.md) is re-exported here; internals stay importable from their
 modules. Heavy layers (torch) load lazily, so ``import sharpdim`` stays cheap.
 """
 

@@ -2,7 +2,7 @@
 ``sharpdim``).
 
 * :func:`log_abs_one_minus` — the one ``ln|1 − p|`` of the package, sign-exact for every float
-  ``p`` (the GD Jacobian ``I − ηH`` has singular values ``|1 − ηα|``, PAPER_NOTES §2);
+  ``p`` (the GD Jacobian ``I − ηH`` has singular values ``|1 − ηα|``, docs/theory.md §2);
 * :func:`gd_log_singular_value` — ``ln|1 − η(α + κ)|`` (weight decay ``κ``) with the ``ε``
   floor in its two labelled forms (:data:`EPSILON_FORMS`);
 * :func:`heavy_ball_log_modulus` — ``ln|z±|`` of the roots of ``z² − (1 + β − η(α + κ)) z + β``
@@ -44,7 +44,7 @@ EPSILON_FORMS = ("clamp", "additive")
   bulk ``σ ≈ 1`` of a network's spectrum keeps its exact sign and the partial sums of the SD
   do not drift;
 * ``"additive"`` (the paper's ``ln(σ + ε)``): shifts a neutral value ``ln 1 = 0`` up to
-  ``ln(1 + ε) ≈ ε``, so partial sums drift by ``≈ N·ε`` (PAPER_NOTES §7).
+  ``ln(1 + ε) ≈ ε``, so partial sums drift by ``≈ N·ε`` (docs/theory.md §7).
 """
 
 
@@ -116,7 +116,7 @@ def _scaled_curvature(alpha, lr, weight_decay) -> np.ndarray:
 def gd_log_singular_value(alpha, *, lr: float, weight_decay: float = 0.0, eps: float = 0.0,
                           epsilon_form: str = "clamp") -> np.ndarray:
     """Log singular value of the GD Jacobian ``I − η(H + κI)`` along a Hessian eigenvalue
-    ``α``: ``ln|1 − η(α + κ)|`` (``κ`` = ``weight_decay``; PAPER_NOTES §2, §7), evaluated by
+    ``α``: ``ln|1 − η(α + κ)|`` (``κ`` = ``weight_decay``; docs/theory.md §2, §7), evaluated by
     :func:`log_abs_one_minus` at ``p = fl(η·(α + κ))`` so its sign is exact.
 
     ``eps > 0`` floors it (:data:`EPSILON_FORMS`): ``ln max(|1 − η(α + κ)|, ε)`` (``"clamp"``,

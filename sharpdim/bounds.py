@@ -1,4 +1,4 @@
-"""The computable part of the generalization bound of Theorem 4.5 (PAPER_NOTES §4).
+"""The computable part of the generalization bound of Theorem 4.5 (docs/theory.md §4).
 
 With the loss in ``[0, B]``, ``L``-Lipschitz in ``w``, ``n`` training examples and the
 sharpness dimension ``SD``, the theorem bounds the worst-case gap over the attractor by

@@ -4,7 +4,7 @@ Both dimensions are the same formula applied to different numbers:
 
 * ``kaplan_yorke_dimension`` takes long-time Lyapunov exponents ``Λ_1 ≥ … ≥ Λ_d``;
 * ``sharpness_dimension`` takes one-step RDS sharpness values ``λ_1 ≥ … ≥ λ_d``
-  (PAPER_NOTES §3), optionally weighted (a spectral density: nodes ``z_r``, masses ``m_r``).
+  (docs/theory.md §3), optionally weighted (a spectral density: nodes ``z_r``, masses ``m_r``).
 
 Convention (pinned in ``theory_checks/test_dimension_conventions.py``): values are sorted
 descending here, so input order never matters; ``j*`` is the **largest** index whose partial
@@ -175,7 +175,7 @@ def kaplan_yorke_dimension(exponents) -> float:
 
 
 def sharpness_dimension(values, weights=None) -> float:
-    """Sharpness dimension (SD) of RDS sharpness values, plain or weighted (PAPER_NOTES §3).
+    """Sharpness dimension (SD) of RDS sharpness values, plain or weighted (docs/theory.md §3).
 
     Unweighted: the Kaplan–Yorke formula on ``λ_1 ≥ … ≥ λ_d``. Weighted (spectral densities):
     nodes ``z_r`` with masses ``m_r ≥ 0``, ``SD = Σ_{r≤j} m_r + S_j/|z_{j+1}|`` truncated to

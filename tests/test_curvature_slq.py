@@ -1,4 +1,4 @@
-"""SLQ spectral measures: the PAPER_NOTES §5 recipe, reproducibility, lockstep and bad input.
+"""SLQ spectral measures: the docs/theory.md §5 recipe, reproducibility, lockstep and bad input.
 
 Oracle for the whole pipeline: the documented draw order (per-run seed → minibatch indices
 → Rademacher probe) rebuilt here by hand, dense float64 Hessians of each minibatch, and the

@@ -9,7 +9,7 @@ Oracle: :func:`sharpdim.testing.oracles.deep_linear_network` — the Hessian eig
 Learning rates are chosen at the edge of stability with the partial sum *past* the neutral
 bulk clearly positive: then the SD does not depend on how rounding splits the zeros into
 ``±1e-16`` (with ``λ_1 = 0`` exactly, i.e. below the edge, SD jumps between 0 and ``(L−1)d²``
-under rounding — PAPER_NOTES §7 — and no estimator can be held to the closed form there).
+under rounding — docs/theory.md §7 — and no estimator can be held to the closed form there).
 
 Density methods (SLQ/KDE/PS) with a full batch differ between runs only through the
 Rademacher probe ``v``: run ``i`` puts mass ``‖P_c v‖²`` on each distinct eigenvalue ``c``
@@ -114,7 +114,7 @@ def _delta_method_se(oracle, masses: np.ndarray, cov: np.ndarray, runs: int) -> 
 
 
 def _weighted_ky(values: np.ndarray, masses: np.ndarray) -> float:
-    """PAPER_NOTES §3 weighted form on atoms ``values`` with masses (independent of
+    """docs/theory.md §3 weighted form on atoms ``values`` with masses (independent of
     :mod:`sharpdim.dimension`): last index with ``S_j ≥ 0``, plus ``S_j/|z_{j+1}|``."""
     order = np.argsort(-values)
     z, m = values[order], masses[order]

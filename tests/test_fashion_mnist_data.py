@@ -107,5 +107,5 @@ def test_installed_files_match_the_recorded_checksums_and_official_sizes():
 def test_fashion_task_is_the_papers_12960_parameter_network():
     task = get_task("fashion_mnist_mlp")
     options = task.options({"n_train": 100, "n_test": 50})
-    # 784·16 + 16·16 + 16·10 weights, no biases (PAPER_NOTES §6).
+    # 784·16 + 16·16 + 16·10 weights, no biases (docs/theory.md §6).
     assert task.n_parameters(options) == 784 * 16 + 16 * 16 + 16 * 10 == 12_960

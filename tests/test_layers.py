@@ -1,4 +1,4 @@
-"""The layer rule of DESIGN.md, checked on the source: a module never imports from a layer
+"""The layer rule of docs/design.md, checked on the source: a module never imports from a layer
 above it — not at the top, not inside a function (``ast`` sees every import statement)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 
 import sharpdim
 
-# Layer of each top-level module or package of sharpdim/ (DESIGN.md, "Layers"); a module
+# Layer of each top-level module or package of sharpdim/ (docs/design.md, "Layers"); a module
 # may import its own layer or any lower one.
 LAYERS = {
     "provenance": 0, "_numerics": 0, "vocabulary": 0,  # provenance, careful numerics, names
@@ -52,7 +52,7 @@ SOURCES = sorted(ROOT.rglob("*.py"))
 
 def test_every_top_level_module_has_a_layer():
     missing = sorted({_top(p) for p in SOURCES} - set(LAYERS))
-    assert not missing, f"add {missing} to LAYERS (and DESIGN.md)"
+    assert not missing, f"add {missing} to LAYERS (and docs/design.md)"
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(ROOT)))

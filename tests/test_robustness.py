@@ -116,7 +116,7 @@ def _numbers_of(result):
 # -- layer 1: dimension functions ------------------------------------------------------------------
 
 def _reference_sd(values) -> float:
-    """The SD by its definition (PAPER_NOTES §2), written independently of the package."""
+    """The SD by its definition (docs/theory.md §2), written independently of the package."""
     lam = sorted((float(v) for v in np.ravel(values)), reverse=True)
     if lam[0] < 0:
         return 0.0

@@ -1,4 +1,4 @@
-"""Conventions and invariants of the Kaplan–Yorke / sharpness dimension (DESIGN.md "Conventions").
+"""Kaplan–Yorke / sharpness dimension conventions (docs/design.md "Conventions") and invariants.
 
 Oracle: the dimension is the **largest root** ``t`` of the concave piecewise-linear function
 ``f(t)`` that interpolates the partial sums (``f(M_r) = S_r``, slope ``z_r`` on the ``r``-th
@@ -282,7 +282,7 @@ def test_sd_jumps_from_zero_to_the_number_of_flat_directions_at_top_zero(values,
 def test_flat_direction_counts_unlike_a_strict_inequality_implementation():
     values = [0.0, -LN2]
 
-    def strict_ky(v):  # the documented-but-wrong "> 0" rule (DESIGN.md style rule 4)
+    def strict_ky(v):  # the documented-but-wrong "> 0" rule (docs/design.md style rule 4)
         z = np.sort(np.asarray(v))[::-1]
         s = np.cumsum(z)
         pos = np.flatnonzero(s > 0)

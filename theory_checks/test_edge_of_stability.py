@@ -1,4 +1,4 @@
-"""Edge of stability for GD on quadratics (PAPER_NOTES §2–3).
+"""Edge of stability for GD on quadratics (docs/theory.md §2–3).
 
 GD on ``½ wᵀ A w`` has the constant symmetric Jacobian ``I − ηA``, so its one-step sharpness is
 ``λ_k = ln|1 − ηα|`` (sorted) and

@@ -1,4 +1,4 @@
-"""Horizon-k sharpness ``(1/k)·ln σ_i(J_k⋯J_1)`` against closed forms (PAPER_NOTES §2, §7).
+"""Horizon-k sharpness ``(1/k)·ln σ_i(J_k⋯J_1)`` against closed forms (docs/theory.md §2, §7).
 
 The estimator under test is :func:`sharpdim.estimators.horizon.trajectory_exponents` (exact
 Jacobians by autodiff through the torch update maps, product QR iteration). Oracles, none of

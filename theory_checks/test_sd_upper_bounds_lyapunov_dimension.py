@@ -1,4 +1,4 @@
-"""SD upper-bounds the Lyapunov (Kaplan–Yorke) dimension: ``D_KY ≤ SD`` (PAPER_NOTES §3,
+"""SD upper-bounds the Lyapunov (Kaplan–Yorke) dimension: ``D_KY ≤ SD`` (docs/theory.md §3,
 the paper's appendix B).
 
 The inequality rests on partial sums: with ``Λ`` the Lyapunov exponents and ``λ`` the one-step

@@ -1,4 +1,4 @@
-"""Optimizer step Jacobians against closed forms, sympy and finite differences (PAPER_NOTES §2).
+"""Optimizer step Jacobians against closed forms, sympy and finite differences (docs/theory.md §2).
 
 Oracles, none of which is the code under test:
 

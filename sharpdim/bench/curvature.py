@@ -327,7 +327,7 @@ def _pyhessian_run(model, batch, n_steps: int, device) -> Callable[[], None] | N
         with _patched_torch_eig(), warnings.catch_warnings():
             # PyHessian's own backward(create_graph=True) warns about a reference cycle
             warnings.filterwarnings("ignore", message="Using backward")
-            # a fresh minibatch per run (a new object), as PAPER_NOTES §5
+            # a fresh minibatch per run (a new object), as docs/theory.md §5
             comp = PyHessian(copy.deepcopy(model), F.cross_entropy, data=batch,
                              cuda=device.type == "cuda")
             comp.density(iter=n_steps, n_v=1)
@@ -926,7 +926,7 @@ def render_curvature_markdown(result: CurvatureBenchmark) -> str:
         "substitutes `torch.linalg.eigh` on the symmetric tridiagonal matrix it passes "
         "(`sharpdim.bench.curvature._patched_torch_eig`), which returns the same eigenvalues "
         "and eigenvectors. Each PyHessian run gets a fresh minibatch (a new `hessian` object), "
-        "as in PAPER_NOTES §5.",
+        "as in docs/theory.md §5.",
         "",
     ]
     return "\n".join(lines)

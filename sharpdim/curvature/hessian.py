@@ -5,7 +5,7 @@ batched double backward through the reused gradient graph (the ``"graph"`` strat
 :mod:`sharpdim.curvature.hvp`), so the working memory beyond ``H`` itself is one probe block
 (``chunk_size × N``) plus its activations — a 13k-parameter float64 Hessian (1.4 GB) is
 built in place. Cost: ``N`` Hessian-vector products and ``Θ(N²)`` memory; the spectrum then
-costs ``Θ(N³)`` (PAPER_NOTES §5, exact path).
+costs ``Θ(N³)`` (docs/theory.md §5, exact path).
 
 The result is returned as computed (not symmetrized), so its asymmetry measures the
 rounding of the products; ``eigvalsh`` reads only one triangle.

@@ -1,4 +1,4 @@
-"""Stochastic Lanczos quadrature (SLQ) of minibatch Hessians, exactly as PAPER_NOTES §5.
+"""Stochastic Lanczos quadrature (SLQ) of minibatch Hessians, exactly as docs/theory.md §5.
 
 Run ``i = 1..R``: draw a fresh minibatch (``batch_size`` distinct examples; its Hessian
 ``H_i`` is held fixed within the run) and a Rademacher probe ``v_i``; ``m`` Lanczos steps with

@@ -2,7 +2,7 @@
 
 A :class:`SpectralMeasure` is ``μ = Σ_j w_j δ_{x_j}`` with nodes ``x_j`` and masses
 ``w_j ≥ 0``; an SLQ estimate of a Hessian's spectrum has total mass ``N`` (the number of
-parameters, PAPER_NOTES §5). Views, each keeping the total mass:
+parameters, docs/theory.md §5). Views, each keeping the total mass:
 
 * :meth:`~SpectralMeasure.histogram` — masses per bin (``Σ masses = N``);
 * :meth:`~SpectralMeasure.gaussian_kde` — ``p(x) = Σ_j w_j φ_σ(x − x_j)`` on a grid

@@ -2,7 +2,7 @@
 
 For an update map ``φ`` (:mod:`sharpdim.curvature.update_maps`) with the minibatch fixed,
 ``J = Dφ(s)`` at a state ``s`` is the one-step Jacobian whose log singular values are the
-RDS sharpness values of PAPER_NOTES §2. For heavy ball and Adam it is not symmetric, so the
+RDS sharpness values of docs/theory.md §2. For heavy ball and Adam it is not symmetric, so the
 singular values come from an SVD (dense) or from Lanczos on the symmetric Gram operator
 ``JᵀJ`` (matrix-free), never from ``ln|1 − ηα|``.
 

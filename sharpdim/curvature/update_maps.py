@@ -1,7 +1,7 @@
 """Optimizer steps as pure maps ``state -> state`` (layer 4: torch).
 
 An optimizer with a fixed minibatch is a deterministic map of its state; its Jacobian at a
-state is the one-step Jacobian ``Dφ(1, ω, ·)`` of PAPER_NOTES §2. The state is one flat
+state is the one-step Jacobian ``Dφ(1, ω, ·)`` of docs/theory.md §2. The state is one flat
 tensor made of ``n_blocks`` stacked copies of the parameter length ``d`` (so
 :func:`torch.func.jacfwd` and friends see a plain function of one vector):
 

@@ -1,4 +1,4 @@
-"""Samples of a random attractor ``A(ω)`` (PAPER_NOTES §1).
+"""Samples of a random attractor ``A(ω)`` (docs/theory.md §1).
 
 Two approximations:
 

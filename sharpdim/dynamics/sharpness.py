@@ -1,4 +1,4 @@
-"""RDS sharpness: one-step log singular values on attractor points (PAPER_NOTES §2).
+"""RDS sharpness: one-step log singular values on attractor points (docs/theory.md §2).
 
 For noise draws ``ω_1, …, ω_n`` and points ``w`` of the attractor sample, take the singular
 values ``σ_1 ≥ … ≥ σ_d`` of ``Dφ(1, ω, w)`` and ``ln σ_k`` (``-inf`` for ``σ_k = 0``). Then

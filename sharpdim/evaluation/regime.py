@@ -24,7 +24,7 @@ import numpy as np
 
 __all__ = ["EOS_BAND", "LATE_FRACTION", "MIN_LATE", "EoSRegime", "eos_regime"]
 
-EOS_BAND = (0.9, 1.3)  # r = η·λ_max / 2(1+β); [1.8, 2.6] for GD (EVALUATION.md §7)
+EOS_BAND = (0.9, 1.3)  # r = η·λ_max / 2(1+β); [1.8, 2.6] for GD (docs/evaluation.md §7)
 LATE_FRACTION = 0.5    # the late steps: the second half of the run's checkpoints, by epoch
 MIN_LATE = 3           # fewer late checkpoints: the regime is not measured
 

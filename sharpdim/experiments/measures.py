@@ -9,7 +9,7 @@ Groups (all randomness from the run's measure seed; the estimators draw the same
 minibatches for every method given a seed):
 
 * ``performance`` — train/test loss and accuracy, ``gen_gap = |acc_train − acc_test|``,
-  ``loss_gap = |loss_train − loss_test|`` (PAPER_NOTES §6 targets). Always taken.
+  ``loss_gap = |loss_train − loss_test|`` (docs/theory.md §6 targets). Always taken.
 * ``sd_exact`` — exact SD and ``λ_1`` with ``ln|1 − ηα|`` of minibatch Hessians, mean over
   minibatches (the paper's practice); keeps the ``λ_k`` profile. Only up to
   ``exact_max_params`` parameters.

@@ -5,7 +5,7 @@ only has to add its outputs here to appear in every Kendall table, figure and CS
 
 Roles:
 
-* ``target`` — what is predicted: the accuracy gap and the loss gap (PAPER_NOTES §6);
+* ``target`` — what is predicted: the accuracy gap and the loss gap (docs/theory.md §6);
 * ``sd`` — sharpness-dimension variants (the measures under test);
 * ``baseline`` — what SD must beat: η, 1/b, η/b, train accuracy, train loss, steps, the top
   Hessian eigenvalue, the trace and the parameter norm;

@@ -6,7 +6,7 @@ type (:meth:`Task.options`). ``Task.dataset(options)`` is deterministic in the o
 data seed is an option, so every run of a sweep sees the same data) and cached per
 process; ``Task.model(options, seed)`` draws the initialization from ``seed``.
 
-Paper correspondence (PAPER_NOTES §6): ``mnist1d_mlp`` is the 3-layer width-16 ReLU MLP
+Paper correspondence (docs/theory.md §6): ``mnist1d_mlp`` is the 3-layer width-16 ReLU MLP
 without bias (1,056 parameters on MNIST-1D's 40 inputs, against 12,960 on MNIST's 784);
 ``mnist1d_mlp_wide`` (width 92: 13,064 parameters) matches the paper's parameter count;
 ``fashion_mnist_mlp`` is the paper's network itself (784 → 16 → 16 → 10 ReLU, no bias: 12,960

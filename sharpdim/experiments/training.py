@@ -2,7 +2,7 @@
 
 Every step uses exactly ``batch_size`` examples: each epoch draws a permutation of the
 training set from its own generator and drops the incomplete last batch, so training is
-the random dynamical system of PAPER_NOTES §1 (minibatch indices are the noise).
+the random dynamical system of docs/theory.md §1 (minibatch indices are the noise).
 Optimizers are PyTorch's, by name:
 
 * ``"sgd"``: ``w' = w − η(∇L_B(w) + κw)`` (``momentum`` must be 0);

@@ -1,5 +1,5 @@
 """The true Lyapunov spectrum of GD / SGD / heavy ball on a small torch network, beside the
-sharpness dimension over the same attractor (PAPER_NOTES §2–§3, appendix B: ``D_KY ≤ SD``).
+sharpness dimension over the same attractor (docs/theory.md §2–§3, appendix B: ``D_KY ≤ SD``).
 
 One run (:func:`run_setting`):
 
@@ -471,7 +471,7 @@ attractor, so a "below" verdict of the sup form must be read with that bias in m
 gauge ``(W_{k+1}G⁻¹, G W_k)``) has exactly neutral directions: exponents that are 0 in exact
 arithmetic come out as ±1e-9 (QR averages) or ±1e-16 (one-step values), and both the
 Kaplan–Yorke formula and SD jump by the number of such directions with the sign of that
-rounding (PAPER_NOTES §7). The ⁰ columns read exponents with ``|Λ_i| ≤ 3 se(Λ_i)`` and
+rounding (docs/theory.md §7). The ⁰ columns read exponents with ``|Λ_i| ≤ 3 se(Λ_i)`` and
 one-step values with ``|λ_k| ≤ 1e-10`` as exactly 0, then apply the same rule. Both readings
 are reported; a verdict that differs between them is decided by rounding, not by dynamics.
 """

@@ -1,4 +1,4 @@
-"""The paper's qualitative claims (PAPER_NOTES §6), checked against a sweep's numbers.
+"""The paper's qualitative claims (docs/theory.md §6), checked against a sweep's numbers.
 
 Each claim becomes a :class:`ClaimVerdict`: ``held`` / ``did not hold`` / ``partly held``
 (a compound claim with some parts true) / ``not tested`` (the sweep lacks the measures or

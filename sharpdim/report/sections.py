@@ -660,7 +660,7 @@ def change_points(c: ReportContext) -> list[str]:
 
 
 def claims(c: ReportContext) -> list[str]:
-    lines = ["## The paper's claims (PAPER_NOTES §6) beside ours", "",
+    lines = ["## The paper's claims (docs/theory.md §6) beside ours", "",
              "Each verdict applies the stated rule to this sweep's numbers; the sweep is "
              "smaller than the paper's (see Setup), so a verdict speaks for this setting only.",
              ""]

@@ -1,6 +1,6 @@
 """Heavy-ball momentum on a quadratic: a linear map on the state ``(w, v)`` of size ``2d``.
 
-Update (PAPER_NOTES §2): ``v' = β v + A w``, ``w' = w − η v'`` for the loss ``½ wᵀ A w``. With
+Update (docs/theory.md §2): ``v' = β v + A w``, ``w' = w − η v'`` for the loss ``½ wᵀ A w``. With
 the state ordered ``(w, v)`` the Jacobian is the constant
 
     J = [[I − ηA, −ηβ I],
@@ -179,7 +179,7 @@ class HeavyBallQuadratic(Deterministic):
 
     def gd_approximation_sharpness(self) -> np.ndarray:
         """The paper's practice ``ln|1 − ηα|`` (``d`` values, descending): GD's sharpness,
-        an approximation for momentum (PAPER_NOTES §2)."""
+        an approximation for momentum (docs/theory.md §2)."""
         return descending(log_abs_one_minus(self.lr * self.curvatures))
 
     def lyapunov_dimension(self) -> float:

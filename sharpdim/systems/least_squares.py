@@ -3,7 +3,7 @@
 Convention: per-example loss ``½ (x_i·w − y_i)²``, empirical risk ``½ mean_i (x_i·w − y_i)²``
 (full-batch Hessian ``XᵀX/n``). The noise of one step is a minibatch ``B``: ``b`` distinct
 indices drawn uniformly **without replacement within the batch**, independently across steps
-(the RDS model of PAPER_NOTES §1, not epoch-wise shuffling). The step differentiates the
+(the RDS model of docs/theory.md §1, not epoch-wise shuffling). The step differentiates the
 minibatch *mean* loss:
 
     w' = w − η X_Bᵀ (X_B w − y_B) / b,     Jacobian  I − η H_B,   H_B = X_Bᵀ X_B / b.

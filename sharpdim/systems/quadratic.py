@@ -2,7 +2,7 @@
 
 Loss ``L(w) = ½ (w − c)ᵀ A (w − c)`` with symmetric Hessian ``A`` (eigenvalues ``α_i``, any
 sign) and minimizer / fixed point ``c``. The Jacobian ``I − ηA`` is constant and symmetric,
-so everything is closed form (PAPER_NOTES §2):
+so everything is closed form (docs/theory.md §2):
 
 * Lyapunov exponents = one-step RDS sharpness = ``ln|1 − ηα_i|``, sorted descending;
 * SD = Kaplan–Yorke (Lyapunov) dimension (same numbers, no supremum to take);

@@ -17,7 +17,7 @@ torch models (:mod:`sharpdim.testing.oracles.planted`) whose every minibatch Hes
   probe is exact (Gauss quadrature on a Krylov space that the spectrum exhausts, exact weights
   ``N_j/N``), so only rounding separates a correct answer from the oracle.
 
-``sharpness-dimension``: the SD of ``λ_i = ln|1 − ηα_i|`` (PAPER_NOTES §3). Every minibatch
+``sharpness-dimension``: the SD of ``λ_i = ln|1 − ηα_i|`` (docs/theory.md §3). Every minibatch
 Hessian is the same, so mean and sup over minibatches agree and the value is exact; the
 tolerance propagates eigenvalue rounding through the Kaplan–Yorke formula.
 

@@ -110,7 +110,7 @@ def deep_linear_sharpness(singular_values, depth: int, lr: float) -> np.ndarray:
 
 
 def _kaplan_yorke(values: np.ndarray) -> float:
-    """KY formula on descending ``values`` (PAPER_NOTES §3), written out here with ``fsum``
+    """KY formula on descending ``values`` (docs/theory.md §3), written out here with ``fsum``
     partial sums so the oracle does not share code with the estimators it checks."""
     if values[0] < 0:
         return 0.0
