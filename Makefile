@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.sharpdim-installed
 
-.PHONY: demo test check lint venv reports data
+.PHONY: demo test check lint venv reports data docs
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -51,3 +51,9 @@ lint: $(STAMP)
 # Regenerate the committed experiment reports from their sweep files (no training).
 reports: $(STAMP)
 	$(VENV)/bin/sharpdim report --overview reports/REGIMES.md reports/digits_5x5/sweep.sqlite reports/fashion_mnist_5x5/sweep.sqlite reports/mnist1d_5x5/sweep.sqlite reports/grokking/sweep.sqlite reports/grokking_relu/sweep.sqlite reports/transformer/sweep.sqlite reports/digits_gd_eos/sweep.sqlite reports/fashion_gd_eos/sweep.sqlite
+
+# The documentation site (MkDocs Material, API reference from the docstrings) into site/; its
+# worked examples run during the build (docs/hooks/run_examples.py) and --strict fails it on any
+# warning or on an example whose output differs from its page. Open site/index.html.
+docs: $(STAMP)
+	OMP_NUM_THREADS=1 NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
