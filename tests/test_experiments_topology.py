@@ -88,7 +88,16 @@ def test_ph_dimension_reports_its_fit_and_seed_and_is_reproducible():
     a, b = ph_dimension(pts, seed=11), ph_dimension(pts, seed=11)
     assert a.dimension == b.dimension and a.seed == 11
     assert a.sizes[0] == 20 and a.sizes[-1] == 200 and a.sums.shape == a.sizes.shape
-    assert a.dimension == pytest.approx(a.alpha / (1 - a.slope))
+    # oracles: scipy's minimum spanning tree of all 200 points gives the last sum E_α, and
+    # scipy's linregress of log E_α on log n the slope behind dim = α / (1 − m)
+    from scipy.sparse.csgraph import minimum_spanning_tree
+    from scipy.spatial.distance import cdist
+    from scipy.stats import linregress
+
+    edges = minimum_spanning_tree(cdist(pts, pts)).data
+    assert a.sums[-1] == pytest.approx(float(np.sum(edges ** a.alpha)), rel=1e-12)
+    fit = linregress(np.log(a.sizes), np.log(a.sums))
+    assert a.dimension == pytest.approx(a.alpha / (1 - fit.slope), rel=1e-10)
 
 
 def test_loss_distance_is_the_mean_absolute_difference_of_per_example_losses():

@@ -15,6 +15,7 @@ import sharpdim
 LAYERS = {
     "provenance": 0, "_numerics": 0, "vocabulary": 0,  # provenance, careful numerics, names
     "_serialize": 0,                                   # results as JSON data
+    "__version__": 0,                # the version constant __init__ defines before any import
     "dimension": 1, "stats": 1, "bounds": 1, "evaluation": 1,
     "dynamics": 2,
     "systems": 3,
@@ -28,19 +29,55 @@ LAYERS = {
 ROOT = Path(sharpdim.__file__).resolve().parent
 
 
-def _imports(path: Path) -> list[tuple[int, str]]:
+def _package_name(name: str) -> str:
+    """``from sharpdim import X`` imports ``X`` from the package itself: resolve it to the
+    module it lives in — a submodule, a lazily re-exported name (``sharpdim._LAZY``) or an
+    eager one (its ``__module__``). A name that resolves nowhere is reported, not passed."""
+    if name in sharpdim._SUBMODULES or (ROOT / name).is_dir() or (ROOT / f"{name}.py").is_file():
+        return f"sharpdim.{name}"
+    if name in sharpdim._LAZY:
+        return sharpdim._LAZY[name]
+    if name == "__version__":
+        return "sharpdim.__version__"
+    module = getattr(getattr(sharpdim, name, None), "__module__", None)
+    if module and module.startswith("sharpdim."):
+        return module
+    return f"sharpdim.<unresolved {name}>"
+
+
+def imports_of(source: str, filename: str = "<source>") -> list[tuple[int, str]]:
+    """Every ``sharpdim`` module that ``source`` imports, one entry per imported name, with
+    ``from sharpdim import X`` resolved to the module that defines ``X``."""
     out = []
-    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+    for node in ast.walk(ast.parse(source, filename=filename)):
         if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
-            if node.module == "sharpdim":  # `from sharpdim import report`
-                names = [f"sharpdim.{a.name}" for a in node.names]
-            out += [(node.lineno, n) for n in names[:1]]
+            if node.module == "sharpdim":
+                out += [(node.lineno, _package_name(a.name)) for a in node.names]
+            else:
+                out += [(node.lineno, node.module) for _ in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level > 0:
-            raise AssertionError(f"{path}:{node.lineno}: relative import; use absolute imports")
+            raise AssertionError(f"{filename}:{node.lineno}: relative import; use absolute imports")
         elif isinstance(node, ast.Import):
             out += [(node.lineno, a.name) for a in node.names]
     return [(line, n) for line, n in out if n == "sharpdim" or n.startswith("sharpdim.")]
+
+
+def _imports(path: Path) -> list[tuple[int, str]]:
+    return imports_of(path.read_text(), str(path))
+
+
+def upward_imports(source: str, layer: int, filename: str = "<source>") -> list[str]:
+    """The imports of ``source`` from a layer above ``layer`` (or that resolve nowhere)."""
+    bad = []
+    for line, name in imports_of(source, filename):
+        parts = name.split(".")
+        if len(parts) < 2:
+            continue
+        if parts[1].startswith("<unresolved"):
+            bad.append(f"line {line}: {name}")
+        elif LAYERS.get(parts[1], -1) > layer:
+            bad.append(f"line {line}: {name} (layer {LAYERS[parts[1]]} > {layer})")
+    return bad
 
 
 def _top(path: Path) -> str:
@@ -57,15 +94,23 @@ def test_every_top_level_module_has_a_layer():
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_no_module_imports_a_layer_above_it_even_inside_functions(path):
-    here = LAYERS[_top(path)]
-    bad = []
-    for line, name in _imports(path):
-        parts = name.split(".")
-        if len(parts) < 2:
-            continue
-        if LAYERS.get(parts[1], -1) > here:
-            bad.append(f"line {line}: {name} (layer {LAYERS[parts[1]]} > {here})")
+    bad = upward_imports(path.read_text(), LAYERS[_top(path)], str(path))
     assert not bad, f"{path.relative_to(ROOT)} imports upward: {bad}"
+
+
+@pytest.mark.parametrize("mutant", [
+    "from sharpdim import estimate_sharpness",          # a lazy re-export (layer 5)
+    "from sharpdim import estimators",                  # a submodule
+    "from sharpdim.dimension import sharpness_dimension\nfrom sharpdim import load_run",
+    "def f():\n    from sharpdim.curvature.functional import flat_loss, select_output",
+])
+def test_the_layer_check_catches_an_upward_import_however_it_is_spelled(mutant):
+    """Mutants: each is an upward import from a layer-1 module (dimension.py)."""
+    assert upward_imports(mutant, LAYERS["dimension"])
+
+
+def test_a_package_level_import_that_resolves_nowhere_is_reported():
+    assert upward_imports("from sharpdim import no_such_name", 9)
 
 
 @pytest.mark.parametrize("name", ["provenance", "_numerics", "vocabulary", "_serialize"])

@@ -170,10 +170,11 @@ def test_eos_diagnostics_match_an_autograd_hessian_on_the_same_examples(trained)
     v = _values(out)
     full = _autograd_eigenvalues(model, task.loss_fn, data.x_train, data.y_train)
     assert v["eta_lambda_max"] == pytest.approx(0.3 * full[-1], rel=RTOL)
-    # flat directions are ±rounding: negative means below −N·eps·max|α| (see negative_share)
-    tol = full.size * np.finfo(float).eps * np.abs(full).max()
-    assert v["negative_fraction"] == np.mean(full < -tol)
-    assert 0 < v["negative_fraction"] < np.mean(full < 0) + 1e-12
+    # flat directions are ±rounding: the share of negative curvature lies between that of
+    # eigenvalues clearly negative (below −1e-6·max|α|, far above float64 rounding) and that
+    # of every eigenvalue below 0 (rounding noise included)
+    clearly = np.mean(full < -1e-6 * np.abs(full).max())
+    assert 0 < clearly <= v["negative_fraction"] <= np.mean(full < 0)
     assert v["eos_threshold"] == 2.0
     # the same minibatches (documented draw: default_rng(seed), sorted, without replacement)
     rng = np.random.default_rng(5)

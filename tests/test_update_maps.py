@@ -95,10 +95,14 @@ def test_update_map_step_equals_one_torch_optim_step(name, factory, update):
 
 
 def test_make_update_map_picks_the_optimizer_by_name_and_momentum():
-    assert isinstance(make_update_map("sgd", lr=0.1), SGDUpdate)
-    assert isinstance(make_update_map("sgd", lr=0.1, momentum=0.5), HeavyBallUpdate)
-    adamw = make_update_map("adamw", lr=0.1, step=7)
-    assert isinstance(adamw, AdamUpdate) and adamw.decoupled and adamw.t == 7
+    # equal as values (every hyperparameter), not only of the right class
+    assert make_update_map("sgd", lr=0.1, weight_decay=0.01) == SGDUpdate(lr=0.1,
+                                                                          weight_decay=0.01)
+    assert make_update_map("sgd", lr=0.1, momentum=0.5) == HeavyBallUpdate(lr=0.1, momentum=0.5)
+    assert make_update_map("adam", lr=0.1, betas=(0.8, 0.9)) == AdamUpdate(
+        lr=0.1, betas=(0.8, 0.9), decoupled=False, t=1)
+    assert make_update_map("adamw", lr=0.1, step=7) == AdamUpdate(lr=0.1, decoupled=True, t=7)
+    assert make_update_map("adamw", lr=0.1) != make_update_map("adam", lr=0.1)
 
 
 @pytest.mark.parametrize("build, match", [

@@ -156,27 +156,44 @@ def _task_setup(args):
                                                           "options": options}
 
 
-def _load_state(model, path: Path) -> None:
-    """Load a ``torch.save``'d state dict into ``model``; ``ValueError`` with torch's whole
-    message (every missing, unexpected and mis-shaped key) when it does not fit."""
+def _load_state(model, path: Path, target: str) -> None:
+    """Load a ``torch.save``'d state dict into ``model`` (described as ``target``, e.g.
+    ``task 'mnist1d_mlp'``); a one-line ``ValueError`` naming every missing, unexpected and
+    mis-shaped key when it does not fit."""
     import torch
 
+    head = f"--state-dict {path} does not fit {target}"
     if not path.is_file():
         raise ValueError(f"--state-dict {path} does not exist")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # not a torch file, or a pickle that is not plain tensors
-        raise ValueError(f"--state-dict {path} must be a torch.save'd state_dict: "
-                         f"{str(exc).strip() or type(exc).__name__}") from exc
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ValueError(f"{head}: must be a torch.save'd state_dict ({first})") from exc
     if isinstance(state, dict) and "state_dict" in state:
         state = state["state_dict"]
     if not isinstance(state, dict):
-        raise ValueError(f"--state-dict {path} must hold a state_dict, got a "
-                         f"{type(state).__name__}")
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as exc:
-        raise ValueError(f"--state-dict {path} does not fit the model:\n{exc}") from exc
+        raise ValueError(f"{head}: must hold a state_dict, got a {type(state).__name__}")
+    problems = _state_mismatches(model.state_dict(), state)
+    if problems:
+        raise ValueError(f"{head}: " + "; ".join(problems))
+    model.load_state_dict(state)
+
+
+def _state_mismatches(expected: dict, given: dict) -> list[str]:
+    """Every difference between a model's state dict and a loaded one, as short phrases."""
+    missing = [k for k in expected if k not in given]
+    unexpected = [k for k in given if k not in expected]
+    shapes = [f"{k} must have shape {tuple(expected[k].shape)}, got "
+              f"{tuple(getattr(given[k], 'shape', ()))}"
+              for k in expected if k in given
+              and tuple(getattr(given[k], "shape", ())) != tuple(expected[k].shape)]
+    out = []
+    if missing:
+        out.append("missing key(s) " + ", ".join(missing))
+    if unexpected:
+        out.append("unexpected key(s) " + ", ".join(unexpected))
+    return out + shapes
 
 
 def run(args: argparse.Namespace) -> int:
@@ -188,7 +205,9 @@ def run(args: argparse.Namespace) -> int:
         else:
             model, loss_fn, data, source = _task_setup(args)
         if args.state_dict is not None:
-            _load_state(model, args.state_dict)
+            target = (f"task {args.task!r}" if args.model is None
+                      else f"model {args.model!r}")
+            _load_state(model, args.state_dict, target)
     except ValueError as exc:
         print(f"sharpdim estimate: {exc}", file=sys.stderr)
         return 2
