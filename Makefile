@@ -22,7 +22,7 @@ venv: $(STAMP)
 # cluster, measured (exact SD, SD-SLQ/KDE/PS, lambda_1, Hessian, topology) and reported.
 # Rerunning resumes: finished runs are never recomputed.
 demo: $(STAMP)
-	OMP_NUM_THREADS=1 $(VENV)/bin/sharpdim sweep configs/demo_mnist1d_3x3.toml --report
+	OMP_NUM_THREADS=1 $(VENV)/bin/sharpdim sweep configs/demo_digits_gd_eos.toml --report
 
 # Fashion-MNIST (the paper's data set) from the Debian package dataset-fashion-mnist, installed
 # with apt-get when missing (needs root), then every file checked against the SHA-256 recorded in

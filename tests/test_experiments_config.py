@@ -178,7 +178,7 @@ def test_shipped_configs_are_valid():
     from sharpdim.report.provenance import repository_root
 
     configs = sorted((repository_root() / "configs").glob("*.toml"))
-    assert {p.name for p in configs} >= {"demo_mnist1d_3x3.toml", "mnist1d_5x5.toml",
+    assert {p.name for p in configs} >= {"demo_digits_gd_eos.toml", "mnist1d_5x5.toml",
                                          "grokking.toml", "transformer.toml"}
     for path in configs:
         cfg = load_config(path)

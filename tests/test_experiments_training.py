@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from sharpdim.experiments.data import mnist1d_data, modular_addition_data
-from sharpdim.experiments.models import ModularTransformer, count_parameters, mlp
+from sharpdim.experiments.models import ModularTransformer, count_parameters, lenet, mlp
 from sharpdim.experiments.tasks import get_task, task_names
 from sharpdim.experiments.training import TrainSettings, train
 
@@ -51,6 +51,26 @@ def test_paper_networks_have_the_documented_parameter_counts():
     net = ModularTransformer(vocab=8, n_classes=7, d_model=8, n_heads=2, d_mlp=16, seed=0)
     assert net(torch.tensor([[1, 2, 7], [3, 4, 7]])).shape == (2, 7)
     assert sorted(task_names()) == task_names() and "modadd_transformer" in task_names()
+
+
+def test_lenet_is_the_functional_conv_pool_network_it_documents():
+    # Oracle: the same network written with torch.nn.functional on the module's own weights,
+    # and the parameter count by hand: 6·25 + 6·12·25 + 12·4·4·16 + 16·10 = 5,182.
+    import torch.nn.functional as F
+
+    net = lenet(28, 10, seed=3).double()
+    assert count_parameters(net) == 6 * 25 + 6 * 12 * 25 + 12 * 4 * 4 * 16 + 16 * 10 == 5182
+    assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in net.modules())
+    w1, w2, w3, w4 = (p.detach() for p in net.parameters())
+    assert all(m.bias is None for m in net.modules() if hasattr(m, "bias"))
+    x = torch.rand(5, 784, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    h = F.max_pool2d(F.relu(F.conv2d(x.view(5, 1, 28, 28), w1)), 2)
+    h = F.max_pool2d(F.relu(F.conv2d(h, w2)), 2)
+    want = F.linear(F.relu(F.linear(h.flatten(1), w3)), w4)
+    assert torch.equal(net(x), want)
+    # PyTorch's default law for a conv: U(−1/√fan_in, 1/√fan_in), fan_in = c_in·k².
+    assert w1.abs().max() <= 1 / 5 and w2.abs().max() <= 1 / (6 * 25) ** 0.5
+    assert w2.abs().max() > 0.9 / (6 * 25) ** 0.5   # 1,800 draws reach the bound's last 10 %
 
 
 def test_initialization_is_a_function_of_the_seed_only():

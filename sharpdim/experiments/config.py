@@ -2,7 +2,7 @@
 
 ::
 
-    name = "demo_mnist1d_3x3"          # required; names the sweep and its report folder
+    name = "mnist1d_small"             # required; names the sweep and its report folder
     task = "mnist1d_mlp"               # required; see sharpdim.experiments.tasks
     seeds = [0]                        # required; training seeds (replicates)
     description = "..."                # optional

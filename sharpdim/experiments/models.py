@@ -15,7 +15,7 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["mlp", "ModularTransformer", "count_parameters"]
+__all__ = ["mlp", "lenet", "ModularTransformer", "count_parameters"]
 
 _ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh}
 
@@ -76,6 +76,59 @@ def mlp(
         if i < depth - 1:
             layers.append(_ACTIVATIONS[activation]())
     return nn.Sequential(*layers)
+
+
+@torch.no_grad()
+def _init_conv(layer: nn.Conv2d, gen: torch.Generator) -> None:
+    fan_in = layer.in_channels * layer.kernel_size[0] * layer.kernel_size[1]
+    bound = 1.0 / math.sqrt(fan_in)
+    layer.weight.uniform_(-bound, bound, generator=gen)
+    if layer.bias is not None:
+        layer.bias.uniform_(-bound, bound, generator=gen)
+
+
+def lenet(
+    side: int,
+    out_features: int,
+    *,
+    channels: tuple[int, int] = (6, 12),
+    hidden: int = 16,
+    kernel: int = 5,
+    seed: int,
+) -> nn.Sequential:
+    """A LeNet-style CNN without bias or batch norm on flattened ``side × side`` one-channel
+    images: ``conv(1 → c₁, k) → ReLU → maxpool 2 → conv(c₁ → c₂, k) → ReLU → maxpool 2 →
+    linear(c₂·s² → hidden) → ReLU → linear(hidden → out)``, ``s = ((side − k + 1)/2 − k + 1)/2``.
+
+    Parameters: ``c₁k² + c₁c₂k² + c₂s²·hidden + hidden·out``.
+
+    >>> net = lenet(28, 10, seed=0)            # Fashion-MNIST: s = 4
+    >>> count_parameters(net) == 6 * 25 + 6 * 12 * 25 + 12 * 16 * 16 + 16 * 10
+    True
+    """
+    for name, v in (("side", side), ("out_features", out_features), ("hidden", hidden),
+                    ("kernel", kernel)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    if (len(channels) != 2 or any(isinstance(c, bool) or not isinstance(c, int) or c < 1
+                                  for c in channels)):
+        raise ValueError(f"channels must be two positive integers, got {channels!r}")
+    s = ((side - kernel + 1) // 2 - kernel + 1) // 2
+    if s < 1:
+        raise ValueError(f"side must leave a feature map after two conv-pool stages with "
+                         f"kernel {kernel}, got {side}")
+    gen = _generator(seed)
+    c1, c2 = channels
+    convs = [nn.Conv2d(1, c1, kernel, bias=False), nn.Conv2d(c1, c2, kernel, bias=False)]
+    fcs = [nn.Linear(c2 * s * s, hidden, bias=False), nn.Linear(hidden, out_features, bias=False)]
+    for layer in convs:
+        _init_conv(layer, gen)
+    for layer in fcs:
+        _init_linear(layer, gen)
+    return nn.Sequential(nn.Unflatten(1, (1, side, side)),
+                         convs[0], nn.ReLU(), nn.MaxPool2d(2),
+                         convs[1], nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Flatten(), fcs[0], nn.ReLU(), fcs[1])
 
 
 class _Block(nn.Module):

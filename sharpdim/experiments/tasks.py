@@ -11,7 +11,8 @@ without bias (1,056 parameters on MNIST-1D's 40 inputs, against 12,960 on MNIST'
 ``mnist1d_mlp_wide`` (width 92: 13,064 parameters) matches the paper's parameter count;
 ``fashion_mnist_mlp`` is the paper's network itself (784 → 16 → 16 → 10 ReLU, no bias: 12,960
 parameters) on a class-stratified Fashion-MNIST subset; ``mnist1d_mlp_deep`` is the 5-layer
-width-200 MLP (130,000 parameters here), SLQ only;
+width-200 MLP (130,000 parameters here), SLQ only; ``fashion_mnist_cnn`` is a LeNet-style CNN
+(5,182 parameters, no bias or batch norm: exact SD feasible) on the same subset;
 ``modadd_mlp_gelu`` / ``modadd_mlp_relu`` are the grokking networks; ``modadd_transformer``
 stands in for the paper's GPT-2 optimizer comparison at toy scale.
 
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -44,7 +46,7 @@ from sharpdim.experiments.data import (
     with_heldout,
     with_label_noise,
 )
-from sharpdim.experiments.models import ModularTransformer, count_parameters, mlp
+from sharpdim.experiments.models import ModularTransformer, count_parameters, lenet, mlp
 
 __all__ = ["Task", "TASKS", "LOSSES", "get_task", "task_names", "mse_onehot"]
 
@@ -157,6 +159,15 @@ def _modadd(encoding: str) -> Callable[[Mapping[str, Any]], Dataset]:
     return build
 
 
+def _lenet_for(o: Mapping[str, Any], d: Dataset, seed: int) -> nn.Module:
+    side = math.isqrt(int(d.x_train.shape[1]))
+    if side * side != int(d.x_train.shape[1]):
+        raise ValueError(f"the CNN needs square one-channel images, got {d.x_train.shape[1]} "
+                         "features per example")
+    return lenet(side, d.n_classes, channels=(o["channels_1"], o["channels_2"]),
+                 hidden=o["hidden"], seed=seed)
+
+
 def _transformer_for(o: Mapping[str, Any], d: Dataset, seed: int) -> nn.Module:
     return ModularTransformer(vocab=o["modulus"] + 1, n_classes=d.n_classes,
                               d_model=o["d_model"], n_heads=o["n_heads"], d_mlp=o["d_mlp"],
@@ -201,6 +212,14 @@ TASKS: dict[str, Task] = {
              lambda o: fashion_mnist_data(n_train=o["n_train"], n_test=o["n_test"],
                                           seed=o["data_seed"]),
              _mlp_for),
+        Task("fashion_mnist_cnn", "Fashion-MNIST (Debian dataset-fashion-mnist; `make data`), "
+             "a LeNet-style CNN without bias or batch norm (conv 5×5 1→6, max-pool, conv 5×5 "
+             "6→12, max-pool, 192→16→10: 5,182 parameters), on a class-stratified subset",
+             {"n_train": 10000, "n_test": 10000, "data_seed": 0, "channels_1": 6,
+              "channels_2": 12, "hidden": 16, **_CONTROLLED},
+             lambda o: fashion_mnist_data(n_train=o["n_train"], n_test=o["n_test"],
+                                          seed=o["data_seed"]),
+             _lenet_for),
         Task("modadd_mlp_gelu", "modular addition, one-hot (a, b) -> 2-layer MLP with 32 GELU "
              "hidden units (grokking)",
              {**_MODADD, "width": 32, "depth": 2, "bias": True, "activation": "gelu"},
