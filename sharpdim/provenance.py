@@ -90,8 +90,10 @@ class GitState:
         return self.commit + ("+dirty" if self.dirty else "")
 
 
-def git_state(root: str | Path | None = None) -> GitState:
-    """HEAD and cleanliness of the checkout at ``root`` (default: this package's)."""
+def git_state(root: str | Path | None = None, *, exclude: tuple[str, ...] = ()) -> GitState:
+    """HEAD and cleanliness of the checkout at ``root`` (default: this package's); paths
+    under the folders ``exclude`` (e.g. ``("reports",)``, which a report writer changes) do
+    not count as changes."""
     cwd = Path(root) if root is not None else repository_root()
     try:
         head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=cwd,
@@ -99,7 +101,8 @@ def git_state(root: str | Path | None = None) -> GitState:
     except (OSError, subprocess.CalledProcessError):
         return GitState(None, None)
     try:
-        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no",
+                                 "--", ".", *(f":(exclude){e}" for e in exclude)],
                                 cwd=cwd, capture_output=True, text=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError):
         return GitState(head, None)

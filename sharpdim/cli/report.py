@@ -28,6 +28,15 @@ def add_parser(subparsers) -> None:
     p.add_argument("--overview", type=Path, default=None, metavar="PATH",
                    help="also write PATH: the Regime section of every report written, in "
                         "one page (reports/REGIMES.md)")
+    p.add_argument("--claims", type=Path, default=None, metavar="PATH",
+                   help="also write PATH: every claim of the paper with each report's verdict "
+                        "(reports/CLAIMS.md); --extra adds report folders that are not sweeps")
+    p.add_argument("--extra", type=Path, nargs="*", default=[], metavar="FOLDER",
+                   help="report folders (with README.md and results.csv) that --claims also "
+                        "reads, e.g. reports/trajectory_lyapunov")
+    p.add_argument("--pages-only", action="store_true",
+                   help="write only the --overview / --claims pages, from the reports already "
+                        "written beside the sweep files (no report is regenerated)")
     p.add_argument("--resamples", type=int, default=400,
                    help="bootstrap resamples per interval (default 400)")
     p.set_defaults(run=run)
@@ -44,15 +53,39 @@ def run(args: argparse.Namespace) -> int:
         print(f"sharpdim report: --resamples must be >= 1, got {args.resamples}",
               file=sys.stderr)
         return 2
+    if args.pages_only and args.overview is None and args.claims is None:
+        print("sharpdim report: --pages-only needs --overview or --claims", file=sys.stderr)
+        return 2
     readmes = []
     for path in args.sweeps:
-        try:
-            readme = write_report(path, args.out, n_resamples=args.resamples)
-        except StorageError as exc:
-            print(f"sharpdim report: {exc}", file=sys.stderr)
-            return 2
-        print(f"report -> {readme}")
+        if args.pages_only:
+            readme = Path(path).parent / "README.md"
+            if not readme.is_file():
+                print(f"sharpdim report: --pages-only needs the report {readme}, which does "
+                      "not exist", file=sys.stderr)
+                return 2
+        else:
+            try:
+                readme = write_report(path, args.out, n_resamples=args.resamples)
+            except StorageError as exc:
+                print(f"sharpdim report: {exc}", file=sys.stderr)
+                return 2
+            print(f"report -> {readme}")
         readmes.append(Path(readme))
+    for folder in args.extra:
+        if not (Path(folder) / "README.md").is_file():
+            print(f"sharpdim report: --extra {folder} must be a report folder with a "
+                  "README.md", file=sys.stderr)
+            return 2
+    if args.claims is not None:
+        from sharpdim.provenance import git_state
+        from sharpdim.report.claims_page import render_claims
+
+        commit = git_state(exclude=("reports",)).describe()
+        pages = readmes + [Path(f) / "README.md" for f in args.extra]
+        args.claims.write_text(render_claims(pages, args.claims, commit=commit),
+                               encoding="utf-8")
+        print(f"claims -> {args.claims}")
     if args.overview is not None:
         from sharpdim.report.overview import render_overview
 

@@ -19,7 +19,12 @@ from sharpdim.experiments.registry import names_in_family
 from sharpdim.report.checkpoint_analysis import MEMORIZED
 from sharpdim.report.kendall_table import KendallRow
 
-__all__ = ["ClaimVerdict", "KENDALL_CLAIMS", "kendall_claims", "grokking_claims", "WEAK_TAU"]
+__all__ = ["ClaimVerdict", "DKY_COLUMNS", "KENDALL_CLAIMS", "kendall_claims", "grokking_claims",
+           "WEAK_TAU"]
+
+# The columns of the trajectory Lyapunov report's results.csv that D_KY ≤ SD compares (the
+# sup form: the definition), each with a ``_stderr`` column beside it.
+DKY_COLUMNS = ("d_ky", "sd_sup")
 
 WEAK_TAU = 0.3  # |τ| below this is called "weak" (Jiang et al. report |τ| ≲ 0.3 as weak)
 
