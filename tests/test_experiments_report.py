@@ -426,3 +426,19 @@ def test_slq_against_exact_section_states_the_error_in_n_minus_sd_by_hand():
     assert "Kendall τ between the two +1.000" in text
     assert slq_against_exact(SimpleNamespace(data=SimpleNamespace(runs=runs),
                                              analysis=SimpleNamespace(records=records[:1]))) == []
+
+
+def test_compute_line_sums_run_wall_times_into_core_hours_and_splits_the_phases():
+    from sharpdim.report.sections import compute_lines
+
+    # by hand: totals 3,600 + 3,600 s = 2 core-hours; training 1,800 + 1,800 = 50 %,
+    # checkpoint measures 720 = 10 %, final measures 720 + 1,080 = 25 %
+    timings = {"a": {"total": 3600.0, "train": 1800.0, "checkpoint_measures": 720.0,
+                     "final_measures": 720.0},
+               "b": {"total": 3600.0, "train": 1800.0, "final_measures": 1080.0},
+               "c": {"setup": 1.0}}
+    assert compute_lines(timings) == [
+        "* compute: 2.00 core-hours over 2 runs (the runs' recorded wall times on one torch "
+        "thread each, summed): training 50%, measures at checkpoints 10%, measures at the "
+        "end 25%"]
+    assert compute_lines({}) == []

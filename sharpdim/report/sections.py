@@ -311,11 +311,34 @@ def verdict_rule(c: ReportContext) -> list[str]:
             "is a function of b ranks the gap only as well as b does).", ""]
 
 
+_PHASES = (("train", "training"), ("checkpoint_measures", "measures at checkpoints"),
+           ("final_measures", "measures at the end"))
+
+
+def compute_lines(timings: Mapping[str, Mapping[str, float]]) -> list[str]:
+    """The sweep's compute: the sum over runs of each run's recorded wall time (each run
+    on one worker process with one torch thread, so wall time ≈ one core's time), in
+    core-hours, and its split into training, checkpoint measures and final measures."""
+    totals = [t["total"] for t in timings.values() if "total" in t]
+    if not totals:
+        return []
+    total = sum(totals)
+    split = []
+    for key, name in _PHASES:
+        part = sum(t.get(key, 0.0) for t in timings.values())
+        if part > 0:
+            split.append(f"{name} {part / total:.0%}")
+    return [f"* compute: {total / 3600:.2f} core-hours over {len(totals)} runs (the runs' "
+            "recorded wall times on one torch thread each, summed)"
+            + (f": {', '.join(split)}" if split else "")]
+
+
 def outcomes(c: ReportContext) -> list[str]:
     runs = c.data.runs
     status = Counter(r["status"] for r in runs)
     lines = ["## Outcomes", "", f"* runs: {len(runs)} planned — "
              + ", ".join(f"{v} {k}" for k, v in sorted(status.items()))]
+    lines += compute_lines(c.data.timings)
     records = {r["run_id"]: r for r in c.data.records}
     extra = [f for f in c.data.factors
              if f not in ("lr", "batch_size", "weight_decay", "optimizer")]
