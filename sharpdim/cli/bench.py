@@ -1,4 +1,5 @@
-"""``sharpdim bench [lyapunov|curvature|adoption]``: performance ratios into reports/benchmarks.md.
+"""``sharpdim bench [lyapunov|curvature|adoption|training]``: performance ratios into
+reports/benchmarks.md.
 
 Every figure is a ratio of two timings taken in the same run (the machines are shared and
 noisy; absolute seconds are not comparable between runs). Each suite owns one section of
@@ -26,6 +27,8 @@ SUITES = {
     "lyapunov": ("sharpdim.bench.lyapunov", "bench_lyapunov", "render_lyapunov_markdown"),
     "curvature": ("sharpdim.bench.curvature", "bench_curvature", "render_curvature_markdown"),
     "adoption": ("sharpdim.bench.adoption", "bench_adoption", "render_adoption_markdown"),
+    "training": ("sharpdim.experiments.training_bench", "bench_training",
+                 "render_training_markdown"),
 }
 
 # --quick: smoke-sized problems (CI-friendly); the committed report uses the defaults.
@@ -39,6 +42,7 @@ QUICK = {
                                           network_runs=2, network_steps=10)),
     "adoption": dict(n_examples=512, repeats=1, steps=300,
                      cases=(("1k", (40, 16, 16, 10), "exact", 1),)),
+    "training": dict(n_examples=200, steps=50, repeats=1),
 }
 
 _HEADER = """# Benchmarks
