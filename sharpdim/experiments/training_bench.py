@@ -31,6 +31,7 @@ from sharpdim.experiments.data import Dataset
 from sharpdim.experiments.models import mlp
 from sharpdim.experiments.tasks import mse_onehot
 from sharpdim.experiments.training import TrainSettings, evaluate, train
+from sharpdim.provenance import repository_root
 
 __all__ = ["TrainingRow", "bench_training", "render_training_markdown", "tracking_share"]
 
@@ -104,7 +105,8 @@ def tracking_share(sweep: str | Path) -> tuple[float, float, float]:
 def bench_training(*, n_examples: int = 1000, steps: int = 400, repeats: int = 3,
                    sweep: str | Path | None = "reports/fashion_gd_eos/sweep.sqlite"
                    ) -> list[TrainingRow]:
-    """Every row of the suite (module docstring); ``sweep=None`` leaves out the share."""
+    """Every row of the suite (module docstring); ``sweep`` (relative to the checkout) is the
+    sweep file whose tracking share is read, ``None`` or a missing file leaves it out."""
     data = _data(n_examples)
     trainer, same, plain, shuffled = [], [], [], []
     for _ in range(repeats):
@@ -124,6 +126,8 @@ def bench_training(*, n_examples: int = 1000, steps: int = 400, repeats: int = 3
             TrainingRow("trainer ÷ bare loop without the stopping rule", setting, t / p,
                         f"{1e3 * p / steps:.3g} ms/step bare: the rule's full-set forward "
                         f"after each epoch is {(s - p) / p:.0%} of a step", "–", None)]
+    if sweep is not None and not Path(sweep).is_absolute():
+        sweep = repository_root() / sweep
     if sweep is not None and Path(sweep).is_file():
         share, check_s, train_s = tracking_share(sweep)
         rows.append(TrainingRow(
