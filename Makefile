@@ -26,7 +26,7 @@ demo: $(STAMP)
 
 # Fashion-MNIST (the paper's data set) from the Debian package dataset-fashion-mnist, installed
 # with apt-get when missing (needs root), then every file checked against the SHA-256 recorded in
-# sharpdim.experiments.data (the one home of those digests).
+# sharpdim.lab.sweeps.data (the one home of those digests).
 FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 data: $(STAMP)
 	@test -f $(FASHION_MNIST) || { \
@@ -35,7 +35,7 @@ data: $(STAMP)
 	    exit 1; \
 	  fi; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist; }
-	$(PY) -c "from sharpdim.experiments.data import fashion_mnist_data as f; d = f(); \
+	$(PY) -c "from sharpdim.lab.sweeps.data import fashion_mnist_data as f; d = f(); \
 	print(f'Fashion-MNIST: {d.n_train} + {d.n_test} images, SHA-256 verified')"
 
 # Unit tests and theory checks; Hypothesis runs its deterministic `ci` profile.

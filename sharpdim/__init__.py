@@ -22,7 +22,7 @@ _LAZY = {
     "SharpnessEstimate": "sharpdim.estimators",
     "EstimateOptions": "sharpdim.estimators",
     "make_update_map": "sharpdim.curvature.update_maps",
-    "load_run": "sharpdim.experiments.load",
+    "load_run": "sharpdim.lab.sweeps.load",
     "SharpnessMonitor": "sharpdim.monitor",
 }
 _SUBMODULES = {"systems", "stats", "testing", "dynamics", "curvature", "estimators", "dimension",

@@ -1,5 +1,5 @@
 import sys
 
-from sharpdim.cli import main
+from sharpdim.lab.cli import main
 
 sys.exit(main())

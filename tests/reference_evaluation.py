@@ -1,7 +1,7 @@
 """Independent reference implementation of four evaluation statistics, for tests.
 
 This module was written from the textual definitions of the statistics alone
-(it does not read or import anything from ``sharpdim.evaluation``).  It is
+(it does not read or import anything from ``sharpdim.lab.evaluation``).  It is
 meant to be used as a test oracle: the code favours plain, obviously-correct
 loops over speed, and uses only the standard library plus numpy for a single
 least-squares step.

@@ -129,7 +129,7 @@ def test_audit_list_shows_every_adapter_module_and_the_map_catalogue():
 
 
 def test_audit_help_gives_each_kinds_expected_signature(capsys):
-    from sharpdim.cli import main
+    from sharpdim.lab.cli import main
     from sharpdim.vocabulary import AUDIT_KINDS, AUDIT_SIGNATURES
 
     with pytest.raises(SystemExit):
@@ -142,7 +142,7 @@ def test_audit_help_gives_each_kinds_expected_signature(capsys):
 def test_audit_list_is_a_command_line_option_and_a_target_is_otherwise_required(capsys):
     import argparse
 
-    from sharpdim.cli import audit as audit_cli
+    from sharpdim.lab.cli import audit as audit_cli
 
     parser = argparse.ArgumentParser(prog="sharpdim")
     audit_cli.add_parser(parser.add_subparsers(dest="command", required=True))
@@ -150,7 +150,7 @@ def test_audit_list_is_a_command_line_option_and_a_target_is_otherwise_required(
     assert args.run(args) == 0
     out = capsys.readouterr().out
     assert "sharpdim.testing.adapters.gudhi:rips_h0_defaults" in out
-    assert "python -m sharpdim.report" in out
+    assert "python -m sharpdim.lab.reports" in out
     # copy-pasteable: every printed command parses, and names a function of the stated kind
     commands = [line.split()[1:] for line in out.splitlines()
                 if line.startswith("  sharpdim audit ")]

@@ -7,7 +7,7 @@ import argparse
 import json
 import textwrap
 
-from sharpdim.cli import audit as audit_cli
+from sharpdim.lab.cli import audit as audit_cli
 
 
 def _run(argv: list[str]) -> int:
@@ -61,8 +61,8 @@ def test_usage_errors_exit_with_status_2(capsys):
 
 
 def test_the_subcommand_is_wired_into_the_sharpdim_command(capsys):
-    from sharpdim.cli import main
+    from sharpdim.lab.cli import main
 
-    status = main(["audit", "sharpdim.stats:kendall_tau", "--kind", "kendall",
+    status = main(["audit", "sharpdim.lab.stats:kendall_tau", "--kind", "kendall",
                    "--isolation", "inline", "--case", "ties-in-x"])
     assert status == 0 and "1 of 1 cases passed: PASS" in capsys.readouterr().out

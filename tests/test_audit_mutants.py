@@ -123,7 +123,7 @@ def test_a_correct_kaplan_yorke_passes_and_each_convention_mistake_fails():
 def test_tau_b_where_tau_a_is_defined_is_rejected_on_ties():
     from scipy.stats import kendalltau
 
-    from sharpdim.stats import kendall_tau
+    from sharpdim.lab.stats import kendall_tau
 
     assert audit(kendall_tau, "kendall", isolation="inline").passed
     tau_b = audit(lambda x, y: kendalltau(x, y).statistic, "kendall", isolation="inline")

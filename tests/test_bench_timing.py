@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sharpdim.bench.timing import within_turn_ratio
+from sharpdim.lab.bench.timing import within_turn_ratio
 
 
 def test_within_turn_ratio_cancels_a_turn_on_a_slower_machine():

@@ -17,9 +17,9 @@ import torch
 from test_modal_sharpness import _mp_log_moduli
 from torch.autograd.functional import hessian as autograd_hessian
 
-from sharpdim.experiments.measures import MeasureContext, MeasureSettings, compute_measures
-from sharpdim.experiments.tasks import get_task
-from sharpdim.experiments.training import TrainSettings, train
+from sharpdim.lab.sweeps.measures import MeasureContext, MeasureSettings, compute_measures
+from sharpdim.lab.sweeps.tasks import get_task
+from sharpdim.lab.sweeps.training import TrainSettings, train
 
 LR, BETA, DECAY = 0.2, 0.9, 1e-3
 
@@ -81,7 +81,7 @@ def test_sd_modal_at_full_krylov_depth_has_the_exact_spectral_radius_of_the_step
 
 
 def test_sd_modal_reuses_the_slq_runs_of_sd_slq(trained_heavy_ball, monkeypatch):
-    import sharpdim.experiments.measures as measures
+    import sharpdim.lab.sweeps.measures as measures
 
     calls = []
     real = measures._estimate

@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sharpdim.report.checkpoint_analysis import (
+from sharpdim.lab.reports.checkpoint_analysis import (
     analyse_checkpoints,
     checkpoint_table,
     grokking_delay,
     run_series,
 )
-from sharpdim.report.sweep_data import SweepData
+from sharpdim.lab.reports.sweep_data import SweepData
 
 EPOCHS = np.arange(0, 20001, 200)
 
@@ -156,9 +156,9 @@ loss_examples = 100
 def test_a_full_batch_checkpoint_sweep_renders_the_checkpoint_analysis(tmp_path):
     import tomllib
 
-    from sharpdim.experiments.config import parse_config
-    from sharpdim.experiments.sweep import run_sweep
-    from sharpdim.report.sweep_report import write_report
+    from sharpdim.lab.reports.sweep_report import write_report
+    from sharpdim.lab.sweeps.config import parse_config
+    from sharpdim.lab.sweeps.sweep import run_sweep
 
     path = tmp_path / "ckpt" / "sweep.sqlite"
     cfg = parse_config(tomllib.loads(_TOML.format(output=path)), source="test")

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from sharpdim.cli import main
-from sharpdim.cli.estimate import parse_option
+from sharpdim.lab.cli import main
+from sharpdim.lab.cli.estimate import parse_option
 
 
 def test_option_values_are_toml_literals_and_bare_words_are_strings():
@@ -27,7 +27,7 @@ def test_estimate_prints_one_record_per_method_with_the_seed(capsys):
     assert [r["method"] for r in records] == ["exact", "slq"]
     # oracle: the same task, data and settings through the Python API, bit for bit
     from sharpdim.estimators import estimate_sharpness
-    from sharpdim.experiments.tasks import get_task
+    from sharpdim.lab.sweeps.tasks import get_task
 
     task = get_task("mnist1d_mlp")
     opts = task.options({"n_samples": 400})
@@ -56,7 +56,7 @@ def test_estimate_with_the_mse_option_estimates_the_squared_error_loss(capsys):
     """``--option loss=mse`` must reach the estimator: the exact SD of the MSE loss at the
     initialization is that of :func:`mse_onehot`, not of cross-entropy (they differ)."""
     from sharpdim.estimators import estimate_sharpness
-    from sharpdim.experiments.tasks import get_task, mse_onehot
+    from sharpdim.lab.sweeps.tasks import get_task, mse_onehot
 
     argv = ["estimate", "--task", "mnist1d_mlp", "--option", "n_samples=300", "--option",
             "width=4", "--lr", "2.0", "--batch-size", "32", "--method", "exact",
@@ -136,7 +136,7 @@ def test_a_bad_user_model_spec_is_named(argv, message, tmp_path, monkeypatch, ca
 def test_a_state_dict_that_does_not_fit_prints_every_mismatch(tmp_path, capsys):
     import torch
 
-    from sharpdim.experiments.tasks import get_task
+    from sharpdim.lab.sweeps.tasks import get_task
 
     task = get_task("mnist1d_mlp")
     state = task.model(task.options({"n_samples": 300}), 0).state_dict()

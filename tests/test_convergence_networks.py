@@ -1,5 +1,5 @@
 """The real-network section of the estimator convergence report
-(:func:`sharpdim.bench.convergence.network_table`) on a tiny network: its exact references are
+(:func:`sharpdim.lab.bench.convergence.network_table`) on a tiny network: its exact references are
 those of the public exact estimator on the same minibatches, every view runs, and the section
 splices into the report without touching the rest."""
 
@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from sharpdim.bench.convergence import (
+from sharpdim.estimators.estimate import estimate_sharpness
+from sharpdim.lab.bench.convergence import (
     NETWORK_SECTION,
     NETWORK_VIEWS,
     READING_SECTION,
@@ -20,7 +21,6 @@ from sharpdim.bench.convergence import (
     render_network_section,
     splice_section,
 )
-from sharpdim.estimators.estimate import estimate_sharpness
 
 SEEDS = (5, 6)
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from scipy.spatial.distance import pdist, squareform
 
-from sharpdim.experiments.topology import lifetime_sum, mst_edge_lengths
+from sharpdim.lab.sweeps.topology import lifetime_sum, mst_edge_lengths
 from sharpdim.testing.oracles import cases
 from sharpdim.testing.oracles.persistence import kruskal_deaths
 

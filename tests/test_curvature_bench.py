@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from sharpdim.bench.curvature import (
+from sharpdim.lab.bench.curvature import (
     EXACT_WIDTHS,
     LARGE_WIDTHS,
     SMALL_WIDTHS,

@@ -12,7 +12,12 @@ import numpy as np
 import pytest
 import reference_evaluation as ref
 
-from sharpdim.evaluation import cmi_pgdl, cmi_weighted, coupled_pair_sign_error, partial_spearman
+from sharpdim.lab.evaluation import (
+    cmi_pgdl,
+    cmi_weighted,
+    coupled_pair_sign_error,
+    partial_spearman,
+)
 
 REPORTS = Path(__file__).resolve().parents[1] / "reports"
 TOL = 1e-12  # both sum the same counts in a different order: a few ulps of values ≤ 1

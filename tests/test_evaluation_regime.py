@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sharpdim.evaluation.regime import EOS_BAND, MIN_LATE, eos_regime
+from sharpdim.lab.evaluation.regime import EOS_BAND, MIN_LATE, eos_regime
 
 
 def test_a_run_hovering_at_two_over_eta_late_is_at_the_edge_of_stability():

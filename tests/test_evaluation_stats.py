@@ -1,4 +1,4 @@
-"""The field's statistics (sharpdim.evaluation): CMI, coupled-pair sign error and partial
+"""The field's statistics (sharpdim.lab.evaluation): CMI, coupled-pair sign error and partial
 Spearman against hand-enumerated tiny tables and planted signals; the paired rule and its
 controls on synthetic sweeps where the answer is known."""
 
@@ -9,9 +9,14 @@ import math
 import numpy as np
 import pytest
 
-from sharpdim.evaluation import cmi_pgdl, cmi_weighted, coupled_pair_sign_error, partial_spearman
-from sharpdim.evaluation.controls import null_control, power_curve
-from sharpdim.evaluation.rule import draw_resamples, paired_rule
+from sharpdim.lab.evaluation import (
+    cmi_pgdl,
+    cmi_weighted,
+    coupled_pair_sign_error,
+    partial_spearman,
+)
+from sharpdim.lab.evaluation.controls import null_control, power_curve
+from sharpdim.lab.evaluation.rule import draw_resamples, paired_rule
 
 
 def _h(*p):

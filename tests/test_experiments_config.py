@@ -7,8 +7,8 @@ import copy
 
 import pytest
 
-from sharpdim.cli import main
-from sharpdim.experiments.config import ConfigError, load_config, parse_config, plan_runs
+from sharpdim.lab.cli import main
+from sharpdim.lab.sweeps.config import ConfigError, load_config, parse_config, plan_runs
 
 
 def _raw(**over) -> dict:
@@ -70,7 +70,7 @@ def test_bad_config_is_a_clear_error_naming_the_key(raw, match):
 
 def test_bad_config_fails_in_the_cli_before_any_training(tmp_path, capsys, monkeypatch):
     calls = []
-    monkeypatch.setattr("sharpdim.experiments.run.train", lambda *a, **k: calls.append(a))
+    monkeypatch.setattr("sharpdim.lab.sweeps.run.train", lambda *a, **k: calls.append(a))
     path = tmp_path / "bad.toml"
     path.write_text('name = "x"\ntask = "mnist1d_mlp"\nseeds = [0]\n[train]\nepochs = 1\n'
                     "[grid]\nlr = [-0.1]\nbatch_size = [8]\n")
@@ -109,7 +109,7 @@ def test_grid_plan_is_the_full_product_with_stable_content_ids():
 
 
 def test_full_batch_size_is_each_task_option_combination_s_training_set_size():
-    from sharpdim.experiments.tasks import get_task
+    from sharpdim.lab.sweeps.tasks import get_task
 
     cfg = parse_config(_raw(grid={"lr": [0.1], "batch_size": ["full"],
                                   "task_options": {"train_size": [50, 120]}}))
@@ -161,7 +161,7 @@ def test_a_committed_sweep_file_still_matches_its_config_so_it_resumes(name):
     # a change to how configs are parsed must not change the hash of a committed sweep
     import sqlite3
 
-    from sharpdim.report.provenance import repository_root
+    from sharpdim.lab.reports.provenance import repository_root
 
     root = repository_root()
     path = root / "reports" / name / "sweep.sqlite"
@@ -175,7 +175,7 @@ def test_a_committed_sweep_file_still_matches_its_config_so_it_resumes(name):
 
 
 def test_shipped_configs_are_valid():
-    from sharpdim.report.provenance import repository_root
+    from sharpdim.lab.reports.provenance import repository_root
 
     configs = sorted((repository_root() / "configs").glob("*.toml"))
     assert {p.name for p in configs} >= {"demo_digits_gd_eos.toml", "mnist1d_5x5.toml",

@@ -10,15 +10,15 @@ import numpy as np
 import pytest
 import torch
 
-from sharpdim.experiments.measures import (
+from sharpdim.lab.sweeps.measures import (
     GROUPS,
     MeasureContext,
     MeasureSettings,
     compute_measures,
     output_names,
 )
-from sharpdim.experiments.tasks import get_task
-from sharpdim.experiments.training import TrainSettings, evaluate, train
+from sharpdim.lab.sweeps.tasks import get_task
+from sharpdim.lab.sweeps.training import TrainSettings, evaluate, train
 from sharpdim.testing.checking import Tolerance, check_close
 
 

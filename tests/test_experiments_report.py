@@ -8,12 +8,12 @@ import tomllib
 
 import pytest
 
-from sharpdim.cli import main
-from sharpdim.experiments.config import parse_config
-from sharpdim.experiments.sweep import run_sweep
-from sharpdim.report.claims import grokking_claims, kendall_claims
-from sharpdim.report.kendall_table import kendall_rows, tau_by_group
-from sharpdim.report.sweep_report import write_report
+from sharpdim.lab.cli import main
+from sharpdim.lab.reports.claims import grokking_claims, kendall_claims
+from sharpdim.lab.reports.kendall_table import kendall_rows, tau_by_group
+from sharpdim.lab.reports.sweep_report import write_report
+from sharpdim.lab.sweeps.config import parse_config
+from sharpdim.lab.sweeps.sweep import run_sweep
 
 
 def _records():
@@ -131,7 +131,7 @@ def test_report_regenerates_byte_for_byte_from_its_sweep_file(sweep_file, tmp_pa
                                                               monkeypatch):
     # The code digest covers every sharpdim source file, which may change between the two
     # writes while others edit the tree; pin it so the comparison is about the sweep file.
-    monkeypatch.setattr("sharpdim.report.sections.source_digest", lambda *a: "pinned")
+    monkeypatch.setattr("sharpdim.lab.reports.sections.source_digest", lambda *a: "pinned")
     readme = write_report(sweep_file, n_resamples=10)
     assert readme.parent == sweep_file.parent  # reports/<name>/ beside the sweep file
     text = readme.read_text()
@@ -244,7 +244,7 @@ def test_protocol_report_writes_the_issue_columns_and_figures(protocol_report):
 def _fake_sweep(records):
     from pathlib import Path
 
-    from sharpdim.report.sweep_data import SweepData
+    from sharpdim.lab.reports.sweep_data import SweepData
 
     canonical = {"seeds": [0, 1]}
     return SweepData(path=Path("x.sqlite"), digest="0", config={
@@ -254,7 +254,7 @@ def _fake_sweep(records):
 
 
 def test_runs_that_missed_the_criterion_are_also_analysed_separately():
-    from sharpdim.report.analysis import analyse
+    from sharpdim.lab.reports.analysis import analyse
 
     rng = __import__("numpy").random.default_rng(0)
     recs = [{"run_id": f"{lr}-{bs}-{s}", "lr": lr, "batch_size": bs, "seed": s,
@@ -265,7 +265,7 @@ def test_runs_that_missed_the_criterion_are_also_analysed_separately():
     a = analyse(_fake_sweep(recs), n_resamples=20)
     assert a.n_comparisons == 2 and len(a.decisive_converged) == 2
     # the converged-only comparison uses the 8 converged runs: its τ(SD) is theirs
-    from sharpdim.stats import kendall_tau
+    from sharpdim.lab.stats import kendall_tau
 
     conv = [r for r in recs if r["converged"] == 1.0]
     d = next(x for x in a.decisive_converged if x.target == "gen_gap")
@@ -280,7 +280,7 @@ def test_runs_that_missed_the_criterion_are_also_analysed_separately():
 
 
 def test_values_of_a_known_wrong_estimator_are_withdrawn_by_their_diagnostics_not_names():
-    from sharpdim.report.sweep_data import withdrawn_reason
+    from sharpdim.lab.reports.sweep_data import withdrawn_reason
 
     gridded = {"diagnostics": {"method": "kde", "epsilon": 1e-6, "bandwidth": 1e-4}}
     grid_free = {"diagnostics": {"method": "kde", "epsilon": 1e-6, "smoothing": "curvature"}}
@@ -294,7 +294,7 @@ def test_values_of_a_known_wrong_estimator_are_withdrawn_by_their_diagnostics_no
 def test_no_committed_report_reads_a_withdrawn_value(name):
     from pathlib import Path
 
-    from sharpdim.report.sweep_data import load_sweep, withdrawn_reason
+    from sharpdim.lab.reports.sweep_data import load_sweep, withdrawn_reason
 
     path = Path(__file__).resolve().parents[1] / "reports" / name / "sweep.sqlite"
     if not path.is_file():
@@ -312,8 +312,8 @@ def test_runs_flagged_degenerate_are_also_left_out_in_a_separate_comparison():
 
     import numpy as np
 
-    from sharpdim.report.analysis import analyse
-    from sharpdim.stats import kendall_tau
+    from sharpdim.lab.reports.analysis import analyse
+    from sharpdim.lab.stats import kendall_tau
 
     rng = np.random.default_rng(1)
     recs = [{"run_id": f"{lr}-{bs}-{s}", "lr": lr, "batch_size": bs, "seed": s,
@@ -340,8 +340,8 @@ def test_optimizers_with_their_own_lr_axes_are_compared_like_with_like():
 
     import numpy as np
 
-    from sharpdim.report.analysis import analyse
-    from sharpdim.stats import kendall_tau
+    from sharpdim.lab.reports.analysis import analyse
+    from sharpdim.lab.stats import kendall_tau
 
     rng = np.random.default_rng(2)
     lrs = {"sgd": (0.1, 0.2, 0.3), "adamw": (0.001, 0.003, 0.01)}
@@ -380,8 +380,8 @@ def test_optimizers_with_their_own_lr_axes_are_compared_like_with_like():
 def test_the_bound_uses_the_larger_of_the_training_and_test_loss_maxima():
     """Theorem 4.5's B bounds every example's loss: where a sweep recorded the test maximum
     the computed bound uses max(B_train, B_test); older sweeps keep the training B."""
-    from sharpdim.bounds import theorem_4_5_bound
-    from sharpdim.report.analysis import _bounds
+    from sharpdim.lab.bounds import theorem_4_5_bound
+    from sharpdim.lab.reports.analysis import _bounds
 
     base = {"sd_exact": 40.0, "bound_L": 3.0, "bound_B": 0.5, "n_train": 1000.0,
             "worst_loss_gap": 0.2}
@@ -411,7 +411,7 @@ def test_slq_against_exact_section_states_the_error_in_n_minus_sd_by_hand():
     """Oracle: three runs with N = 100 written by hand; every printed number worked out here."""
     from types import SimpleNamespace
 
-    from sharpdim.report.sections import slq_against_exact
+    from sharpdim.lab.reports.sections import slq_against_exact
 
     runs = [{"run_id": k, "n_parameters": 100} for k in "abc"]
     records = [{"run_id": "a", "sd_exact": 90.0, "sd_slq": 88.0},   # |Δ| 2, N − SD 10: 20 %
@@ -429,7 +429,7 @@ def test_slq_against_exact_section_states_the_error_in_n_minus_sd_by_hand():
 
 
 def test_compute_line_sums_run_wall_times_into_core_hours_and_splits_the_phases():
-    from sharpdim.report.sections import compute_lines
+    from sharpdim.lab.reports.sections import compute_lines
 
     # by hand: totals 3,600 + 3,600 s = 2 core-hours; training 1,800 + 1,800 = 50 %,
     # checkpoint measures 720 = 10 %, final measures 720 + 1,080 = 25 %

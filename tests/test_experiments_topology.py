@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from scipy.spatial.distance import pdist, squareform
 
-from sharpdim.experiments.topology import (
+from sharpdim.lab.sweeps.topology import (
     lifetime_sum,
     loss_distance_matrix,
     mst_edge_lengths,

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from sharpdim.experiments.data import mnist1d_data, modular_addition_data
-from sharpdim.experiments.models import ModularTransformer, count_parameters, lenet, mlp
-from sharpdim.experiments.tasks import get_task, task_names
-from sharpdim.experiments.training import TrainSettings, train
+from sharpdim.lab.sweeps.data import mnist1d_data, modular_addition_data
+from sharpdim.lab.sweeps.models import ModularTransformer, count_parameters, lenet, mlp
+from sharpdim.lab.sweeps.tasks import get_task, task_names
+from sharpdim.lab.sweeps.training import TrainSettings, train
 
 
 def _tiny():

@@ -12,14 +12,14 @@ import struct
 import numpy as np
 import pytest
 
-from sharpdim.experiments.data import (
+from sharpdim.lab.sweeps.data import (
     FASHION_MNIST_DIR,
     FASHION_MNIST_SHA256,
     DatasetMissingError,
     fashion_mnist_data,
     read_idx,
 )
-from sharpdim.experiments.tasks import get_task
+from sharpdim.lab.sweeps.tasks import get_task
 
 
 def _idx(values: np.ndarray, code: int, fmt: str) -> bytes:

@@ -13,18 +13,23 @@ import sharpdim
 # Layer of each top-level module or package of sharpdim/ (docs/design.md, "Layers"); a module
 # may import its own layer or any lower one.
 LAYERS = {
-    "provenance": 0, "_numerics": 0, "vocabulary": 0,  # provenance, careful numerics, names
+    # the library wing
+    "_numerics": 0, "vocabulary": 0,                   # careful numerics, names
     "_serialize": 0,                                   # results as JSON data
     "__version__": 0,                # the version constant __init__ defines before any import
-    "dimension": 1, "stats": 1, "bounds": 1, "evaluation": 1,
+    "dimension": 1,
     "dynamics": 2,
     "systems": 3,
     "curvature": 4,
     "estimators": 5,
-    "testing": 6, "bench": 6, "plot": 6, "monitor": 6, "integrations": 6,
-    "experiments": 7,
-    "report": 8,
-    "cli": 9, "__main__": 9, "__init__": 9,
+    "testing": 6, "plot": 6, "monitor": 6, "integrations": 6,
+    # the laboratory wing (sharpdim/lab/): imports the library, never the reverse
+    "lab": 7, "lab.provenance": 7,                     # lab/__init__ is a docstring only
+    "lab.stats": 7, "lab.bounds": 7, "lab.evaluation": 7,
+    "lab.sweeps": 8, "lab.bench": 8,
+    "lab.reports": 9,
+    "lab.cli": 10, "__main__": 10, "__init__": 10,
+    "stats": 8,                      # the old name of lab.stats, an alias module above it
 }
 ROOT = Path(sharpdim.__file__).resolve().parent
 
@@ -70,18 +75,31 @@ def upward_imports(source: str, layer: int, filename: str = "<source>") -> list[
     """The imports of ``source`` from a layer above ``layer`` (or that resolve nowhere)."""
     bad = []
     for line, name in imports_of(source, filename):
-        parts = name.split(".")
-        if len(parts) < 2:
+        key = _key(name.split(".")[1:])
+        if key is None:
             continue
-        if parts[1].startswith("<unresolved"):
+        if key.startswith("<unresolved"):
             bad.append(f"line {line}: {name}")
-        elif LAYERS.get(parts[1], -1) > layer:
-            bad.append(f"line {line}: {name} (layer {LAYERS[parts[1]]} > {layer})")
+        elif LAYERS.get(key, -1) > layer:
+            bad.append(f"line {line}: {name} (layer {LAYERS[key]} > {layer})")
     return bad
 
 
+def _key(parts: list[str]) -> str | None:
+    """The LAYERS key of a module path below ``sharpdim`` (``["lab", "sweeps", "run"]`` →
+    ``"lab.sweeps"``, ``["dimension"]`` → ``"dimension"``)."""
+    if not parts:
+        return None
+    if parts[0] == "lab" and len(parts) > 1:
+        return f"lab.{parts[1]}"
+    return parts[0]
+
+
 def _top(path: Path) -> str:
-    return path.relative_to(ROOT).parts[0].removesuffix(".py")
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__" and len(parts) > 1:
+        parts = parts[:-1]
+    return _key(parts)
 
 
 SOURCES = sorted(ROOT.rglob("*.py"))
@@ -113,31 +131,39 @@ def test_a_package_level_import_that_resolves_nowhere_is_reported():
     assert upward_imports("from sharpdim import no_such_name", 9)
 
 
-@pytest.mark.parametrize("name", ["provenance", "_numerics", "vocabulary", "_serialize"])
+@pytest.mark.parametrize("name", ["lab/provenance", "_numerics", "vocabulary", "_serialize"])
 def test_layer_zero_modules_import_nothing_from_sharpdim(name):
     assert _imports(ROOT / f"{name}.py") == []
 
 
-def test_experiments_and_report_do_not_import_each_other_in_a_cycle():
-    exp = {n for p in (ROOT / "experiments").rglob("*.py") for _, n in _imports(p)}
-    assert not any(n.startswith("sharpdim.report") for n in exp)
+def test_sweeps_and_reports_do_not_import_each_other_in_a_cycle():
+    exp = {n for p in (ROOT / "lab" / "sweeps").rglob("*.py") for _, n in _imports(p)}
+    assert not any(n.startswith("sharpdim.lab.reports") for n in exp)
+
+
+def test_the_library_wing_imports_nothing_from_the_laboratory():
+    library = [p for p in SOURCES if p.relative_to(ROOT).parts[0] not in ("lab", "stats.py")
+               and p.name != "__main__.py" and p.relative_to(ROOT) != Path("__init__.py")]
+    bad = [f"{p.relative_to(ROOT)}: {n}" for p in library for _, n in _imports(p)
+           if n.startswith("sharpdim.lab") or n == "sharpdim.stats"]
+    assert not bad, bad
 
 
 def test_every_measure_group_output_is_in_the_registry_the_report_reads():
-    from sharpdim.experiments.measures import GROUPS
-    from sharpdim.experiments.registry import MEASURES
+    from sharpdim.lab.sweeps.measures import GROUPS
+    from sharpdim.lab.sweeps.registry import MEASURES
 
     missing = sorted({o for g in GROUPS.values() for o in g.outputs} - set(MEASURES))
-    assert not missing, f"add {missing} to sharpdim.experiments.registry.MEASURES"
+    assert not missing, f"add {missing} to sharpdim.lab.sweeps.registry.MEASURES"
 
 
 def test_report_names_no_measure_itself():
     """The report reads measure names from the registry; claims.py is the exception: each
     claim is a statement of the paper about named measures (SD-KDE, SD-PS, SD-SLQ)."""
-    from sharpdim.experiments.registry import MEASURES
+    from sharpdim.lab.sweeps.registry import MEASURES
 
     offenders = []
-    for path in (ROOT / "report").rglob("*.py"):
+    for path in (ROOT / "lab" / "reports").rglob("*.py"):
         if path.name == "claims.py":
             continue
         text = path.read_text()
@@ -145,3 +171,20 @@ def test_report_names_no_measure_itself():
                       if n.startswith(("sd_", "lambda_1", "ph_dim", "e_alpha"))
                       and (f'"{n}"' in text or f"'{n}'" in text)]
     assert not offenders, offenders
+
+
+def test_the_public_names_work_from_both_wings():
+    """The public contract (docs/design.md) after the move into two wings: the lazy names
+    resolve, ``sharpdim.stats`` is still importable with the laboratory's objects, and the
+    command's entry point is the laboratory's."""
+    import importlib
+
+    import sharpdim.lab.stats
+    import sharpdim.stats
+
+    assert set(sharpdim.stats.__all__) == set(sharpdim.lab.stats.__all__)
+    assert all(getattr(sharpdim.stats, n) is getattr(sharpdim.lab.stats, n)
+               for n in sharpdim.stats.__all__)
+    for name, module in sharpdim._LAZY.items():
+        assert getattr(sharpdim, name) is getattr(importlib.import_module(module), name)
+    assert sharpdim.load_run.__module__ == "sharpdim.lab.sweeps.load"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sharpdim.bench.lyapunov import BenchResult, render_lyapunov_markdown
+from sharpdim.lab.bench.lyapunov import BenchResult, render_lyapunov_markdown
 
 
 def _result(seconds: float, *, system: float, oracle: float) -> BenchResult:
@@ -30,7 +30,7 @@ def test_verdict_separates_overhead_from_a_goal_below_the_floor(seconds, system,
 
 
 def test_a_tiny_run_reports_the_median_of_within_run_ratios_with_their_range():
-    from sharpdim.bench.lyapunov import bench_lyapunov
+    from sharpdim.lab.bench.lyapunov import bench_lyapunov
 
     # installed with scikit-learn (the sweep and audit extras); the CLI uses it the same way
     threadpool_limits = pytest.importorskip("threadpoolctl").threadpool_limits

@@ -19,12 +19,12 @@ import torch
 import torch.nn.functional as F
 
 from sharpdim import DivergenceError, estimate_sharpness, lyapunov_spectrum
-from sharpdim.cli import build_parser, main
 from sharpdim.curvature.functional import LossScaleError, check_loss_contract, flat_loss
 from sharpdim.dynamics.maps import as_map
-from sharpdim.experiments.degenerate import degenerate_reason
-from sharpdim.experiments.storage import StorageError, SweepStore
-from sharpdim.report.provenance import repository_root
+from sharpdim.lab.cli import build_parser, main
+from sharpdim.lab.reports.provenance import repository_root
+from sharpdim.lab.sweeps.degenerate import degenerate_reason
+from sharpdim.lab.sweeps.storage import StorageError, SweepStore
 
 ROOT = repository_root()
 
@@ -51,8 +51,8 @@ def test_check_with_a_keyword_never_rewrites_the_committed_report(tmp_path, caps
 
 
 def test_check_run_outside_the_checkout_has_no_default_report(tmp_path, monkeypatch):
-    from sharpdim.cli.check import _report_path
-    from sharpdim.report.provenance import checkout_target
+    from sharpdim.lab.cli.check import _report_path
+    from sharpdim.lab.reports.provenance import checkout_target
 
     monkeypatch.chdir(tmp_path)
     assert checkout_target("reports/theory_checks.md") is None
@@ -235,7 +235,7 @@ def _tiny_config(tmp_path, lr=(0.05,)) -> Path:
 
 
 def test_an_unwritable_output_folder_is_a_one_line_error(tmp_path, monkeypatch, capsys):
-    import sharpdim.experiments.storage as storage
+    import sharpdim.lab.sweeps.storage as storage
 
     real_open = storage.os.open
 
@@ -261,8 +261,8 @@ def test_an_unreachable_scheduler_fails_fast(tmp_path, capsys):
 
 
 def test_ctrl_c_keeps_the_finished_runs_and_says_how_to_resume(tmp_path, monkeypatch, capsys):
-    import sharpdim.experiments.sweep as sweep_module
-    from sharpdim.experiments.run import execute_run
+    import sharpdim.lab.sweeps.sweep as sweep_module
+    from sharpdim.lab.sweeps.run import execute_run
 
     def interrupted(todo, on_result, **kwargs):
         on_result(execute_run(todo[0]))
@@ -407,7 +407,7 @@ def test_every_flag_of_every_command_has_help():
 
 
 def test_estimate_help_lists_the_tasks_and_report_help_states_its_default():
-    from sharpdim.experiments.tasks import task_names
+    from sharpdim.lab.sweeps.tasks import task_names
 
     estimate_help = _subparser("estimate")[1].format_help()
     assert all(name in estimate_help for name in task_names())

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from sharpdim.experiments.config import ConfigError, parse_config, plan_runs
-from sharpdim.experiments.data import digits_data, train_subset, with_label_noise
+from sharpdim.lab.sweeps.config import ConfigError, parse_config, plan_runs
+from sharpdim.lab.sweeps.data import digits_data, train_subset, with_label_noise
 
 
 def _raw(**over):
@@ -79,8 +79,8 @@ def test_train_subset_keeps_class_proportions_and_the_test_set():
 
 
 def test_grid_factor_values_reach_the_records_of_the_sweep_file(tmp_path):
-    from sharpdim.experiments.storage import SweepStore
-    from sharpdim.experiments.sweep import run_sweep
+    from sharpdim.lab.sweeps.storage import SweepStore
+    from sharpdim.lab.sweeps.sweep import run_sweep
 
     raw = _raw(seeds=[0], grid={"lr": [0.1], "batch_size": [64],
                                 "task_options": {"label_noise": [0.0, 0.5]}},

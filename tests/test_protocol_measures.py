@@ -11,14 +11,14 @@ import pytest
 import torch
 from torch.autograd.functional import hessian as autograd_hessian
 
-from sharpdim.experiments.measures import (
+from sharpdim.lab.sweeps.measures import (
     MeasureContext,
     MeasureSettings,
     compute_measures,
     eos_threshold,
 )
-from sharpdim.experiments.tasks import get_task
-from sharpdim.experiments.training import TrainSettings, criterion_met, evaluate, train
+from sharpdim.lab.sweeps.tasks import get_task
+from sharpdim.lab.sweeps.training import TrainSettings, criterion_met, evaluate, train
 
 # float64 eigenvalues of a few-hundred-parameter Hessian agree to ~N·eps·‖H‖ between two
 # algorithms (LAPACK on an autograd Hessian vs. our path); 1e-8 relative leaves ample room.
@@ -243,7 +243,7 @@ def test_bound_inputs_are_the_largest_per_example_gradient_norm_and_loss(trained
 def _mse_run(task, options, data, *, epochs, trajectory, settings):
     """A model of ``options`` trained with :func:`mse_onehot` (lr 0.1, batch 16, seed 0) and
     the measure context of that run."""
-    from sharpdim.experiments.tasks import mse_onehot
+    from sharpdim.lab.sweeps.tasks import mse_onehot
 
     model = task.model(options, 0)
     r = train(model, data, TrainSettings(lr=0.1, batch_size=16, epochs=epochs,
@@ -256,7 +256,7 @@ def _mse_run(task, options, data, *, epochs, trajectory, settings):
 
 
 def test_mse_task_option_trains_and_measures_with_the_squared_error(task_data):
-    from sharpdim.experiments.tasks import mse_onehot
+    from sharpdim.lab.sweeps.tasks import mse_onehot
 
     task, options, data = task_data
     opts = task.options({**options, "loss": "mse"})
@@ -280,7 +280,7 @@ def test_mse_task_option_trains_and_measures_with_the_squared_error(task_data):
 def test_loss_metric_topology_uses_the_runs_own_squared_error_per_example(task_data):
     """The loss-metric PH distance is between the per-example *training* losses of the run:
     with ``loss = "mse"`` these are ½‖f(x_i) − e_{y_i}‖², written out here by hand."""
-    from sharpdim.experiments.measures import _per_example_losses
+    from sharpdim.lab.sweeps.measures import _per_example_losses
 
     task, options, data = task_data
     model, r, ctx = _mse_run(task, options, data, epochs=1, trajectory=3,

@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sharpdim.bounds import DELTA_MAX, bound_terms, theorem_4_5_bound
-from sharpdim.stats import (
+from sharpdim.lab.bounds import DELTA_MAX, bound_terms, theorem_4_5_bound
+from sharpdim.lab.stats import (
     accuracy_standard_error,
     bootstrap_ci,
     paired_tau_difference,
@@ -160,7 +160,7 @@ def test_bound_input_errors_name_the_argument():
 def test_a_paired_difference_with_one_seed_per_setting_has_no_interval_and_is_refused():
     """Seeds are resampled within each setting; with one run per setting every resample is
     the data itself, so the bootstrap interval would be a point — no verdict may read it."""
-    from sharpdim.stats import paired_tau_difference
+    from sharpdim.lab.stats import paired_tau_difference
 
     runs = [{"lr": lr, "seed": 0, "sd": lr, "eta": -lr, "gap": lr} for lr in (1, 2, 3, 4)]
     with pytest.raises(ValueError, match=r"two or more records \(seeds\).*one record in each "

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 import torch
 
-from sharpdim.provenance import device_of, git_state
+from sharpdim.lab.provenance import device_of, git_state
 
 
 def _git(cwd, *args):

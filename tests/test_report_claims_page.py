@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sharpdim.report.claims_page import (
+from sharpdim.lab.reports.claims_page import (
     CLAIMS,
     bound_verdict,
     claims_table_rows,
@@ -142,7 +142,7 @@ def test_the_page_gives_every_claim_a_verdict_for_every_sweep(tmp_path):
 
 
 def test_cli_pages_only_rewrites_the_pages_from_existing_reports(tmp_path, capsys):
-    from sharpdim.cli import main
+    from sharpdim.lab.cli import main
 
     readme = _report(tmp_path, "a_sweep", RUNS, PROTOCOL)
     (readme.parent / "sweep.sqlite").write_bytes(b"")   # never opened with --pages-only
@@ -156,7 +156,7 @@ def test_cli_pages_only_rewrites_the_pages_from_existing_reports(tmp_path, capsy
 
 @pytest.mark.parametrize("missing", ["report", "extra"])
 def test_cli_pages_only_names_a_missing_report(tmp_path, missing, capsys):
-    from sharpdim.cli import main
+    from sharpdim.lab.cli import main
 
     readme = _report(tmp_path, "a_sweep", RUNS, PROTOCOL)
     argv = ["report", "--pages-only", "--claims", str(tmp_path / "C.md")]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sharpdim.report.overview import regime_lines, render_overview
+from sharpdim.lab.reports.overview import regime_lines, render_overview
 
 README = """# demo: a demo sweep
 
@@ -52,7 +52,7 @@ def test_cli_writes_the_overview_beside_the_reports(tmp_path, capsys):
 
     import pytest
 
-    from sharpdim.cli import main
+    from sharpdim.lab.cli import main
 
     src = Path(__file__).resolve().parents[1] / "reports" / "grokking_relu" / "sweep.sqlite"
     if not src.is_file():
@@ -70,7 +70,7 @@ def test_cli_writes_the_overview_beside_the_reports(tmp_path, capsys):
 
 def test_protocol_table_row_reads_the_verdicts_and_controls_of_protocol_json():
     """Oracle: a protocol.json written by hand, every printed number chosen in it."""
-    from sharpdim.report.overview import protocol_row
+    from sharpdim.lab.reports.overview import protocol_row
 
     doc = {"primary_runs": ["a"] * 12, "excluded_runs": [{"run_id": "z"}] * 3,
            "sd_clusters": [["sd_exact", "sd_sup"], ["sd_slq"]],

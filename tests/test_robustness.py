@@ -10,7 +10,7 @@ every entry point: the call either
   Lyapunov exponents and RDS sharpness of a zero singular value), and, where the input was
   in fact valid, equal to an independent oracle (never a silently wrong number).
 
-Commands are driven through :func:`sharpdim.cli.main`: bad flags and bad files end with exit
+Commands are driven through :func:`sharpdim.lab.cli.main`: bad flags and bad files end with exit
 status 2 and a message on stderr, never an exception or a Python traceback.
 """
 
@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 import sharpdim
 from sharpdim import systems
 from sharpdim.dynamics.lyapunov import DivergenceError
-from sharpdim.stats import granulated_kendall, kendall_tau
+from sharpdim.lab.stats import granulated_kendall, kendall_tau
 
 PACKAGE = str(Path(sharpdim.__file__).resolve().parent)
 
@@ -308,7 +308,7 @@ _CLI = settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 def _command(argv, capsys) -> tuple[int, str]:
-    from sharpdim.cli import main
+    from sharpdim.lab.cli import main
 
     try:
         status = main(argv)

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sharpdim.stats import (
+from sharpdim.lab.stats import (
     block_bootstrap_ci,
     change_point,
     default_block_length,

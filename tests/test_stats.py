@@ -1,4 +1,4 @@
-"""Kendall analysis (sharpdim.stats): τ-a against hand-worked tables and a brute-force
+"""Kendall analysis (sharpdim.lab.stats): τ-a against hand-worked tables and a brute-force
 definition, τ-a versus scipy's τ-b on ties, granulated coefficients, the bootstrap."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sharpdim.stats import bootstrap_ci, granulated_kendall, kendall_tau, kendall_tau_b
+from sharpdim.lab.stats import bootstrap_ci, granulated_kendall, kendall_tau, kendall_tau_b
 
 
 def brute_force_tau_a(x, y) -> float:

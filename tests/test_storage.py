@@ -12,15 +12,15 @@ import time
 
 import pytest
 
-from sharpdim.experiments.config import parse_config, plan_runs
-from sharpdim.experiments.run import execute_run
-from sharpdim.experiments.storage import (
+from sharpdim.lab.sweeps.config import parse_config, plan_runs
+from sharpdim.lab.sweeps.run import execute_run
+from sharpdim.lab.sweeps.storage import (
     ConfigMismatch,
     StorageError,
     StorageLocked,
     SweepStore,
 )
-from sharpdim.experiments.sweep import run_sweep
+from sharpdim.lab.sweeps.sweep import run_sweep
 
 _TOML = """
 name = "resume"
@@ -107,9 +107,9 @@ def test_killing_the_sweep_loses_only_the_run_in_flight(tmp_path):
     script = tmp_path / "hang_second.py"
     script.write_text(textwrap.dedent("""
         import sys, time
-        from sharpdim.experiments.config import load_config
-        from sharpdim.experiments.run import execute_run
-        from sharpdim.experiments.sweep import run_sweep
+        from sharpdim.lab.sweeps.config import load_config
+        from sharpdim.lab.sweeps.run import execute_run
+        from sharpdim.lab.sweeps.sweep import run_sweep
 
         def fn(spec):
             if spec.lr == 0.1:      # the second run is "in flight" until the process is killed

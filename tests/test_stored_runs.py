@@ -16,19 +16,19 @@ import torch
 from torch import nn
 
 import sharpdim
-from sharpdim.experiments.config import ConfigError, parse_config
-from sharpdim.experiments.data import digits_data, with_heldout
-from sharpdim.experiments.jiang_measures import (
+from sharpdim.lab.sweeps.config import ConfigError, parse_config
+from sharpdim.lab.sweeps.data import digits_data, with_heldout
+from sharpdim.lab.sweeps.jiang_measures import (
     distance_from_init,
     inverse_margin,
     pacbayes_magnitude_flatness,
     path_norm,
 )
-from sharpdim.experiments.remeasure import remeasure
-from sharpdim.experiments.storage import StorageError, SweepStore
-from sharpdim.experiments.sweep import run_sweep
-from sharpdim.experiments.training import evaluate
-from sharpdim.experiments.weights import WeightsError, decode_state
+from sharpdim.lab.sweeps.remeasure import remeasure
+from sharpdim.lab.sweeps.storage import StorageError, SweepStore
+from sharpdim.lab.sweeps.sweep import run_sweep
+from sharpdim.lab.sweeps.training import evaluate
+from sharpdim.lab.sweeps.weights import WeightsError, decode_state
 
 _TOML = """
 name = "stored"

@@ -17,11 +17,11 @@ from pathlib import Path
 import cloudpickle
 import pytest
 
-from sharpdim.cli import main
-from sharpdim.experiments.config import parse_config
-from sharpdim.experiments.run import execute_run
-from sharpdim.experiments.storage import SweepStore
-from sharpdim.experiments.sweep import run_sweep
+from sharpdim.lab.cli import main
+from sharpdim.lab.sweeps.config import parse_config
+from sharpdim.lab.sweeps.run import execute_run
+from sharpdim.lab.sweeps.storage import SweepStore
+from sharpdim.lab.sweeps.sweep import run_sweep
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sharpdim.experiments.training_bench import (
+from sharpdim.lab.sweeps.training_bench import (
     bench_training,
     render_training_markdown,
     tracking_share,

@@ -7,7 +7,7 @@ import csv
 import numpy as np
 import pytest
 
-from sharpdim.experiments import trajectory_lyapunov as tl
+from sharpdim.lab.sweeps import trajectory_lyapunov as tl
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 """sharpdim's own estimators in the audit kinds' signatures (dogfooding: they must pass the
-same audit as anyone else's). ``sharpdim.stats.kendall_tau`` (layer 7, above this one) is
-audited directly, with no adapter: ``sharpdim audit sharpdim.stats:kendall_tau --kind kendall``.
+same audit as anyone else's). ``sharpdim.lab.stats.kendall_tau`` (layer 7, above this one) is
+audited directly, with no adapter: ``sharpdim audit sharpdim.lab.stats:kendall_tau --kind kendall``.
 
     sharpdim audit sharpdim.testing.adapters.reference            # every one, quick profile
     sharpdim audit sharpdim.testing.adapters.reference:lyapunov_qr --kind lyapunov-map

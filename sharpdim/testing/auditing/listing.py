@@ -97,7 +97,7 @@ def list_adapters(reports: Path | None = None) -> list[ListedAdapter]:
     if catalogue.exists():
         version = json.loads(catalogue.read_text()).get("provenance", {}).get("dysts")
     out.append(ListedAdapter(
-        target="python -m sharpdim.report.dysts_maps", kind="map catalogue (not a kind)",
+        target="python -m sharpdim.lab.reports.dysts_maps", kind="map catalogue (not a kind)",
         quantity=None, library="dysts", installed=_installed("dysts"), last_version=version,
         last_result=None if version is None else "table of spectra",
         report=str(catalogue.with_suffix(".md")) if version else None))
