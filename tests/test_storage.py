@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from sharpdim.lab.sweeps.config import parse_config, plan_runs
+from sharpdim.lab.sweeps.config import plan_runs
 from sharpdim.lab.sweeps.run import execute_run
 from sharpdim.lab.sweeps.storage import (
     ConfigMismatch,
@@ -21,33 +21,6 @@ from sharpdim.lab.sweeps.storage import (
     SweepStore,
 )
 from sharpdim.lab.sweeps.sweep import run_sweep
-
-_TOML = """
-name = "resume"
-task = "mnist1d_mlp"
-seeds = [0]
-output = "{output}"
-[task_options]
-n_samples = 200
-width = 4
-[train]
-epochs = 1
-[grid]
-lr = [0.05, 0.1]
-batch_size = [32]
-[measures]
-final = ["sd_exact"]
-[measures.exact]
-n_batches = 2
-"""
-
-
-def _config(tmp_path, **grid):
-    import tomllib
-
-    raw = tomllib.loads(_TOML.format(output=tmp_path / "sweep.sqlite"))
-    raw["grid"].update(grid)
-    return parse_config(raw, source="test")
 
 
 class _Counting:
@@ -71,8 +44,8 @@ def _finished_rows(path):
     return runs, values
 
 
-def test_rerun_resumes_and_never_recomputes_a_finished_run(tmp_path):
-    cfg = _config(tmp_path)
+def test_rerun_resumes_and_never_recomputes_a_finished_run(tmp_path, sweep_configs):
+    cfg = sweep_configs.config(tmp_path / "sweep.sqlite")
     first = _Counting()
     summary = run_sweep(cfg, scheduler="inline", fn=first, progress=False)
     assert sorted(first.calls) == [0.05, 0.1] and summary.outcomes == {"finished": 2}
@@ -83,8 +56,8 @@ def test_rerun_resumes_and_never_recomputes_a_finished_run(tmp_path):
     assert _finished_rows(cfg.output) == (runs, values)
 
 
-def test_a_crashed_run_is_retried_on_rerun_and_the_finished_one_is_not(tmp_path):
-    cfg = _config(tmp_path)
+def test_a_crashed_run_is_retried_on_rerun_and_the_finished_one_is_not(tmp_path, sweep_configs):
+    cfg = sweep_configs.config(tmp_path / "sweep.sqlite")
     crashing = _Counting(crash_lr=0.1)
     summary = run_sweep(cfg, scheduler="inline", fn=crashing, progress=False)
     assert summary.outcomes == {"finished": 1, "failed": 1}
@@ -101,9 +74,9 @@ def test_a_crashed_run_is_retried_on_rerun_and_the_finished_one_is_not(tmp_path)
     assert after[0.1][0] == "finished" and after[0.1][2] == 2
 
 
-def test_killing_the_sweep_loses_only_the_run_in_flight(tmp_path):
-    cfg = _config(tmp_path)
-    (tmp_path / "cfg.toml").write_text(_TOML.format(output=tmp_path / "sweep.sqlite"))
+def test_killing_the_sweep_loses_only_the_run_in_flight(tmp_path, sweep_configs):
+    cfg = sweep_configs.config(tmp_path / "sweep.sqlite")
+    (tmp_path / "cfg.toml").write_text(sweep_configs.toml(tmp_path / "sweep.sqlite"))
     script = tmp_path / "hang_second.py"
     script.write_text(textwrap.dedent("""
         import sys, time
@@ -162,8 +135,8 @@ class _FailingConnection:
         return getattr(self._conn, name)
 
 
-def test_a_result_is_written_atomically(tmp_path):
-    cfg = _config(tmp_path, lr=[0.05])
+def test_a_result_is_written_atomically(tmp_path, sweep_configs):
+    cfg = sweep_configs.config(tmp_path / "sweep.sqlite", lr=[0.05])
     spec = plan_runs(cfg)[0]
     result = execute_run(spec)
     with SweepStore.open(cfg.output) as store:
@@ -195,8 +168,8 @@ def test_corrupt_and_foreign_files_are_clear_errors(tmp_path):
         SweepStore.open_readonly(tmp_path / "missing.sqlite")
 
 
-def test_a_truncated_sweep_file_is_a_clear_error(tmp_path):
-    cfg = _config(tmp_path)
+def test_a_truncated_sweep_file_is_a_clear_error(tmp_path, sweep_configs):
+    cfg = sweep_configs.config(tmp_path / "sweep.sqlite")
     run_sweep(cfg, scheduler="inline", progress=False)
     data = (tmp_path / "sweep.sqlite").read_bytes()
     (tmp_path / "sweep.sqlite").write_bytes(data[: len(data) // 2])
@@ -223,8 +196,8 @@ def test_a_second_writer_is_refused_while_the_first_holds_the_file(tmp_path):
     SweepStore.open(path).close()  # released on close
 
 
-def test_a_file_locked_by_another_sqlite_connection_is_a_clear_error(tmp_path):
-    cfg = _config(tmp_path)
+def test_a_file_locked_by_another_sqlite_connection_is_a_clear_error(tmp_path, sweep_configs):
+    cfg = sweep_configs.config(tmp_path / "sweep.sqlite")
     SweepStore.open(cfg.output).close()
     other = sqlite3.connect(cfg.output, isolation_level=None)
     other.execute("BEGIN EXCLUSIVE")
@@ -237,7 +210,8 @@ def test_a_file_locked_by_another_sqlite_connection_is_a_clear_error(tmp_path):
         other.close()
 
 
-def test_a_sweep_file_refuses_another_configuration(tmp_path):
-    run_sweep(_config(tmp_path, lr=[0.05]), scheduler="inline", progress=False)
+def test_a_sweep_file_refuses_another_configuration(tmp_path, sweep_configs):
+    path = tmp_path / "sweep.sqlite"
+    run_sweep(sweep_configs.config(path, lr=[0.05]), scheduler="inline", progress=False)
     with pytest.raises(ConfigMismatch, match="made from another configuration"):
-        run_sweep(_config(tmp_path, lr=[0.05, 0.3]), scheduler="inline", progress=False)
+        run_sweep(sweep_configs.config(path, lr=[0.05, 0.3]), scheduler="inline", progress=False)

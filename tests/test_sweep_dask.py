@@ -11,14 +11,12 @@ import functools
 import os
 import signal
 import sys
-import tomllib
 from pathlib import Path
 
 import cloudpickle
 import pytest
 
 from sharpdim.lab.cli import main
-from sharpdim.lab.sweeps.config import parse_config
 from sharpdim.lab.sweeps.run import execute_run
 from sharpdim.lab.sweeps.storage import SweepStore
 from sharpdim.lab.sweeps.sweep import run_sweep
@@ -27,30 +25,6 @@ pytestmark = pytest.mark.slow
 
 # Workers unpickle the run functions below by value (this test module is not importable there).
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
-
-_TOML = """
-name = "dask"
-task = "mnist1d_mlp"
-seeds = [0]
-output = "{output}"
-[task_options]
-n_samples = 200
-width = 4
-[train]
-epochs = 1
-[grid]
-lr = [0.05, 0.1]
-batch_size = [32]
-[measures]
-final = ["sd_exact"]
-[measures.exact]
-n_batches = 2
-"""
-
-
-def _config(path: Path):
-    return parse_config(tomllib.loads(_TOML.format(output=path)), source="test")
-
 
 def _kill_on_first_attempt(spec, *, log: str):
     """Append this worker's pid to ``log``; the first attempt of lr=0.1 kills its worker."""
@@ -78,24 +52,26 @@ def _final_values(path: Path) -> dict:
         return {(lr_of[m["run_id"]], m["name"]): m["value"] for m in store.measures()}
 
 
-def test_a_worker_killed_mid_run_is_retried_and_results_match_in_process_runs(cluster,
-                                                                             tmp_path):
+def test_a_worker_killed_mid_run_is_retried_and_results_match_in_process_runs(
+        cluster, tmp_path, sweep_configs):
     log = tmp_path / "attempts.log"
     fn = functools.partial(_kill_on_first_attempt, log=str(log))
-    remote = run_sweep(_config(tmp_path / "remote.sqlite"), scheduler=cluster.scheduler_address,
+    remote = run_sweep(sweep_configs.config(tmp_path / "remote.sqlite", name="dask"),
+                       scheduler=cluster.scheduler_address,
                        fn=fn, progress=False)
     assert remote.outcomes == {"finished": 2} and remote.engine.scheduler.startswith("tcp://")
     attempts = [line.split() for line in log.read_text().splitlines()]
     retried = [pid for lr, pid in attempts if lr == "0.1"]
     assert len(retried) == 2 and retried[0] != retried[1]  # a new worker process finished it
-    run_sweep(_config(tmp_path / "inline.sqlite"), scheduler="inline", progress=False)
+    run_sweep(sweep_configs.config(tmp_path / "inline.sqlite", name="dask"), scheduler="inline",
+              progress=False)
     assert _final_values(tmp_path / "remote.sqlite") == _final_values(tmp_path / "inline.sqlite")
 
 
-def test_the_command_starts_its_own_local_cluster_by_default(tmp_path, capsys):
+def test_the_command_starts_its_own_local_cluster_by_default(tmp_path, capsys, sweep_configs):
     cfg = tmp_path / "c.toml"
-    cfg.write_text(_TOML.format(output=tmp_path / "local.sqlite").replace("[0.05, 0.1]",
-                                                                        "[0.05]"))
+    cfg.write_text(sweep_configs.toml(tmp_path / "local.sqlite").replace("[0.05, 0.1]",
+                                                                       "[0.05]"))
     assert main(["sweep", str(cfg), "--workers", "1", "--quiet"]) == 0
     assert "1 run now (1 finished)" in capsys.readouterr().out
     with SweepStore.open_readonly(tmp_path / "local.sqlite") as store:
