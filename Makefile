@@ -18,8 +18,9 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# Main job on the embedded defaults: a 3x3 MNIST-1D (lr x batch size) sweep on a local Dask
-# cluster, measured (exact SD, SD-SLQ/KDE/PS, lambda_1, Hessian, topology) and reported.
+# Main job on the embedded defaults: a small edge-of-stability sweep on scikit-learn's digits
+# (full-batch GD, 3 step sizes x 5 seeds) on a local Dask cluster, lambda_max tracked against
+# 2/eta, exact SD, and the protocol's comparison sets, controls and verdicts in its report.
 # Rerunning resumes: finished runs are never recomputed.
 demo: $(STAMP)
 	OMP_NUM_THREADS=1 $(VENV)/bin/sharpdim sweep configs/demo_digits_gd_eos.toml --report
