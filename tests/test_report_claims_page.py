@@ -145,11 +145,14 @@ def test_cli_pages_only_rewrites_the_pages_from_existing_reports(tmp_path, capsy
     from sharpdim.lab.cli import main
 
     readme = _report(tmp_path, "a_sweep", RUNS, PROTOCOL)
+    extra = _report(tmp_path, "lyap", RUNS[:1])
     (readme.parent / "sweep.sqlite").write_bytes(b"")   # never opened with --pages-only
     out = tmp_path / "CLAIMS.md"
-    assert main(["report", "--pages-only", "--claims", str(out),
+    # --extra before the sweep files, as the Makefile writes it: it takes one folder
+    assert main(["report", "--pages-only", "--claims", str(out), "--extra", str(extra.parent),
                  str(readme.parent / "sweep.sqlite")]) == 0
-    assert "[a_sweep](a_sweep/README.md)" in out.read_text(encoding="utf-8")
+    page = out.read_text(encoding="utf-8")
+    assert "[a_sweep](a_sweep/README.md)" in page and "[lyap](lyap/README.md)" in page
     assert main(["report", "--pages-only", str(readme.parent / "sweep.sqlite")]) == 2
     assert "--pages-only needs --overview or --claims" in capsys.readouterr().err
 

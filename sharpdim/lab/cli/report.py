@@ -31,9 +31,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--claims", type=Path, default=None, metavar="PATH",
                    help="also write PATH: every claim of the paper with each report's verdict "
                         "(reports/CLAIMS.md); --extra adds report folders that are not sweeps")
-    p.add_argument("--extra", type=Path, nargs="*", default=[], metavar="FOLDER",
-                   help="report folders (with README.md and results.csv) that --claims also "
-                        "reads, e.g. reports/trajectory_lyapunov")
+    p.add_argument("--extra", type=Path, action="append", default=[], metavar="FOLDER",
+                   help="a report folder (with README.md and results.csv) that --claims also "
+                        "reads, e.g. reports/trajectory_lyapunov; repeat for more")
     p.add_argument("--pages-only", action="store_true",
                    help="write only the --overview / --claims pages, from the reports already "
                         "written beside the sweep files (no report is regenerated)")
