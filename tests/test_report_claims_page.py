@@ -105,7 +105,7 @@ def test_a_bound_below_the_gap_is_no_counterexample_and_says_cannot_decide(tmp_p
     assert evidence.startswith("bound / gap 0.5–7 (median 3.5) over 4 runs; "
                                "at or above B (vacuous) in 2; below the gap in 1")
     fine = [dict(r, bound_vacuous_factor=3.0) for r in RUNS[:4]]
-    assert bound_verdict(sweep_facts(_report(tmp_path, "u", fine), tmp_path / "C.md"))[0] == \
+    assert bound_verdict(sweep_facts(_report(tmp_path, "u", fine), tmp_path / "CLAIMS.md"))[0] == \
         "held"
 
 
@@ -162,7 +162,7 @@ def test_cli_pages_only_names_a_missing_report(tmp_path, missing, capsys):
     from sharpdim.lab.cli import main
 
     readme = _report(tmp_path, "a_sweep", RUNS, PROTOCOL)
-    argv = ["report", "--pages-only", "--claims", str(tmp_path / "C.md")]
+    argv = ["report", "--pages-only", "--claims", str(tmp_path / "CLAIMS.md")]
     if missing == "report":
         argv.append(str(tmp_path / "nowhere" / "sweep.sqlite"))
         want = "--pages-only needs the report"
