@@ -51,7 +51,7 @@ lint: $(STAMP)
 
 # Regenerate the committed experiment reports from their sweep files (no training).
 reports: $(STAMP)
-	$(VENV)/bin/sharpdim report --overview reports/REGIMES.md --claims reports/CLAIMS.md --extra reports/trajectory_lyapunov reports/digits_5x5/sweep.sqlite reports/fashion_mnist_5x5/sweep.sqlite reports/mnist1d_5x5/sweep.sqlite reports/grokking/sweep.sqlite reports/grokking_relu/sweep.sqlite reports/transformer/sweep.sqlite reports/digits_gd_eos/sweep.sqlite reports/fashion_gd_eos/sweep.sqlite
+	$(VENV)/bin/sharpdim report --overview reports/REGIMES.md --claims reports/CLAIMS.md --extra reports/trajectory_lyapunov reports/digits_5x5/sweep.sqlite reports/fashion_mnist_5x5/sweep.sqlite reports/mnist1d_5x5/sweep.sqlite reports/grokking/sweep.sqlite reports/grokking_relu/sweep.sqlite reports/transformer/sweep.sqlite reports/digits_gd_eos/sweep.sqlite reports/fashion_gd_eos/sweep.sqlite reports/fashion_cnn/sweep.sqlite
 
 # The documentation site (MkDocs Material, API reference from the docstrings) into site/; its
 # worked examples run during the build (docs/hooks/run_examples.py) and --strict fails it on any
