@@ -32,8 +32,11 @@ def _generator(seed: int) -> torch.Generator:
 
 
 @torch.no_grad()
-def _init_linear(layer: nn.Linear, gen: torch.Generator) -> None:
-    bound = 1.0 / math.sqrt(layer.in_features)
+def _init_default(layer: nn.Linear | nn.Conv2d, gen: torch.Generator) -> None:
+    """PyTorch's default law for a linear or convolutional layer, drawn from ``gen``:
+    ``U(−1/√fan_in, 1/√fan_in)``, ``fan_in`` = the entries of one output unit's weights
+    (``in_features``, or ``in_channels·k²`` for a convolution)."""
+    bound = 1.0 / math.sqrt(layer.weight[0].numel())
     layer.weight.uniform_(-bound, bound, generator=gen)
     if layer.bias is not None:
         layer.bias.uniform_(-bound, bound, generator=gen)
@@ -71,20 +74,11 @@ def mlp(
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         lin = nn.Linear(a, b, bias=bias)
-        _init_linear(lin, gen)
+        _init_default(lin, gen)
         layers.append(lin)
         if i < depth - 1:
             layers.append(_ACTIVATIONS[activation]())
     return nn.Sequential(*layers)
-
-
-@torch.no_grad()
-def _init_conv(layer: nn.Conv2d, gen: torch.Generator) -> None:
-    fan_in = layer.in_channels * layer.kernel_size[0] * layer.kernel_size[1]
-    bound = 1.0 / math.sqrt(fan_in)
-    layer.weight.uniform_(-bound, bound, generator=gen)
-    if layer.bias is not None:
-        layer.bias.uniform_(-bound, bound, generator=gen)
 
 
 def lenet(
@@ -121,10 +115,8 @@ def lenet(
     c1, c2 = channels
     convs = [nn.Conv2d(1, c1, kernel, bias=False), nn.Conv2d(c1, c2, kernel, bias=False)]
     fcs = [nn.Linear(c2 * s * s, hidden, bias=False), nn.Linear(hidden, out_features, bias=False)]
-    for layer in convs:
-        _init_conv(layer, gen)
-    for layer in fcs:
-        _init_linear(layer, gen)
+    for layer in (*convs, *fcs):
+        _init_default(layer, gen)
     return nn.Sequential(nn.Unflatten(1, (1, side, side)),
                          convs[0], nn.ReLU(), nn.MaxPool2d(2),
                          convs[1], nn.ReLU(), nn.MaxPool2d(2),
@@ -147,7 +139,7 @@ class _Block(nn.Module):
         self.up = nn.Linear(d_model, d_mlp)
         self.down = nn.Linear(d_mlp, d_model)
         for lin in (self.q, self.k, self.v, self.o, self.up, self.down):
-            _init_linear(lin, gen)
+            _init_default(lin, gen)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, t, d = x.shape
@@ -200,7 +192,7 @@ class ModularTransformer(nn.Module):
             self.pos.normal_(0.0, 1.0 / math.sqrt(d_model), generator=gen)
         self.blocks = nn.ModuleList(_Block(d_model, n_heads, d_mlp, gen) for _ in range(n_layers))
         self.readout = nn.Linear(d_model, n_classes, bias=False)
-        _init_linear(self.readout, gen)
+        _init_default(self.readout, gen)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         x = self.embed(tokens) + self.pos[: tokens.shape[1]]
