@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sharpdim.lab.sweeps.training_bench import (
+from sharpdim.lab.bench.training import (
     bench_training,
     render_training_markdown,
     tracking_share,

@@ -27,7 +27,7 @@ SUITES = {
     "lyapunov": ("sharpdim.lab.bench.lyapunov", "bench_lyapunov", "render_lyapunov_markdown"),
     "curvature": ("sharpdim.lab.bench.curvature", "bench_curvature", "render_curvature_markdown"),
     "adoption": ("sharpdim.lab.bench.adoption", "bench_adoption", "render_adoption_markdown"),
-    "training": ("sharpdim.lab.sweeps.training_bench", "bench_training",
+    "training": ("sharpdim.lab.bench.training", "bench_training",
                  "render_training_markdown"),
 }
 

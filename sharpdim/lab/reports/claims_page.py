@@ -19,7 +19,6 @@ A sweep whose table lacks a claim gets "not tested" with the reason "no such mea
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
@@ -31,6 +30,7 @@ from pathlib import Path
 
 from sharpdim.lab.reports.claims import DKY_COLUMNS
 from sharpdim.lab.reports.overview import regime_lines
+from sharpdim.lab.reports.protocol import read_results_csv
 
 __all__ = ["Claim", "CLAIMS", "SweepFacts", "sweep_facts", "claims_table_rows",
            "protocol_verdict", "bound_verdict", "dky_verdict", "render_claims"]
@@ -117,20 +117,13 @@ def _float(x: str | None) -> float:
         return math.nan
 
 
-def _read_csv(path: Path) -> list[dict[str, str]]:
-    if not path.is_file():
-        return []
-    with open(path, encoding="utf-8", newline="") as fh:
-        return list(csv.DictReader(fh))
-
-
 def sweep_facts(readme_path: Path, out: Path) -> SweepFacts:
     """Read one report folder (its ``README.md``, ``protocol.json``, ``results.csv``)."""
     folder = Path(readme_path).parent
     text = Path(readme_path).read_text(encoding="utf-8")
     proto_path, csv_path = folder / "protocol.json", folder / "results.csv"
     proto = json.loads(proto_path.read_text(encoding="utf-8")) if proto_path.is_file() else {}
-    results = _read_csv(csv_path)
+    results = read_results_csv(csv_path)
     first = (regime_lines(text) or [""])[0]
     bold = re.search(r"\*\*(.+?)\*\*", first)
     finished = [r for r in results if r.get("status", "finished") == "finished"]

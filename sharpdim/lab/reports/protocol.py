@@ -18,7 +18,7 @@ from typing import Any
 
 from sharpdim.lab.evaluation.protocol import MIN_PRIMARY_RUNS, ProtocolSpec, evaluate_protocol
 
-__all__ = ["sweep_protocol", "write_protocol_json", "protocol_lines"]
+__all__ = ["read_results_csv", "sweep_protocol", "write_protocol_json", "protocol_lines"]
 
 
 def _spec(config: Mapping[str, Any], factors, columns) -> ProtocolSpec:
@@ -31,10 +31,17 @@ def _spec(config: Mapping[str, Any], factors, columns) -> ProtocolSpec:
         n_classes=int(options.get("modulus", 10)), seed=0, n_resamples=1000)
 
 
+def read_results_csv(path: Path) -> list[dict[str, str]]:
+    """The rows of a report's ``results.csv`` as strings by column; ``[]`` when it is absent."""
+    if not Path(path).is_file():
+        return []
+    with open(path, encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
 def sweep_protocol(config: Mapping[str, Any], factors, results_csv: Path) -> dict:
     """The protocol document of a sweep from its ``results.csv``."""
-    with open(results_csv, newline="") as fh:
-        rows = list(csv.DictReader(fh))
+    rows = read_results_csv(results_csv)
     columns = list(rows[0]) if rows else []
     return evaluate_protocol(rows, _spec(config, factors, columns))
 
