@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from sharpdim import _validate
+
 __all__ = [
     "EPS",
     "EPSILON_FORMS",
@@ -219,38 +221,17 @@ def gram_log_singular_value(s, *, eps: float = 0.0, epsilon_form: str = "clamp")
 
 
 def positive_int(name: str, value: Any, *, minimum: int = 1) -> int:
-    """``value`` as an int ``>= minimum`` (bools and non-integers rejected with a message that
-    names the argument, the rule and the value).
+    """``value`` as an int ``>= minimum`` (:func:`sharpdim._validate.integer`).
 
     >>> positive_int("n_batches", 3)
     3
     """
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return int(value)
+    return _validate.integer(name, value, minimum=minimum)
 
 
 def resolve_seed(seed: Any, name: str = "seed") -> int:
-    """The integer seed a result records — the package's one seed resolver: ``seed`` itself
-    (an int ``>= 0``), fresh OS entropy when ``None`` (63 bits, so it can be recorded and
-    passed back), or one draw ``rng.integers(2**63)`` from a ``numpy.random.Generator`` (which
-    advances it by one call). ``name`` is the argument's name in error messages.
-
-    >>> resolve_seed(7), resolve_seed(np.random.default_rng(0)) == resolve_seed(
-    ...     np.random.default_rng(0))
-    (7, True)
-    """
-    if seed is None:
-        return int(np.random.SeedSequence().generate_state(1, dtype=np.uint64)[0] >> 1)
-    if isinstance(seed, np.random.Generator):
-        return int(seed.integers(2**63))
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
-        raise TypeError(f"{name} must be None, a non-negative int seed or a numpy Generator, "
-                        f"got {type(seed).__name__} {seed!r}")
-    if seed < 0:
-        label = name if name.endswith("seed") else f"{name} seed"
-        raise ValueError(f"{label} must be >= 0, got {seed!r}")
-    return int(seed)
+    """The integer seed a result records: :func:`sharpdim._validate.seed`, the one resolver."""
+    return _validate.seed(seed, name)
 
 
 def symmetry_tolerance(n: int, scale: float, *, eps: float = EPS) -> float:

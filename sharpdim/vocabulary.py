@@ -29,6 +29,8 @@ import math
 import numbers
 from typing import Literal, get_args
 
+from sharpdim._validate import choice  # noqa: F401 (the one word-list check, re-exported)
+
 __all__ = [
     "Optimizer", "OPTIMIZERS", "ADAPTIVE_OPTIMIZERS",
     "Method", "METHODS", "DENSITY_METHODS",
@@ -84,17 +86,6 @@ AUDIT_SIGNATURES: dict[str, str] = {
 }
 RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
 MEASURE_STATUSES: tuple[str, ...] = get_args(MeasureStatus)
-
-
-def choice(name: str, value, options: tuple[str, ...]) -> str:
-    """``value`` if it is one of ``options``, else a ``ValueError`` naming both.
-
-    >>> choice("method", "kde", METHODS)
-    'kde'
-    """
-    if not isinstance(value, str) or value not in options:
-        raise ValueError(f"{name} must be one of {options}, got {value!r}")
-    return value
 
 
 def canonical_optimizer(optimizer, momentum: float = 0.0) -> str:

@@ -14,7 +14,7 @@ import sharpdim
 # may import its own layer or any lower one.
 LAYERS = {
     # the library wing
-    "_numerics": 0, "vocabulary": 0,                   # careful numerics, names
+    "_numerics": 0, "vocabulary": 0, "_validate": 0,   # careful numerics, names, checks
     "_serialize": 0,                                   # results as JSON data
     "__version__": 0,                # the version constant __init__ defines before any import
     "dimension": 1,
@@ -131,9 +131,14 @@ def test_a_package_level_import_that_resolves_nowhere_is_reported():
     assert upward_imports("from sharpdim import no_such_name", 9)
 
 
-@pytest.mark.parametrize("name", ["lab/provenance", "_numerics", "vocabulary", "_serialize"])
+@pytest.mark.parametrize("name", ["lab/provenance", "_validate", "_serialize"])
 def test_layer_zero_modules_import_nothing_from_sharpdim(name):
     assert _imports(ROOT / f"{name}.py") == []
+
+
+@pytest.mark.parametrize("name", ["_numerics", "vocabulary"])
+def test_layer_zero_modules_import_at_most_the_argument_checks(name):
+    assert {n for _, n in _imports(ROOT / f"{name}.py")} <= {"sharpdim._validate"}
 
 
 def test_sweeps_and_reports_do_not_import_each_other_in_a_cycle():
