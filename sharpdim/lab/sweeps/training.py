@@ -40,6 +40,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from sharpdim import _validate
 from sharpdim.lab.sweeps.data import Dataset
 from sharpdim.vocabulary import OPTIMIZERS, canonical_optimizer
 
@@ -195,6 +196,94 @@ def _flat(model: nn.Module) -> np.ndarray:
                       if p.requires_grad]).to(torch.float32).cpu().numpy()
 
 
+def _minibatch_divergence(value: float, limit: float, step: int, epoch: int) -> str | None:
+    """Why a minibatch loss ``value`` at optimizer step ``step`` ends the run (not finite, or
+    above ``limit``); ``None`` when it does not."""
+    if math.isfinite(value) and value <= limit:
+        return None
+    why = "is not finite" if not math.isfinite(value) else f"exceeds divergence_loss = {limit:g}"
+    return f"minibatch loss {value:.4g} at step {step} (epoch {epoch}) {why}"
+
+
+def _has_nonfinite_parameter(model: nn.Module) -> bool:
+    return not all(bool(torch.isfinite(p).all()) for p in model.parameters())
+
+
+@dataclass
+class _Progress:
+    """The mutable state of one :func:`train` call (private to it)."""
+
+    steps: int = 0
+    completed: int = 0
+    losses: list[float] = field(default_factory=list)
+    divergence: str | None = None
+    stopped_by: str = "epochs"
+
+
+def _run_epoch(model: nn.Module, data: Dataset, opt: torch.optim.Optimizer, loss_fn: Callable,
+               settings: TrainSettings, order: torch.Tensor, epoch: int, state: _Progress,
+               iterates: deque[np.ndarray] | None) -> float:
+    """One epoch of minibatch steps in ``order``: the sum of its minibatch losses. It stops
+    early at ``settings.max_steps`` or a diverging minibatch loss, recorded in ``state``;
+    ``iterates`` (``None``: none kept) receives the parameters after each step."""
+    bs = settings.batch_size
+    running = 0.0
+    for b in range(data.n_train // bs):
+        if settings.max_steps is not None and state.steps >= settings.max_steps:
+            state.stopped_by = "max_steps"
+            break
+        idx = order[b * bs:(b + 1) * bs]
+        loss = loss_fn(model(data.x_train[idx]), data.y_train[idx])
+        value = float(loss.detach())
+        state.divergence = _minibatch_divergence(value, settings.divergence_loss,
+                                                 state.steps + 1, epoch)
+        if state.divergence is not None:
+            break
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        state.steps += 1
+        running += value
+        if iterates is not None:
+            iterates.append(_flat(model))
+    return running
+
+
+def _stops_at_criterion(model: nn.Module, data: Dataset, loss_fn: Callable,
+                        settings: TrainSettings) -> bool:
+    """Whether ``settings.stop``'s criterion holds on the full training set now (always
+    ``False`` under the fixed ``"epochs"`` schedule); the model is left in train mode."""
+    if settings.stop not in ("criterion", "train_loss"):
+        return False
+    ev = evaluate(model, data.x_train, data.y_train, loss_fn)
+    model.train()
+    return criterion_met(ev.loss, ev.accuracy, settings.target_loss, settings.stop)
+
+
+def _result(model: nn.Module, data: Dataset, loss_fn: Callable, settings: TrainSettings,
+            state: _Progress, iterates: deque[np.ndarray], opt: torch.optim.Optimizer,
+            t0: float) -> TrainResult:
+    """The :class:`TrainResult` of a finished loop begun at ``time.perf_counter() = t0`` (the
+    final training-set evaluation is skipped for a diverged run)."""
+    diverged = state.divergence is not None
+    final = None if diverged else evaluate(model, data.x_train, data.y_train, loss_fn)
+    return TrainResult(
+        diverged=diverged,
+        divergence=state.divergence,
+        steps=state.steps,
+        epochs_completed=state.completed,
+        trajectory=np.stack(iterates) if iterates and not diverged else None,
+        optimizer=opt,
+        losses=tuple(state.losses),
+        seconds=time.perf_counter() - t0,
+        converged=None if final is None else criterion_met(final.loss, final.accuracy,
+                                                           settings.target_loss, settings.stop),
+        stopped_by="divergence" if diverged else state.stopped_by,
+        final_train_loss=None if final is None else final.loss,
+        final_train_acc=None if final is None else final.accuracy,
+    )
+
+
 def train(
     model: nn.Module,
     data: Dataset,
@@ -216,8 +305,7 @@ def train(
     is the ``(k, n_params)`` array of the last ``k ≤ settings.trajectory`` iterates up to that
     moment (``None`` when none are kept yet), for measures of the trajectory near it.
     """
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    seed = _validate.integer("seed", seed, minimum=0)
     n = data.n_train
     bs = settings.batch_size
     if bs > n:
@@ -227,11 +315,7 @@ def train(
     opt = _optimizer(model, settings)
     checkpoints = set(settings.checkpoint_epochs)
     iterates: deque[np.ndarray] = deque(maxlen=settings.trajectory or None)
-    keep = settings.trajectory > 0
-    stopped_by = "epochs"
-    losses: list[float] = []
-    steps = 0
-    divergence: str | None = None
+    state = _Progress()
     t0 = time.perf_counter()
     model.train()
     if 0 in checkpoints and on_checkpoint is not None:
@@ -239,64 +323,23 @@ def train(
         model.train()
     bar = tqdm(range(1, settings.epochs + 1), desc=desc, unit="epoch", leave=False,
                disable=not progress, mininterval=1.0)
-    completed = 0
     for epoch in bar:
         order = torch.randperm(n, generator=gen)
-        running = 0.0
-        for b in range(per_epoch):
-            if settings.max_steps is not None and steps >= settings.max_steps:
-                stopped_by = "max_steps"
-                break
-            idx = order[b * bs:(b + 1) * bs]
-            loss = loss_fn(model(data.x_train[idx]), data.y_train[idx])
-            value = float(loss.detach())
-            if not math.isfinite(value) or value > settings.divergence_loss:
-                why = ("is not finite" if not math.isfinite(value)
-                       else f"exceeds divergence_loss = {settings.divergence_loss:g}")
-                divergence = f"minibatch loss {value:.4g} at step {steps + 1} (epoch {epoch}) {why}"
-                break
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            steps += 1
-            running += value
-            if keep:
-                iterates.append(_flat(model))
-        if divergence is None and not all(bool(torch.isfinite(p).all())
-                                          for p in model.parameters()):
-            divergence = f"non-finite parameter after epoch {epoch} (step {steps})"
-        if divergence is not None:
+        running = _run_epoch(model, data, opt, loss_fn, settings, order, epoch, state,
+                             iterates if settings.trajectory > 0 else None)
+        if state.divergence is None and _has_nonfinite_parameter(model):
+            state.divergence = f"non-finite parameter after epoch {epoch} (step {state.steps})"
+        if state.divergence is not None or state.stopped_by == "max_steps":
             break
-        if stopped_by == "max_steps":
-            break
-        completed = epoch
-        losses.append(running / per_epoch)
-        bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
+        state.completed = epoch
+        state.losses.append(running / per_epoch)
+        bar.set_postfix(loss=f"{state.losses[-1]:.4f}", refresh=False)
         if epoch in checkpoints and on_checkpoint is not None:
-            on_checkpoint(epoch, steps, opt, np.stack(iterates) if iterates else None)
+            on_checkpoint(epoch, state.steps, opt, np.stack(iterates) if iterates else None)
             model.train()
-        if settings.stop in ("criterion", "train_loss"):
-            ev = evaluate(model, data.x_train, data.y_train, loss_fn)
-            model.train()
-            if criterion_met(ev.loss, ev.accuracy, settings.target_loss, settings.stop):
-                stopped_by = settings.stop
-                break
+        if _stops_at_criterion(model, data, loss_fn, settings):
+            state.stopped_by = settings.stop
+            break
     bar.close()
     model.eval()
-    final = None if divergence is not None else evaluate(model, data.x_train, data.y_train,
-                                                         loss_fn)
-    return TrainResult(
-        diverged=divergence is not None,
-        divergence=divergence,
-        steps=steps,
-        epochs_completed=completed,
-        trajectory=np.stack(iterates) if iterates and divergence is None else None,
-        optimizer=opt,
-        losses=tuple(losses),
-        seconds=time.perf_counter() - t0,
-        converged=None if final is None else criterion_met(final.loss, final.accuracy,
-                                                           settings.target_loss, settings.stop),
-        stopped_by="divergence" if divergence is not None else stopped_by,
-        final_train_loss=None if final is None else final.loss,
-        final_train_acc=None if final is None else final.accuracy,
-    )
+    return _result(model, data, loss_fn, settings, state, iterates, opt, t0)
