@@ -21,6 +21,11 @@ configs and the diagnostics agree on one set of words:
 * :data:`AuditKind` — the kinds of estimator ``sharpdim audit`` checks, each with the call
   signature it expects in :data:`AUDIT_SIGNATURES`.
 * :data:`RunStatus` / :data:`MeasureStatus` — sweep run and measure outcomes.
+* :data:`OnDivergence` — what an iteration does when it leaves the finite range: ``"raise"``
+  (a ``DivergenceError`` with the completed part attached) or ``"record"`` (return the
+  completed part, flagged).
+* :data:`DistanceMetric` — the norm of a point cloud's pair distances: ``"euclidean"``,
+  ``"chebyshev"`` (the max-norm).
 """
 
 from __future__ import annotations
@@ -43,6 +48,8 @@ __all__ = [
     "AuditKind", "AUDIT_KINDS", "AUDIT_SIGNATURES",
     "RunStatus", "RUN_STATUSES",
     "MeasureStatus", "MEASURE_STATUSES",
+    "OnDivergence", "ON_DIVERGENCES",
+    "DistanceMetric", "DISTANCE_METRICS",
     "choice",
     "canonical_optimizer",
 ]
@@ -86,6 +93,10 @@ AUDIT_SIGNATURES: dict[str, str] = {
 }
 RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
 MEASURE_STATUSES: tuple[str, ...] = get_args(MeasureStatus)
+OnDivergence = Literal["raise", "record"]
+ON_DIVERGENCES: tuple[str, ...] = get_args(OnDivergence)
+DistanceMetric = Literal["euclidean", "chebyshev"]
+DISTANCE_METRICS: tuple[str, ...] = get_args(DistanceMetric)
 
 
 def canonical_optimizer(optimizer, momentum: float = 0.0) -> str:

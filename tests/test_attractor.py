@@ -116,10 +116,10 @@ def test_trajectory_tail_divergence_carries_the_iterates_kept_so_far():
     [
         (lambda m: pullback_snapshot(m, np.zeros(1), 3), r"initial_points must have shape"),
         (lambda m: pullback_snapshot(m, np.array([[np.nan]]), 3), "initial_points must be finite"),
-        (lambda m: pullback_snapshot(m, np.zeros((2, 1)), 0), "n_steps must be an int >= 1"),
+        (lambda m: pullback_snapshot(m, np.zeros((2, 1)), 0), "n_steps must be >= 1, got 0"),
         (lambda m: trajectory_tail(m, np.zeros((2, 1)), 5, 2), r"x0 must be one point"),
         (lambda m: trajectory_tail(m, np.zeros(1), 5, 6), "n_keep must be <= n_steps = 5"),
-        (lambda m: trajectory_tail(m, np.zeros(1), 5, 0), "n_keep must be an int >= 1"),
+        (lambda m: trajectory_tail(m, np.zeros(1), 5, 0), "n_keep must be >= 1, got 0"),
     ],
 )
 def test_bad_input_fails_early_with_a_message_naming_the_argument(call, message):

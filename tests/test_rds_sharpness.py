@@ -141,11 +141,12 @@ def test_zero_singular_value_gives_minus_inf_without_warnings():
 @pytest.mark.parametrize(
     ("points", "kwargs", "message"),
     [
-        (np.zeros((3, 2)), {"aggregate": "max"}, "aggregate must be one of sup, mean, got 'max'"),
+        (np.zeros((3, 2)), {"aggregate": "max"},
+         r"aggregate must be one of \('mean', 'sup'\), got 'max'"),
         (np.zeros((3, 3)), {}, r"points must have shape \(n_points, 2\)"),
         (np.zeros((2, 3, 2)), {"n_noise": 3}, r"or \(n_noise=3, n_points, 2\)"),
         (np.array([[0.0, np.inf]]), {}, r"points must be finite, got a non-finite entry at"),
-        (np.zeros((3, 2)), {"n_noise": 0}, "n_noise must be a positive int, got 0"),
+        (np.zeros((3, 2)), {"n_noise": 0}, "n_noise must be >= 1, got 0"),
         (np.zeros((0, 2)), {}, "points must have shape"),
     ],
 )

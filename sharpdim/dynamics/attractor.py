@@ -20,13 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from sharpdim._numerics import positive_int
-from sharpdim.dynamics.lyapunov import (
-    DivergenceError,
-    noise_generator,
-    resolve_seed,
-    validated_points,
-)
+from sharpdim import _validate
+from sharpdim.dynamics.lyapunov import DivergenceError, noise_generator, validated_points
 from sharpdim.dynamics.maps import step_many, validate_map
 
 __all__ = ["AttractorSnapshot", "TrajectoryTail", "pullback_snapshot", "trajectory_tail"]
@@ -57,10 +52,6 @@ class TrajectoryTail:
     seed: int
 
 
-def _positive_int(name: str, value: Any) -> int:
-    return positive_int(name, value)
-
-
 def pullback_snapshot(
     system: Any,
     initial_points: Any,
@@ -88,8 +79,8 @@ def pullback_snapshot(
             f"initial_points must have shape (n_points, {dim}), "
             f"got shape {np.shape(initial_points)}"
         )
-    n_steps = _positive_int("n_steps", n_steps)
-    seed = resolve_seed(rng)
+    n_steps = _validate.integer("n_steps", n_steps, minimum=1)
+    seed = _validate.seed(rng, "rng")
     noise_rng = noise_generator(seed)
     n_initial = xs.shape[0]
     for t in range(n_steps):
@@ -130,11 +121,11 @@ def trajectory_tail(
     xs, single = validated_points(x0, dim)
     if not single:
         raise ValueError(f"x0 must be one point of shape ({dim},), got shape {np.shape(x0)}")
-    n_steps = _positive_int("n_steps", n_steps)
-    n_keep = _positive_int("n_keep", n_keep)
+    n_steps = _validate.integer("n_steps", n_steps, minimum=1)
+    n_keep = _validate.integer("n_keep", n_keep, minimum=1)
     if n_keep > n_steps:
         raise ValueError(f"n_keep must be <= n_steps = {n_steps}, got {n_keep}")
-    seed = resolve_seed(rng)
+    seed = _validate.seed(rng, "rng")
     noise_rng = noise_generator(seed)
     kept = np.empty((n_keep, dim))
     x = xs[0]

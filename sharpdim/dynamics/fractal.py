@@ -21,6 +21,9 @@ from typing import Any
 
 import numpy as np
 
+from sharpdim import _validate
+from sharpdim.vocabulary import DISTANCE_METRICS, DistanceMetric
+
 __all__ = [
     "BoxCountingDimension",
     "CorrelationDimension",
@@ -30,7 +33,9 @@ __all__ = [
     "loglog_fit",
 ]
 
-_METRICS = {"euclidean": 2.0, "chebyshev": np.inf}
+# the Minkowski p of each distance metric (cKDTree's ``p``)
+_P_NORMS = {"euclidean": 2.0, "chebyshev": np.inf}
+assert tuple(_P_NORMS) == DISTANCE_METRICS, "a p-norm for every metric of the vocabulary"
 _LADDER = np.sqrt(2.0)  # ratio between consecutive default scales
 
 
@@ -200,7 +205,7 @@ def correlation_dimension(
     points: Any,
     *,
     radii: Any = None,
-    metric: str = "euclidean",
+    metric: DistanceMetric = "euclidean",
     max_points: int = 5000,
     seed: int = 0,
     min_pairs: int = 200,
@@ -221,14 +226,11 @@ def correlation_dimension(
     """
     from scipy.spatial import cKDTree  # imported here: scipy.spatial is slow to import
 
-    if metric not in _METRICS:
-        raise ValueError(f"metric must be one of {', '.join(_METRICS)}, got {metric!r}")
+    _validate.choice("metric", metric, DISTANCE_METRICS)
     for name, value, low in (("max_points", max_points, 3), ("min_pairs", min_pairs, 1),
                              ("seed", seed, 0)):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-            raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
-    if not 0.0 < max_correlation <= 1.0:
-        raise ValueError(f"max_correlation must be in (0, 1], got {max_correlation!r}")
+        _validate.integer(name, value, minimum=low)
+    _validate.real("max_correlation", max_correlation, minimum=0.0, maximum=1.0, open_min=True)
     pts = _validated_cloud(points, 3)
     n_points = pts.shape[0]
     if n_points > max_points:
@@ -237,7 +239,7 @@ def correlation_dimension(
     n = pts.shape[0]
     n_pairs = n * (n - 1) // 2
     tree = cKDTree(pts)
-    p = _METRICS[metric]
+    p = _P_NORMS[metric]
 
     def pairs_within(r: np.ndarray) -> np.ndarray:
         # count_neighbors counts ordered pairs (i, j) including i == j.

@@ -36,9 +36,10 @@ from typing import Any
 import numpy as np
 from scipy.linalg import get_lapack_funcs
 
-from sharpdim._numerics import resolve_seed as _resolve_seed
+from sharpdim import _validate
 from sharpdim.dimension import as_float_array
 from sharpdim.dynamics.maps import as_real_array, validate_map
+from sharpdim.vocabulary import ON_DIVERGENCES, OnDivergence
 
 __all__ = [
     "DivergenceError",
@@ -47,9 +48,6 @@ __all__ = [
     "resolve_seed",
     "noise_generator",
 ]
-
-_ON_DIVERGENCE = ("raise", "record")
-
 
 class DivergenceError(ArithmeticError):
     """An iteration left the finite range; ``partial`` holds what was completed (or None)."""
@@ -94,7 +92,7 @@ class LyapunovSpectrum:
 
 def resolve_seed(rng: None | int | np.integer | np.random.Generator) -> int:
     """Turn ``rng`` into the integer seed a result records (the package's one resolver,
-    :func:`sharpdim._numerics.resolve_seed`): ``None`` draws fresh OS entropy; an int is used
+    :func:`sharpdim._validate.seed`): ``None`` draws fresh OS entropy; an int is used
     as is (must be ``>= 0``); a Generator yields one draw ``rng.integers(2**63)`` (so it
     advances by one call).
 
@@ -102,7 +100,7 @@ def resolve_seed(rng: None | int | np.integer | np.random.Generator) -> int:
     ...     np.random.default_rng(0))
     (7, True)
     """
-    return _resolve_seed(rng, "rng")
+    return _validate.seed(rng, "rng")
 
 
 def noise_generator(seed: int) -> np.random.Generator:
@@ -117,14 +115,6 @@ def noise_generator(seed: int) -> np.random.Generator:
 def _auxiliary_generator(seed: int) -> np.random.Generator:
     """A stream independent of the noise (initial frames), derived from the same seed."""
     return np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
-
-
-def _int_arg(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
 
 
 def validated_points(x0: Any, dim: int, name: str = "x0") -> tuple[np.ndarray, bool]:
@@ -205,12 +195,12 @@ def _batch_statistics(
 def _checked_counts(
     n_steps: Any, transient: Any, k: Any, n_batches: Any, dim: int
 ) -> tuple[int, int, int, int]:
-    n_steps = _int_arg("n_steps", n_steps, 1)
-    transient = _int_arg("transient", transient, 0)
-    k = dim if k is None else _int_arg("k", k, 1)
+    n_steps = _validate.integer("n_steps", n_steps, minimum=1)
+    transient = _validate.integer("transient", transient, minimum=0)
+    k = dim if k is None else _validate.integer("k", k, minimum=1)
     if k > dim:
         raise ValueError(f"k must be <= system.dim = {dim}, got {k}")
-    return n_steps, transient, k, _int_arg("n_batches", n_batches, 2)
+    return n_steps, transient, k, _validate.integer("n_batches", n_batches, minimum=2)
 
 
 class _FrameQR:
@@ -270,6 +260,75 @@ def _readonly(a: np.ndarray) -> np.ndarray:
     return a
 
 
+def _initial_frame(seed: int, dim: int, k: int, n_orbits: int, single: bool) -> np.ndarray:
+    """The starting frame: the first ``k`` columns of the Q factor of one ``dim × dim``
+    Gaussian draw from the auxiliary stream (broadcast over the ensemble). A fixed frame such
+    as the identity can sit inside a slow Oseledets subspace (``e1`` for upper-triangular
+    maps), and sharing the draw across ``k`` makes the top-``k`` frame the prefix of the full
+    one."""
+    gauss = _auxiliary_generator(seed).standard_normal((dim, dim))[:, :k]
+    frame = np.linalg.qr(gauss)[0]
+    return frame if single else np.broadcast_to(frame, (n_orbits, dim, k))
+
+
+def _frame_qr(qr_step: _FrameQR | None, m: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(Q, diag R)`` of the Jacobian-frame product ``m``: in place by LAPACK for one orbit
+    (``qr_step``), by Givens rotations for an ensemble of 2-D maps, else batched."""
+    if qr_step is not None:
+        return qr_step.factor(m)
+    if dim == 2:
+        return _givens_qr2(m)
+    q, r = np.linalg.qr(m)
+    return q, np.diagonal(r, axis1=-2, axis2=-1)
+
+
+def _progress(t: int, transient: int, completed: int, n_steps: int) -> str:
+    return (f"at step {t + 1} (transient {transient}, {completed} of {n_steps} averaged steps "
+            "completed)")
+
+
+def _product_failure(jac: np.ndarray, t: int, transient: int, completed: int,
+                     n_steps: int) -> str:
+    """Why a run stopped whose Jacobian-frame product at step ``t`` was non-finite."""
+    bad = "Jacobian" if not np.isfinite(jac).all() else "Jacobian-frame product"
+    return f"the {bad} became non-finite {_progress(t, transient, completed, n_steps)}"
+
+
+def _nan_failure(xs: np.ndarray, new: np.ndarray, t: int, transient: int, completed: int,
+                 n_steps: int) -> str | None:
+    """Why a run must stop whose step made a NaN from a finite state (``None`` when every
+    non-finite entry of ``new`` is an overflow to ``±inf``, which is tolerated)."""
+    made_nan = np.isnan(new) & np.isfinite(xs)
+    if not made_nan.any():
+        return None
+    orbit = int(np.flatnonzero(made_nan.any(axis=1))[0])
+    return (f"system.step returned NaN from the finite state {xs[orbit]} (orbit {orbit}) "
+            f"{_progress(t, transient, completed, n_steps)}; an overflow to ±inf is "
+            "tolerated, an undefined value is not")
+
+
+def _spectrum(block_sums: np.ndarray, block_steps: np.ndarray, **fields: Any) -> LyapunovSpectrum:
+    """The result of the completed steps: exponents descending with their standard errors."""
+    exponents, stderr, used = _batch_statistics(block_sums, block_steps, fields["n_orbits"])
+    # The QR frame orders the exponents only in the limit: two close exponents can come out
+    # swapped after finitely many steps. The contract is descending; errors travel along.
+    order = np.argsort(-exponents, kind="stable")
+    return LyapunovSpectrum(exponents=_readonly(exponents[order]),
+                            stderr=_readonly(stderr[order]), n_batches=used, **fields)
+
+
+def _finished(partial: LyapunovSpectrum | None, failure: str | None, on_divergence: str,
+              seed: int) -> LyapunovSpectrum:
+    """``partial`` unless the run failed and ``on_divergence`` (or nothing to record) says
+    raise."""
+    if failure is None:
+        return partial
+    if on_divergence == "record" and partial is not None:
+        return partial
+    hint = "" if partial is not None else "; no averaged step completed, so nothing to record"
+    raise DivergenceError(f"lyapunov_spectrum diverged: {failure}{hint} (seed {seed})", partial)
+
+
 def lyapunov_spectrum(
     system: Any,
     x0: Any,
@@ -279,7 +338,7 @@ def lyapunov_spectrum(
     rng: None | int | np.random.Generator = None,
     k: int | None = None,
     n_batches: int = 20,
-    on_divergence: str = "raise",
+    on_divergence: OnDivergence = "raise",
     log_det: bool = True,
 ) -> LyapunovSpectrum:
     """Leading ``k`` Lyapunov exponents of ``system`` along the orbit(s) of ``x0``.
@@ -300,19 +359,11 @@ def lyapunov_spectrum(
     dim = validate_map(system)
     xs, single = validated_points(x0, dim)
     n_steps, transient, k, n_batches = _checked_counts(n_steps, transient, k, n_batches, dim)
-    if on_divergence not in _ON_DIVERGENCE:
-        raise ValueError(
-            f"on_divergence must be one of {', '.join(_ON_DIVERGENCE)}, got {on_divergence!r}"
-        )
+    _validate.choice("on_divergence", on_divergence, ON_DIVERGENCES)
     seed = resolve_seed(rng)
     noise_rng = noise_generator(seed)
-    # A random frame (first k columns of one dim×dim Gaussian draw): a fixed frame such as the
-    # identity can sit inside a slow Oseledets subspace (e1 for upper-triangular maps), and
-    # sharing the draw across k makes the top-k frame the prefix of the full one.
-    gauss = _auxiliary_generator(seed).standard_normal((dim, dim))[:, :k]
     n_orbits = xs.shape[0]
-    frame = np.linalg.qr(gauss)[0]
-    q = frame if single else np.broadcast_to(frame, (n_orbits, dim, k))
+    q = _initial_frame(seed, dim, k, n_orbits, single)
 
     n_blocks = min(n_batches, n_steps)
     block_sums = np.zeros((n_blocks, k))
@@ -332,19 +383,9 @@ def lyapunov_spectrum(
             # one reduction instead of an element-wise mask; a sum that overflows with every
             # entry finite is re-checked exactly
             if not math.isfinite(float(m.sum())) and not np.isfinite(m).all():
-                bad = "Jacobian" if not np.isfinite(jac).all() else "Jacobian-frame product"
-                failure = (
-                    f"the {bad} became non-finite at step {t + 1} (transient {transient}, "
-                    f"{completed} of {n_steps} averaged steps completed)"
-                )
+                failure = _product_failure(jac, t, transient, completed, n_steps)
                 break
-            if single:
-                q, diag = qr_step.factor(m)
-            elif dim == 2:
-                q, diag = _givens_qr2(m)
-            else:
-                q, r = np.linalg.qr(m)
-                diag = np.diagonal(r, axis1=-2, axis2=-1)
+            q, diag = _frame_qr(qr_step, m, dim)
             if t >= transient:
                 logs = np.log(np.abs(diag))
                 b = completed * n_blocks // n_steps
@@ -356,42 +397,18 @@ def lyapunov_spectrum(
             new = _advance(system, xs, noise, single)
             if nonfinite_state_step is None and not np.isfinite(new).all():
                 nonfinite_state_step = t + 1
-                made_nan = np.isnan(new) & np.isfinite(xs)
-                if made_nan.any():
-                    orbit = int(np.flatnonzero(made_nan.any(axis=1))[0])
-                    failure = (
-                        f"system.step returned NaN from the finite state {xs[orbit]} (orbit "
-                        f"{orbit}) at step {t + 1} (transient {transient}, {completed} of "
-                        f"{n_steps} averaged steps completed); an overflow to ±inf is "
-                        "tolerated, an undefined value is not"
-                    )
+                failure = _nan_failure(xs, new, t, transient, completed, n_steps)
+                if failure is not None:
                     break
             xs = new
 
     partial = None
     if completed:
-        exponents, stderr, used = _batch_statistics(block_sums, block_steps, n_orbits)
-        # The QR frame orders the exponents only in the limit: two close exponents can come out
-        # swapped after finitely many steps. The contract is descending; errors travel along.
-        order = np.argsort(-exponents, kind="stable")
-        exponents, stderr = exponents[order], stderr[order]
-        partial = LyapunovSpectrum(
-            exponents=_readonly(exponents),
-            stderr=_readonly(stderr),
+        partial = _spectrum(
+            block_sums, block_steps,
             log_det_mean=log_det_sum / (completed * n_orbits) if log_det else None,
-            n_steps=n_steps,
-            steps_completed=completed,
-            transient=transient,
-            n_orbits=n_orbits,
-            dim=dim,
-            n_batches=used,
-            seed=seed,
-            diverged=failure is not None,
+            n_steps=n_steps, steps_completed=completed, transient=transient,
+            n_orbits=n_orbits, dim=dim, seed=seed, diverged=failure is not None,
             nonfinite_state_step=nonfinite_state_step,
         )
-    if failure is None:
-        return partial
-    if on_divergence == "record" and partial is not None:
-        return partial
-    hint = "" if partial is not None else "; no averaged step completed, so nothing to record"
-    raise DivergenceError(f"lyapunov_spectrum diverged: {failure}{hint} (seed {seed})", partial)
+    return _finished(partial, failure, on_divergence, seed)

@@ -23,6 +23,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from sharpdim import _validate
 from sharpdim.dimension import as_float_array
 
 __all__ = [
@@ -104,11 +105,8 @@ def as_map(
     >>> float(m.step(np.array([1.5]), None)[0]), float(m.jacobian(np.array([0.0]), None)[0, 0])
     (3.0, 2.0)
     """
-    if not isinstance(dim, int | np.integer) or dim < 1:
-        raise ValueError(f"dim must be a positive integer, got {dim!r}")
-    return FunctionMap(
-        int(dim), _accept_noise(step), _accept_noise(jacobian), noise, name
-    )
+    return FunctionMap(_validate.integer("dim", dim, minimum=1), _accept_noise(step),
+                       _accept_noise(jacobian), noise, name)
 
 
 def _accept_noise(fn: Callable) -> Callable[[np.ndarray, Any], np.ndarray]:
@@ -140,10 +138,7 @@ def validate_map(system: Any) -> int:
             f"system must follow the map protocol (dim, sample_noise, step, jacobian); "
             f"{type(system).__name__} lacks {', '.join(missing)}"
         )
-    dim = system.dim
-    if not isinstance(dim, int | np.integer) or dim < 1:
-        raise ValueError(f"system.dim must be a positive integer, got {dim!r}")
-    return int(dim)
+    return _validate.integer("system.dim", system.dim, minimum=1)
 
 
 def step_many(system: Any, xs: np.ndarray, noise: Any) -> np.ndarray:

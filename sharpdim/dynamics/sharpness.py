@@ -21,19 +21,13 @@ from typing import Any
 
 import numpy as np
 
+from sharpdim import _validate
 from sharpdim.dimension import as_float_array
-from sharpdim.dynamics.lyapunov import noise_generator, resolve_seed
+from sharpdim.dynamics.lyapunov import noise_generator
 from sharpdim.dynamics.maps import jacobian_many, validate_map
+from sharpdim.vocabulary import AGGREGATES, Aggregate
 
 __all__ = ["AGGREGATES", "SharpnessSamples", "rds_sharpness", "rds_sharpness_samples"]
-
-AGGREGATES = ("sup", "mean")
-
-
-def _check_aggregate(aggregate: str) -> None:
-    if aggregate not in AGGREGATES:
-        raise ValueError(f"aggregate must be one of {', '.join(AGGREGATES)}, got {aggregate!r}")
-
 
 @dataclass(frozen=True)
 class SharpnessSamples:
@@ -55,18 +49,18 @@ class SharpnessSamples:
     def n_points(self) -> int:
         return int(self.log_singular_values.shape[1])
 
-    def per_draw(self, aggregate: str = "sup") -> np.ndarray:
+    def per_draw(self, aggregate: Aggregate = "sup") -> np.ndarray:
         """``(n_noise, dim)``: max (``"sup"``) or mean (``"mean"``) over points, per order."""
-        _check_aggregate(aggregate)
+        _validate.choice("aggregate", aggregate, AGGREGATES)
         if aggregate == "sup":
             return self.log_singular_values.max(axis=1)
         return self.log_singular_values.mean(axis=1)
 
-    def values(self, aggregate: str = "sup") -> np.ndarray:
+    def values(self, aggregate: Aggregate = "sup") -> np.ndarray:
         """``λ_k`` (``dim``,): the per-draw aggregate averaged over noise draws."""
         return self.per_draw(aggregate).mean(axis=0)
 
-    def stderr(self, aggregate: str = "sup") -> np.ndarray:
+    def stderr(self, aggregate: Aggregate = "sup") -> np.ndarray:
         """Standard error of :meth:`values` over the iid noise draws, ``std/sqrt(n_noise)``.
 
         ``inf`` with a single draw; ``0`` where the value is ``-inf`` (some draw has a zero
@@ -114,10 +108,9 @@ def rds_sharpness_samples(
     points ``points[i]`` (or the shared ``points``). A non-finite Jacobian raises ValueError.
     """
     dim = validate_map(system)
-    if isinstance(n_noise, bool) or not isinstance(n_noise, int | np.integer) or n_noise < 1:
-        raise ValueError(f"n_noise must be a positive int, got {n_noise!r}")
-    pts, shared = _validated_points(points, dim, int(n_noise))
-    seed = resolve_seed(rng)
+    n_noise = _validate.integer("n_noise", n_noise, minimum=1)
+    pts, shared = _validated_points(points, dim, n_noise)
+    seed = _validate.seed(rng, "rng")
     noise_rng = noise_generator(seed)
     n_points = pts.shape[1]
     out = np.empty((n_noise, n_points, dim))
@@ -146,7 +139,7 @@ def rds_sharpness(
     *,
     n_noise: int = 1,
     rng: None | int | np.random.Generator = None,
-    aggregate: str = "sup",
+    aggregate: Aggregate = "sup",
 ) -> np.ndarray:
     """RDS sharpness ``λ_1 ≥ … ≥ λ_d`` of ``system`` on ``points`` (see the module docstring).
 
@@ -158,5 +151,5 @@ def rds_sharpness(
     >>> bool(np.allclose(lam, [np.log(2.0), np.log(0.5)]))
     True
     """
-    _check_aggregate(aggregate)
+    _validate.choice("aggregate", aggregate, AGGREGATES)
     return rds_sharpness_samples(system, points, n_noise=n_noise, rng=rng).values(aggregate)
