@@ -1,12 +1,12 @@
-"""Argument checks and small numerical kernels shared by the analytic catalogue.
+"""Array checks and small numerical kernels shared by the analytic catalogue.
 
-Private to :mod:`sharpdim.systems`: every public constructor validates through these, so a bad
-argument fails at construction with a message naming the argument, the rule and the value.
+Private to :mod:`sharpdim.systems`. Scalar arguments are checked by :mod:`sharpdim._validate`,
+arrays by the checks below, so a bad argument fails at construction with a message naming the
+argument, the rule and the value.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -17,45 +17,7 @@ from sharpdim._numerics import (  # noqa: F401 (EPS, log_abs_one_minus re-export
     symmetry_tolerance,
 )
 from sharpdim.dimension import as_float_array
-
-AGGREGATES = ("sup", "mean")
-
-
-def real(name: str, value: Any) -> float:
-    """A finite real number (bools and non-numbers rejected)."""
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
-    v = float(value)
-    if not math.isfinite(v):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return v
-
-
-def positive(name: str, value: Any) -> float:
-    v = real(name, value)
-    if v <= 0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
-    return v
-
-
-def in_interval(name: str, value: Any, lo: float, hi: float, *, closed_lo: bool = False,
-                closed_hi: bool = True) -> float:
-    """A finite real in ``(lo, hi]`` (brackets chosen by ``closed_lo``/``closed_hi``)."""
-    v = real(name, value)
-    ok_lo = v >= lo if closed_lo else v > lo
-    ok_hi = v <= hi if closed_hi else v < hi
-    if not (ok_lo and ok_hi):
-        left, right = "[" if closed_lo else "(", "]" if closed_hi else ")"
-        raise ValueError(f"{name} must be in {left}{lo:g}, {hi:g}{right}, got {value!r}")
-    return v
-
-
-def positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value!r}")
-    return int(value)
+from sharpdim.vocabulary import AGGREGATES  # noqa: F401 (the word list, re-exported)
 
 
 def finite_array(name: str, value: Any, ndim: int) -> np.ndarray:
@@ -102,12 +64,6 @@ def orthogonal_matrix(name: str, value: Any, dim: int) -> np.ndarray:
     return readonly(q)
 
 
-def aggregate_name(aggregate: Any) -> str:
-    if aggregate not in AGGREGATES:
-        raise ValueError(f"aggregate must be one of {', '.join(AGGREGATES)}, got {aggregate!r}")
-    return aggregate
-
-
 def state(x: Any, dim: int) -> np.ndarray:
     """One state ``(dim,)`` as float64 (shape checked; values are the caller's business)."""
     a = np.asarray(x, dtype=np.float64)
@@ -131,6 +87,16 @@ def readonly(a: np.ndarray) -> np.ndarray:
 
 def descending(values: Any) -> np.ndarray:
     return np.sort(np.asarray(values, dtype=np.float64))[::-1].copy()
+
+
+def curvatures_of(a: np.ndarray) -> np.ndarray:
+    """The eigenvalues of a symmetric matrix ``a``, descending and read-only: exact for a
+    diagonal ``a`` (no eigensolver rounding for diagonal Hessians), else from ``eigvalsh``."""
+    if np.array_equal(a, np.diag(np.diag(a))):
+        alpha = np.diag(a).copy()
+    else:
+        alpha = np.linalg.eigvalsh(a)
+    return readonly(descending(alpha))
 
 
 class Deterministic:

@@ -30,17 +30,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sharpdim import _validate
 from sharpdim.dimension import kaplan_yorke_dimension, sharpness_dimension
 from sharpdim.systems._common import (
     Deterministic,
-    aggregate_name,
     descending,
     finite_array,
-    in_interval,
     readonly,
     state,
     states,
 )
+from sharpdim.vocabulary import AGGREGATES, Aggregate
 
 __all__ = [
     "ToralAutomorphism",
@@ -96,15 +96,15 @@ class ToralAutomorphism(Deterministic):
     def exact_log_det_mean(self) -> float:
         return 0.0
 
-    def exact_sharpness(self, aggregate: str = "sup") -> np.ndarray:
+    def exact_sharpness(self, aggregate: Aggregate = "sup") -> np.ndarray:
         """``ln σ(M)`` (constant Jacobian; equals ``Λ`` for symmetric ``M``)."""
-        aggregate_name(aggregate)
+        _validate.choice("aggregate", aggregate, AGGREGATES)
         return np.log(np.linalg.svd(self.matrix, compute_uv=False))
 
     def lyapunov_dimension(self) -> float:
         return kaplan_yorke_dimension(self.exact_lyapunov_exponents())
 
-    def sharpness_dimension(self, aggregate: str = "sup") -> float:
+    def sharpness_dimension(self, aggregate: Aggregate = "sup") -> float:
         return sharpness_dimension(self.exact_sharpness(aggregate))
 
 
@@ -182,8 +182,8 @@ class DoublingMap(Deterministic):
     def exact_log_det_mean(self) -> float:
         return math.log(2.0)
 
-    def exact_sharpness(self, aggregate: str = "sup") -> np.ndarray:
-        aggregate_name(aggregate)
+    def exact_sharpness(self, aggregate: Aggregate = "sup") -> np.ndarray:
+        _validate.choice("aggregate", aggregate, AGGREGATES)
         return self.exact_lyapunov_exponents()
 
     def lyapunov_dimension(self) -> float:
@@ -254,9 +254,9 @@ class GeneralizedBaker(Deterministic):
         a, b = self.alpha, self.beta
         return a * math.log(self.lambda_a / a) + b * math.log(self.lambda_b / b)
 
-    def exact_sharpness(self, aggregate: str = "sup") -> np.ndarray:
+    def exact_sharpness(self, aggregate: Aggregate = "sup") -> np.ndarray:
         """``sup``: ``(ln max(1/α, 1/β), ln max(λ_a, λ_b))``; ``mean`` (natural measure): ``Λ``."""
-        if aggregate_name(aggregate) == "mean":
+        if _validate.choice("aggregate", aggregate, AGGREGATES) == "mean":
             return self.exact_lyapunov_exponents()
         return np.array([-math.log(min(self.alpha, self.beta)),
                          math.log(max(self.lambda_a, self.lambda_b))])
@@ -265,7 +265,7 @@ class GeneralizedBaker(Deterministic):
         """``1 + Λ_1/|Λ_2|``."""
         return kaplan_yorke_dimension(self.exact_lyapunov_exponents())
 
-    def sharpness_dimension(self, aggregate: str = "sup") -> float:
+    def sharpness_dimension(self, aggregate: Aggregate = "sup") -> float:
         return sharpness_dimension(self.exact_sharpness(aggregate))
 
 
@@ -279,9 +279,9 @@ def generalized_baker(
     >>> round(b.lyapunov_dimension(), 12)
     1.5
     """
-    a = in_interval("alpha", alpha, 0.0, 1.0, closed_hi=False)
-    la = in_interval("lambda_a", lambda_a, 0.0, 1.0)
-    lb = in_interval("lambda_b", lambda_b, 0.0, 1.0)
+    a = _validate.fraction("alpha", alpha)
+    la = _validate.real("lambda_a", lambda_a, minimum=0.0, maximum=1.0, open_min=True)
+    lb = _validate.real("lambda_b", lambda_b, minimum=0.0, maximum=1.0, open_min=True)
     if la + lb > 1.0:
         raise ValueError(
             f"lambda_a + lambda_b must be <= 1 (non-overlapping strips), "

@@ -21,8 +21,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sharpdim.systems._common import Deterministic, in_interval, positive, state, states
+from sharpdim import _validate
+from sharpdim.systems._common import Deterministic, state, states
 from sharpdim.systems.logistic import Logistic, logistic
+from sharpdim.vocabulary import Aggregate
 
 __all__ = [
     "CubicLossGD",
@@ -109,7 +111,7 @@ class CubicLossGD(Deterministic):
     def exact_log_det_mean(self) -> float | None:
         return self.as_logistic().exact_log_det_mean()
 
-    def exact_sharpness(self, aggregate: str = "sup") -> np.ndarray | None:
+    def exact_sharpness(self, aggregate: Aggregate = "sup") -> np.ndarray | None:
         return self.as_logistic().exact_sharpness(aggregate)
 
     def lyapunov_dimension(self) -> float | None:
@@ -123,7 +125,8 @@ def cubic_loss_gd(r: float, lr: float) -> CubicLossGD:
     >>> round(gd.minimizer_sharpness * gd.lr, 12), gd.edge_of_stability  # lr·L''(x*) = r − 1
     (2.2, True)
     """
-    return CubicLossGD(in_interval("r", r, 0.0, 4.0), positive("lr", lr))
+    r = _validate.real("r", r, minimum=0.0, maximum=4.0, open_min=True)
+    return CubicLossGD(r, _validate.positive("lr", lr))
 
 
 @dataclass(frozen=True)

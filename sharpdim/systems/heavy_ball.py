@@ -24,19 +24,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sharpdim import _validate
 from sharpdim.dimension import kaplan_yorke_dimension, sharpness_dimension
 from sharpdim.systems._common import (
     Deterministic,
-    aggregate_name,
+    curvatures_of,
     descending,
-    in_interval,
     log_abs_one_minus,
-    positive,
-    readonly,
     state,
     states,
     symmetric_matrix,
 )
+from sharpdim.vocabulary import AGGREGATES, Aggregate
 
 __all__ = [
     "HeavyBallQuadratic",
@@ -78,12 +77,7 @@ class HeavyBallQuadratic(Deterministic):
     curvatures: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        a = self.A
-        if np.array_equal(a, np.diag(np.diag(a))):
-            alpha = np.diag(a).copy()
-        else:
-            alpha = np.linalg.eigvalsh(a)
-        object.__setattr__(self, "curvatures", readonly(descending(alpha)))
+        object.__setattr__(self, "curvatures", curvatures_of(self.A))
 
     @property
     def d(self) -> int:
@@ -165,9 +159,9 @@ class HeavyBallQuadratic(Deterministic):
             bottom = np.where(top > 0, beta / np.where(top > 0, top, 1.0), 0.0)  # σ₊σ₋ = β
         return descending(np.concatenate([top, bottom]))
 
-    def exact_sharpness(self, aggregate: str = "sup") -> np.ndarray:
+    def exact_sharpness(self, aggregate: Aggregate = "sup") -> np.ndarray:
         """``ln σ_k(J)``, descending (constant Jacobian: both aggregates agree)."""
-        aggregate_name(aggregate)
+        _validate.choice("aggregate", aggregate, AGGREGATES)
         alpha, beta, eta = self.curvatures, self.momentum, self.lr
         frob = (1.0 - eta * alpha) ** 2 + (eta * beta) ** 2 + alpha**2 + beta**2
         top = 0.5 * (np.sqrt(frob + 2.0 * beta) + np.sqrt(np.maximum(frob - 2.0 * beta, 0.0)))
@@ -185,7 +179,7 @@ class HeavyBallQuadratic(Deterministic):
     def lyapunov_dimension(self) -> float:
         return kaplan_yorke_dimension(self.exact_lyapunov_exponents())
 
-    def sharpness_dimension(self, aggregate: str = "sup") -> float:
+    def sharpness_dimension(self, aggregate: Aggregate = "sup") -> float:
         return sharpness_dimension(self.exact_sharpness(aggregate))
 
 
@@ -199,8 +193,8 @@ def heavy_ball_quadratic(A, lr: float, momentum: float) -> HeavyBallQuadratic:
     True
     """
     a = symmetric_matrix("A", A)
-    eta = positive("lr", lr)
-    beta = in_interval("momentum", momentum, 0.0, 1.0, closed_lo=True, closed_hi=False)
+    eta = _validate.positive("lr", lr)
+    beta = _validate.real("momentum", momentum, minimum=0.0, maximum=1.0, open_max=True)
     return HeavyBallQuadratic(a, eta, beta)
 
 

@@ -18,7 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sharpdim.systems._common import Deterministic, aggregate_name, real, state, states
+from sharpdim import _validate
+from sharpdim.systems._common import Deterministic, state, states
+from sharpdim.vocabulary import AGGREGATES, Aggregate
 
 __all__ = [
     "Henon",
@@ -120,8 +122,8 @@ class Henon(Deterministic):
         """``ln|det J| = ln|b|`` at every point, hence ``Λ_1 + Λ_2``."""
         return math.log(abs(self.b))
 
-    def exact_sharpness(self, aggregate: str = "sup") -> None:
-        aggregate_name(aggregate)
+    def exact_sharpness(self, aggregate: Aggregate = "sup") -> None:
+        _validate.choice("aggregate", aggregate, AGGREGATES)
         return None
 
     def lyapunov_dimension(self) -> None:
@@ -135,8 +137,8 @@ def henon(a: float = 1.4, b: float = 0.3) -> Henon:
     >>> np.allclose(h.step(h.fixed_points()[0]), h.fixed_points()[0]), h.exact_log_det_mean()
     (True, -1.2039728043259361)
     """
-    a = real("a", a)
-    b = real("b", b)
+    a = _validate.real("a", a)
+    b = _validate.real("b", b)
     if b == 0.0:
         raise ValueError("b must be nonzero (det J = -b; b = 0 is the 1-D quadratic map), got 0.0")
     return Henon(a, b)

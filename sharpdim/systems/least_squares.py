@@ -25,20 +25,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sharpdim import _validate
 from sharpdim.dimension import kaplan_yorke_dimension, sharpness_dimension
 from sharpdim.systems._common import (
     EPS,
-    aggregate_name,
     descending,
     finite_array,
     log_abs_one_minus,
     orthogonal_matrix,
-    positive,
-    positive_int,
     readonly,
     state,
     states,
 )
+from sharpdim.vocabulary import AGGREGATES, Aggregate
 
 __all__ = [
     "LeastSquaresSGD",
@@ -218,10 +217,10 @@ class LeastSquaresSGD:
         """``ln|det(I − ηH_B)|`` per minibatch (the sum of its log-multipliers)."""
         return self.minibatch_log_multipliers().sum(axis=1)
 
-    def exact_sharpness(self, aggregate: str = "sup") -> np.ndarray:
+    def exact_sharpness(self, aggregate: Aggregate = "sup") -> np.ndarray:
         """``λ_k = mean_B ln σ_k(I − ηH_B)`` over all minibatches (both aggregates agree: the
         Jacobian does not depend on the point)."""
-        aggregate_name(aggregate)
+        _validate.choice("aggregate", aggregate, AGGREGATES)
         return self.minibatch_log_multipliers().mean(axis=0)
 
     def exact_log_det_mean(self) -> float:
@@ -246,7 +245,7 @@ class LeastSquaresSGD:
         exps = self.exact_lyapunov_exponents()
         return None if exps is None else kaplan_yorke_dimension(exps)
 
-    def sharpness_dimension(self, aggregate: str = "sup") -> float:
+    def sharpness_dimension(self, aggregate: Aggregate = "sup") -> float:
         return sharpness_dimension(self.exact_sharpness(aggregate))
 
 
@@ -263,8 +262,8 @@ def least_squares_sgd(X, y, lr: float, batch_size: int) -> LeastSquaresSGD:
     target = finite_array("y", y, 1)
     if target.shape != (n,):
         raise ValueError(f"y must have shape ({n},) to match X's {n} rows, got {target.shape}")
-    eta = positive("lr", lr)
-    b = positive_int("batch_size", batch_size)
+    eta = _validate.positive("lr", lr)
+    b = _validate.integer("batch_size", batch_size, minimum=1)
     if b > n:
         raise ValueError(f"batch_size must be <= the number of examples {n}, got {b}")
     return LeastSquaresSGD(readonly(x), readonly(target), eta, b)
@@ -286,7 +285,7 @@ def commuting_least_squares_sgd(
     """
     c = finite_array("scales", scales, 1)
     f = np.asarray(features)
-    d = positive_int("dim", dim)
+    d = _validate.integer("dim", dim, minimum=1)
     if f.shape != c.shape or f.dtype.kind not in "iu":
         raise ValueError(f"features must be integers with the shape of scales {c.shape}, "
                          f"got {features!r}")

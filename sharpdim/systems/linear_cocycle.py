@@ -28,21 +28,19 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import digamma
 
+from sharpdim import _validate
 from sharpdim.dimension import kaplan_yorke_dimension, sharpness_dimension
 from sharpdim.systems._common import (
     EPS,
     Deterministic,
-    aggregate_name,
     descending,
     finite_array,
     orthogonal_matrix,
-    positive,
-    positive_int,
     readonly,
-    real,
     state,
     states,
 )
+from sharpdim.vocabulary import AGGREGATES, Aggregate
 
 __all__ = [
     "GaussianMatrixProduct",
@@ -92,7 +90,7 @@ class _LinearMap:
         """Kaplan–Yorke dimension of :meth:`exact_lyapunov_exponents`."""
         return kaplan_yorke_dimension(self.exact_lyapunov_exponents())
 
-    def sharpness_dimension(self, aggregate: str = "sup") -> float | None:
+    def sharpness_dimension(self, aggregate: Aggregate = "sup") -> float | None:
         """SD of :meth:`exact_sharpness` (``None`` where that has no closed form)."""
         lam = self.exact_sharpness(aggregate)
         return None if lam is None else sharpness_dimension(lam)
@@ -113,8 +111,8 @@ def newman_exponents(dim: int, scale: float = 1.0) -> np.ndarray:
     >>> float(newman_exponents(1)[0]) == float((digamma(0.5) + np.log(2)) / 2)  # E ln|Z|
     True
     """
-    d = positive_int("dim", dim)
-    s = positive("scale", scale)
+    d = _validate.integer("dim", dim, minimum=1)
+    s = _validate.positive("scale", scale)
     i = np.arange(1, d + 1)
     return np.log(s) + 0.5 * (np.log(2.0) + digamma((d - i + 1) / 2.0))
 
@@ -139,11 +137,11 @@ class GaussianMatrixProduct(_LinearMap):
         k = np.arange(1, self.dim + 1)
         return float(self.dim * np.log(self.scale) + 0.5 * np.sum(np.log(2.0) + digamma(k / 2)))
 
-    def exact_sharpness(self, aggregate: str = "sup") -> np.ndarray | None:
+    def exact_sharpness(self, aggregate: Aggregate = "sup") -> np.ndarray | None:
         """``E ln σ_k(M)`` (both aggregates: the Jacobian does not depend on the point). Closed
         form only for ``d = 1`` (``= Λ_1``); ``None`` otherwise — only the sum
         (:meth:`exact_log_det_mean`) is known."""
-        aggregate_name(aggregate)
+        _validate.choice("aggregate", aggregate, AGGREGATES)
         return self.exact_lyapunov_exponents() if self.dim == 1 else None
 
 
@@ -154,7 +152,8 @@ def gaussian_matrix_product(dim: int, scale: float = 1.0) -> GaussianMatrixProdu
     >>> bool(np.isclose(m.exact_lyapunov_exponents().sum(), m.exact_log_det_mean()))
     True
     """
-    return GaussianMatrixProduct(positive_int("dim", dim), positive("scale", scale))
+    return GaussianMatrixProduct(_validate.integer("dim", dim, minimum=1),
+                                 _validate.positive("scale", scale))
 
 
 @dataclass(frozen=True, eq=False)  # arrays: identity equality and hash
@@ -188,10 +187,10 @@ class TriangularMatrixProduct(_LinearMap):
         """``E ln|det M| = Σ μ_i``."""
         return float(np.sum(self.log_diagonal_mean))
 
-    def exact_sharpness(self, aggregate: str = "sup") -> np.ndarray | None:
+    def exact_sharpness(self, aggregate: Aggregate = "sup") -> np.ndarray | None:
         """``E ln σ_k(M)``: closed form (``sort(μ)``) only when ``M`` is diagonal with
         deterministic moduli (``τ = 0`` and ``c = 0``); ``None`` otherwise."""
-        aggregate_name(aggregate)
+        _validate.choice("aggregate", aggregate, AGGREGATES)
         if self.off_diagonal_std == 0 and not np.any(self.log_diagonal_std):
             return self.exact_lyapunov_exponents()
         return None
@@ -215,7 +214,7 @@ def triangular_matrix_product(
     if (tau < 0).any():
         bad = int(np.flatnonzero(tau < 0)[0])
         raise ValueError(f"log_diagonal_std must be >= 0, got {tau[bad]} at index {bad}")
-    c = real("off_diagonal_std", off_diagonal_std)
+    c = _validate.real("off_diagonal_std", off_diagonal_std)
     if c < 0:
         raise ValueError(f"off_diagonal_std must be >= 0, got {off_diagonal_std!r}")
     return TriangularMatrixProduct(readonly(mu), readonly(tau), c)
@@ -262,10 +261,10 @@ class CommutingMatrixProduct(_LinearMap):
         """``E ln|det M| = Σ_s p_s Σ_i ln|D_{s,i}|``."""
         return float(self.probabilities @ np.log(np.abs(self.diagonals)).sum(axis=1))
 
-    def exact_sharpness(self, aggregate: str = "sup") -> np.ndarray:
+    def exact_sharpness(self, aggregate: Aggregate = "sup") -> np.ndarray:
         """``λ_k = Σ_s p_s (k-th largest of ln|D_s|)`` (exact: finite law, symmetric ``M``;
         both aggregates agree since the Jacobian does not depend on the point)."""
-        aggregate_name(aggregate)
+        _validate.choice("aggregate", aggregate, AGGREGATES)
         per_state = -np.sort(-np.log(np.abs(self.diagonals)), axis=1)
         return self.probabilities @ per_state
 
@@ -334,9 +333,9 @@ class FixedMatrixMap(_LinearMap, Deterministic):
         """``ln|det A|``."""
         return float(np.linalg.slogdet(self.matrix)[1])
 
-    def exact_sharpness(self, aggregate: str = "sup") -> np.ndarray:
+    def exact_sharpness(self, aggregate: Aggregate = "sup") -> np.ndarray:
         """``ln σ_k(A)``, descending (``-inf`` for a zero singular value)."""
-        aggregate_name(aggregate)
+        _validate.choice("aggregate", aggregate, AGGREGATES)
         with np.errstate(divide="ignore"):
             return np.log(np.linalg.svd(self.matrix, compute_uv=False))
 

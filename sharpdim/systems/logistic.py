@@ -22,8 +22,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sharpdim import _validate
 from sharpdim.dimension import kaplan_yorke_dimension
-from sharpdim.systems._common import Deterministic, aggregate_name, in_interval, state, states
+from sharpdim.systems._common import Deterministic, state, states
+from sharpdim.vocabulary import AGGREGATES, Aggregate
 
 __all__ = [
     "Logistic",
@@ -55,7 +57,7 @@ def logistic_regime(r: float) -> str:
     >>> [logistic_regime(r) for r in (0.5, 2.5, 3.2, 3.8, 4.0)]
     ['extinction', 'fixed_point', 'two_cycle', 'no_closed_form', 'chaotic']
     """
-    r = in_interval("r", r, 0.0, 4.0)
+    r = _validate.real("r", r, minimum=0.0, maximum=4.0, open_min=True)
     if r == 4.0:
         return "chaotic"
     for name in ("extinction", "fixed_point", "two_cycle"):
@@ -167,12 +169,12 @@ class Logistic(Deterministic):
         exps = self.exact_lyapunov_exponents()
         return None if exps is None else float(exps[0])
 
-    def exact_sharpness(self, aggregate: str = "sup") -> np.ndarray | None:
+    def exact_sharpness(self, aggregate: Aggregate = "sup") -> np.ndarray | None:
         """One-step sharpness ``sup_{x ∈ A} ln|f'(x)|`` (``"sup"``) or its natural-measure mean
         (``"mean"``, = Λ). Closed form on a fixed point or 2-cycle (sup = larger of the two
         ``ln|f'(p±)|``) and, for ``"mean"``, at ``r = 4``; at ``r = 4`` the sup is ``ln 4``
         (``x = 0`` and ``1`` lie on the attractor ``[0, 1]``)."""
-        aggregate_name(aggregate)
+        _validate.choice("aggregate", aggregate, AGGREGATES)
         regime = self.regime
         if aggregate == "mean" or regime in ("extinction", "fixed_point"):
             return self.exact_lyapunov_exponents()
@@ -197,7 +199,7 @@ def logistic(r: float) -> Logistic:
     ...                           0.5 * np.log(abs(-3.2**2 + 2 * 3.2 + 4)), rtol=1e-15))
     ('two_cycle', True)
     """
-    return Logistic(in_interval("r", r, 0.0, 4.0))
+    return Logistic(_validate.real("r", r, minimum=0.0, maximum=4.0, open_min=True))
 
 
 # ---------------------------------------------------------------------- sympy derivations

@@ -18,19 +18,20 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sharpdim import _validate
 from sharpdim.dimension import kaplan_yorke_dimension, sharpness_dimension
 from sharpdim.systems._common import (
     Deterministic,
-    aggregate_name,
+    curvatures_of,
     descending,
     finite_array,
     log_abs_one_minus,
-    positive,
     readonly,
     state,
     states,
     symmetric_matrix,
 )
+from sharpdim.vocabulary import AGGREGATES, Aggregate
 
 __all__ = ["QuadraticGD", "quadratic_gd", "quadratic_gd_jacobian_symbolic"]
 
@@ -50,12 +51,7 @@ class QuadraticGD(Deterministic):
     curvatures: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        a = self.A
-        if np.array_equal(a, np.diag(np.diag(a))):
-            alpha = np.diag(a).copy()  # exact: no eigensolver rounding for diagonal Hessians
-        else:
-            alpha = np.linalg.eigvalsh(a)
-        object.__setattr__(self, "curvatures", readonly(descending(alpha)))
+        object.__setattr__(self, "curvatures", curvatures_of(self.A))
 
     @property
     def dim(self) -> int:
@@ -117,16 +113,16 @@ class QuadraticGD(Deterministic):
         """``ln|det(I − lr·A)| = Σ_i ln|1 − lr·α_i|``."""
         return float(np.sum(self.exact_lyapunov_exponents()))
 
-    def exact_sharpness(self, aggregate: str = "sup") -> np.ndarray:
+    def exact_sharpness(self, aggregate: Aggregate = "sup") -> np.ndarray:
         """One-step RDS sharpness ``ln σ_k(I − lr·A)`` = the Lyapunov exponents (symmetric,
         constant Jacobian: both aggregates agree)."""
-        aggregate_name(aggregate)
+        _validate.choice("aggregate", aggregate, AGGREGATES)
         return self.exact_lyapunov_exponents()
 
     def lyapunov_dimension(self) -> float:
         return kaplan_yorke_dimension(self.exact_lyapunov_exponents())
 
-    def sharpness_dimension(self, aggregate: str = "sup") -> float:
+    def sharpness_dimension(self, aggregate: Aggregate = "sup") -> float:
         """SD of :meth:`exact_sharpness`; equals :meth:`lyapunov_dimension` for this map."""
         return sharpness_dimension(self.exact_sharpness(aggregate))
 
@@ -143,7 +139,7 @@ def quadratic_gd(A, lr: float, *, center=None) -> QuadraticGD:
     2.0
     """
     a = symmetric_matrix("A", A)
-    eta = positive("lr", lr)
+    eta = _validate.positive("lr", lr)
     d = a.shape[0]
     if center is None:
         c = np.zeros(d)

@@ -25,17 +25,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sharpdim import _validate
 from sharpdim.dimension import kaplan_yorke_dimension
-from sharpdim.systems._common import (
-    Deterministic,
-    aggregate_name,
-    descending,
-    log_abs_one_minus,
-    positive,
-    real,
-    state,
-    states,
-)
+from sharpdim.systems._common import Deterministic, descending, log_abs_one_minus, state, states
+from sharpdim.vocabulary import AGGREGATES, Aggregate
 
 __all__ = [
     "ScalarLinearNetwork",
@@ -112,7 +105,7 @@ class ScalarLinearNetwork(Deterministic):
     # ------------------------------------------------------------------ oracles
     def minimum(self, u: float) -> np.ndarray:
         """The minimum ``(u, y/u)`` (``u ≠ 0``; for ``y = 0`` also ``(u, 0)``)."""
-        u = real("u", u)
+        u = _validate.real("u", u)
         if u == 0.0:
             raise ValueError("u must be nonzero (the minimum is (u, y/u)), got 0.0")
         return np.array([u, self.y / u])
@@ -205,11 +198,11 @@ class ScalarLinearNetwork(Deterministic):
         exps = self.exact_lyapunov_exponents()
         return None if exps is None else float(np.sum(exps))
 
-    def exact_sharpness(self, aggregate: str = "sup") -> np.ndarray | None:
+    def exact_sharpness(self, aggregate: Aggregate = "sup") -> np.ndarray | None:
         """One-step sharpness on the attractor: at a fixed point the exponents; on the 2-cycle
         (symmetric Jacobians with shared eigenvectors) ``sup`` takes, per order, the larger of
         the two points' sorted ``ln|eigenvalue|``, ``mean`` their average."""
-        aggregate = aggregate_name(aggregate)
+        aggregate = _validate.choice("aggregate", aggregate, AGGREGATES)
         regime = self.regime
         if regime == "stable_minima":
             return self.exact_lyapunov_exponents()
@@ -236,7 +229,7 @@ def scalar_linear_network(y: float, lr: float) -> ScalarLinearNetwork:
     >>> net.regime, net.exact_lyapunov_exponents().tolist()  # (0, ln|1 - 0.5·2|) = (0, -inf)
     ('stable_minima', [0.0, -inf])
     """
-    return ScalarLinearNetwork(real("y", y), positive("lr", lr))
+    return ScalarLinearNetwork(_validate.real("y", y), _validate.positive("lr", lr))
 
 
 @dataclass(frozen=True)

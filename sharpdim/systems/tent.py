@@ -17,8 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sharpdim import _validate
 from sharpdim.dimension import kaplan_yorke_dimension
-from sharpdim.systems._common import Deterministic, aggregate_name, in_interval, state, states
+from sharpdim.systems._common import Deterministic, state, states
+from sharpdim.vocabulary import AGGREGATES, Aggregate
 
 __all__ = ["Tent", "tent"]
 
@@ -74,9 +76,9 @@ class Tent(Deterministic):
     def exact_log_det_mean(self) -> float:
         return math.log(self.mu)
 
-    def exact_sharpness(self, aggregate: str = "sup") -> np.ndarray:
+    def exact_sharpness(self, aggregate: Aggregate = "sup") -> np.ndarray:
         """``ln μ`` for both aggregates (``|T'|`` is constant)."""
-        aggregate_name(aggregate)
+        _validate.choice("aggregate", aggregate, AGGREGATES)
         return self.exact_lyapunov_exponents()
 
     def lyapunov_dimension(self) -> float:
@@ -90,4 +92,4 @@ def tent(mu: float) -> Tent:
     >>> t.exact_lyapunov_exponents().tolist() == [np.log(2.0)], t.attractor_interval
     (True, (0.0, 1.0))
     """
-    return Tent(in_interval("mu", mu, 0.0, 2.0))
+    return Tent(_validate.real("mu", mu, minimum=0.0, maximum=2.0, open_min=True))
