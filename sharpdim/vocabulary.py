@@ -26,6 +26,13 @@ configs and the diagnostics agree on one set of words:
   completed part, flagged).
 * :data:`DistanceMetric` — the norm of a point cloud's pair distances: ``"euclidean"``,
   ``"chebyshev"`` (the max-norm).
+* :data:`ProbeDistribution` — the entries of a stochastic trace probe: ``"rademacher"``
+  (``±1``), ``"gaussian"``.
+* :data:`Extremes` — which end of a spectrum Lanczos resolves: ``"both"``, ``"largest"``,
+  ``"smallest"``.
+* :data:`HvpMethod` — how a Hessian-vector product is formed: ``"auto"`` (= ``"graph"``),
+  ``"graph"`` (double backward through a reused gradient graph), ``"jvp"`` (forward over
+  reverse), ``"linearize"`` (``torch.func.linearize`` of the gradient).
 """
 
 from __future__ import annotations
@@ -50,6 +57,9 @@ __all__ = [
     "MeasureStatus", "MEASURE_STATUSES",
     "OnDivergence", "ON_DIVERGENCES",
     "DistanceMetric", "DISTANCE_METRICS",
+    "ProbeDistribution", "PROBE_DISTRIBUTIONS",
+    "Extremes", "EXTREMES",
+    "HvpMethod", "HVP_METHODS",
     "choice",
     "canonical_optimizer",
 ]
@@ -97,6 +107,12 @@ OnDivergence = Literal["raise", "record"]
 ON_DIVERGENCES: tuple[str, ...] = get_args(OnDivergence)
 DistanceMetric = Literal["euclidean", "chebyshev"]
 DISTANCE_METRICS: tuple[str, ...] = get_args(DistanceMetric)
+ProbeDistribution = Literal["rademacher", "gaussian"]
+PROBE_DISTRIBUTIONS: tuple[str, ...] = get_args(ProbeDistribution)
+Extremes = Literal["both", "largest", "smallest"]
+EXTREMES: tuple[str, ...] = get_args(Extremes)
+HvpMethod = Literal["auto", "graph", "jvp", "linearize"]
+HVP_METHODS: tuple[str, ...] = get_args(HvpMethod)
 
 
 def canonical_optimizer(optimizer, momentum: float = 0.0) -> str:

@@ -119,12 +119,12 @@ def test_float32_model_runs_in_float32_unless_float64_is_asked():
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        (dict(batch_size=41), r"batch_size must be <= 40 \(the number of examples\)"),
-        (dict(batch_size=0), "batch_size must be an int >= 1"),
-        (dict(n_runs=0), "n_runs must be an int >= 1"),
-        (dict(n_steps=27), r"n_steps must be <= 26 \(the number of parameters\)"),
-        (dict(seed=-1), "seed must be a non-negative int"),
-        (dict(lockstep=0), "lockstep must be an int >= 1"),
+        (dict(batch_size=41), r"batch_size must be in \[1, 40\], got 41"),
+        (dict(batch_size=0), r"batch_size must be in \[1, 40\], got 0"),
+        (dict(n_runs=0), "n_runs must be >= 1, got 0"),
+        (dict(n_steps=27), r"n_steps must be in \[1, 26\], got 27"),
+        (dict(seed=-1), "seed must be >= 0, got -1"),
+        (dict(lockstep=0), "lockstep must be >= 1, got 0"),
     ],
 )
 def test_bad_arguments_fail_before_any_work(kwargs, match):

@@ -132,5 +132,5 @@ def test_bad_learning_rate_and_bandwidth_are_rejected():
         gd_log_singular_value(1.0, lr=0.1, eps=-1.0)
     with pytest.raises(ValueError, match="bandwidth must be > 0"):
         SpectralMeasure([1.0], [1.0]).gaussian_kde()  # one atom: the rule of thumb gives 0
-    with pytest.raises(ValueError, match="n_atoms must be an int >= 1"):
+    with pytest.raises(ValueError, match="n_atoms must be >= 1, got 0"):
         SpectralMeasure([1.0], [1.0]).pseudo_spectrum(0, bandwidth=1.0)

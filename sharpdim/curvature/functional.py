@@ -42,6 +42,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
+from sharpdim import _validate
 from sharpdim.vocabulary import LOSS_REDUCTIONS, LossReduction, choice
 
 __all__ = [
@@ -489,8 +490,7 @@ def flat_loss(model: nn.Module, loss_fn: Callable, *, train: bool = False,
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if not callable(loss_fn):
         raise TypeError(f"loss_fn must be callable as loss_fn(outputs, targets), got {loss_fn!r}")
-    if not isinstance(train, bool):
-        raise TypeError(f"train must be a bool (the mode to evaluate the model in), got {train!r}")
+    _validate.flag("train", train)  # the mode to evaluate the model in
     if not (output is None or callable(output) or isinstance(output, str)
             or (isinstance(output, int) and not isinstance(output, bool))):
         raise TypeError("output must be None, a key (str), an index (int) or a callable, got "

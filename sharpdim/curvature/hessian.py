@@ -16,21 +16,16 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from sharpdim import _validate
 from sharpdim.curvature.functional import FlatLoss
 from sharpdim.curvature.hvp import hessian_operator
 
 __all__ = ["exact_hessian", "exact_hessian_eigenvalues"]
 
 
-def exact_hessian(
-    f: FlatLoss,
-    theta: torch.Tensor,
-    inputs,
-    targets,
-    *,
-    dtype: torch.dtype = torch.float64,
-    chunk_size: int | None = None,
-) -> torch.Tensor:
+def exact_hessian(f: FlatLoss, theta: torch.Tensor, inputs, targets, *,
+                  dtype: torch.dtype = torch.float64,
+                  chunk_size: int | None = None) -> torch.Tensor:
     """The ``N × N`` Hessian of the minibatch-mean loss at ``θ``, in ``dtype`` (default
     float64), on ``θ``'s device.
 
@@ -45,21 +40,15 @@ def exact_hessian(
     >>> bool(torch.allclose(H, 2 * X.double().T @ X.double() / 2))   # 2XᵀX/n for MSE
     True
     """
-    if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
-        raise ValueError(f"chunk_size must be a positive int or None, got {chunk_size!r}")
+    if chunk_size is not None:
+        chunk_size = _validate.integer("chunk_size", chunk_size, minimum=1)
     op = hessian_operator(f, theta, inputs, targets, dtype=dtype, method="graph")
     return op.to_dense(chunk_size=chunk_size)
 
 
-def exact_hessian_eigenvalues(
-    f: FlatLoss,
-    theta: torch.Tensor,
-    inputs,
-    targets,
-    *,
-    dtype: torch.dtype = torch.float64,
-    chunk_size: int | None = None,
-) -> np.ndarray:
+def exact_hessian_eigenvalues(f: FlatLoss, theta: torch.Tensor, inputs, targets, *,
+                              dtype: torch.dtype = torch.float64,
+                              chunk_size: int | None = None) -> np.ndarray:
     """Eigenvalues of the exact minibatch Hessian, ascending, as a float64 numpy array.
 
     ``eigvalsh`` reads the lower triangle, i.e. the Hessian symmetrized by construction.

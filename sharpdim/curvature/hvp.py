@@ -34,6 +34,7 @@ from torch.func import jvp, linearize, vmap
 
 from sharpdim._numerics import symmetry_tolerance
 from sharpdim.curvature.functional import FlatLoss, batch_fingerprint
+from sharpdim.vocabulary import HVP_METHODS, HvpMethod, choice
 
 __all__ = [
     "HVP_METHODS",
@@ -48,7 +49,6 @@ __all__ = [
     "hessian_stack",
 ]
 
-HVP_METHODS = ("auto", "graph", "jvp", "linearize")
 
 
 @runtime_checkable
@@ -349,9 +349,8 @@ class JvpHessian(HessianOperator):
 _HVP_CLASSES = {"graph": GraphHessian, "linearize": LinearizeHessian, "jvp": JvpHessian}
 
 
-def _resolve_method(method: str) -> str:
-    if method not in HVP_METHODS:
-        raise ValueError(f"method must be one of {HVP_METHODS}, got {method!r}")
+def _resolve_method(method: HvpMethod) -> str:
+    choice("method", method, HVP_METHODS)
     # "graph": as cheap per product as "linearize" and ~1 gradient to set up, against
     # 35-430 gradients of tracing for linearize (sharpdim bench curvature)
     return "graph" if method == "auto" else method
@@ -376,7 +375,7 @@ def hessian_operator(
     targets,
     *,
     dtype: torch.dtype | None = None,
-    method: str = "auto",
+    method: HvpMethod = "auto",
 ) -> HessianOperator:
     """Minibatch Hessian of ``f`` at ``θ`` on ``(inputs, targets)`` as a matrix-free operator.
 

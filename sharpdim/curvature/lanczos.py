@@ -35,8 +35,15 @@ import numpy as np
 import torch
 from scipy.linalg import eigh_tridiagonal
 
+from sharpdim import _validate
 from sharpdim.curvature.hvp import SymmetricOperator
-from sharpdim.vocabulary import REORTHOGONALIZATIONS, choice
+from sharpdim.vocabulary import (
+    EXTREMES,
+    REORTHOGONALIZATIONS,
+    Extremes,
+    Reorthogonalization,
+    choice,
+)
 
 __all__ = [
     "LanczosResult",
@@ -450,14 +457,6 @@ def _mode(reorthogonalize) -> str:
     return choice("reorthogonalize", reorthogonalize, REORTHOGONALIZATIONS)
 
 
-def _check_steps(n_steps, N: int) -> int:
-    if isinstance(n_steps, bool) or not isinstance(n_steps, int | np.integer):
-        raise TypeError(f"n_steps must be an int, got {n_steps!r}")
-    if not 1 <= n_steps <= N:
-        raise ValueError(f"n_steps must be in [1, N={N}] (Krylov dimension), got {n_steps}")
-    return int(n_steps)
-
-
 def _unit_rows(V0: torch.Tensor) -> tuple[torch.Tensor, np.ndarray]:
     norms = torch.linalg.vector_norm(V0, dim=1)
     if not bool(torch.isfinite(V0).all()) or bool((norms == 0).any()):
@@ -466,7 +465,7 @@ def _unit_rows(V0: torch.Tensor) -> tuple[torch.Tensor, np.ndarray]:
 
 
 def lanczos(
-    op: SymmetricOperator, v0, n_steps: int, *, reorthogonalize: bool | str = True
+    op: SymmetricOperator, v0, n_steps: int, *, reorthogonalize: bool | Reorthogonalization = True
 ) -> LanczosResult:
     """``n_steps`` Lanczos steps of the symmetric operator ``op`` from ``v0`` (normalized
     here), in ``op``'s dtype and device; ``T``, Ritz values and weights in float64.
@@ -485,7 +484,7 @@ def lanczos(
     (True, True)
     """
     N = op.shape[0]
-    n_steps = _check_steps(n_steps, N)
+    n_steps = _validate.integer("n_steps", n_steps, minimum=1, maximum=N)
     v0 = torch.as_tensor(v0).to(device=op.device, dtype=op.dtype)
     if v0.shape != (N,):
         raise ValueError(f"v0 must have shape ({N},), got {tuple(v0.shape)}")
@@ -499,7 +498,7 @@ def lanczos_lockstep(
     V0: torch.Tensor,
     n_steps: int,
     *,
-    reorthogonalize: bool | str = True,
+    reorthogonalize: bool | Reorthogonalization = True,
     check: Callable[[torch.Tensor, torch.Tensor], None] | None = None,
     inplace: bool = False,
 ) -> tuple[LanczosResult, ...]:
@@ -516,7 +515,7 @@ def lanczos_lockstep(
     """
     if not isinstance(V0, torch.Tensor) or V0.ndim != 2:
         raise ValueError(f"V0 must be an (R, N) tensor, got {getattr(V0, 'shape', V0)!r}")
-    n_steps = _check_steps(n_steps, V0.shape[1])
+    n_steps = _validate.integer("n_steps", n_steps, minimum=1, maximum=V0.shape[1])
     Q0, norms = _unit_rows(V0)
     t0 = _clock()
     engine = _Lockstep(apply, Q0, n_steps, reorthogonalize=_mode(reorthogonalize),
@@ -555,7 +554,7 @@ def lanczos_plain(
     """
     if not isinstance(v0, torch.Tensor) or v0.ndim != 1:
         raise ValueError(f"v0 must be a 1-D tensor, got {getattr(v0, 'shape', v0)!r}")
-    n_steps = _check_steps(n_steps, v0.shape[0])
+    n_steps = _validate.integer("n_steps", n_steps, minimum=1, maximum=v0.shape[0])
     Q0, norms = _unit_rows(v0[None])
     t0 = _clock()
     engine = _Lockstep(lambda Q: matvec(Q[0])[None], Q0, n_steps, reorthogonalize="none",
@@ -564,14 +563,11 @@ def lanczos_plain(
     return _result(engine, 0, float(norms[0]), _clock() - t0)
 
 
-_WHICH = ("both", "largest", "smallest")
-
-
 def extreme_eigenvalues(
     op: SymmetricOperator,
     *,
     k: int = 1,
-    which: str = "both",
+    which: Extremes = "both",
     n_steps: int | None = None,
     seed: int | None = None,
     tol: float | None = None,
@@ -591,19 +587,16 @@ def extreme_eigenvalues(
     ones, only a run to exhaustion (``n_steps = N``) is guaranteed to list every copy.
     """
     N = op.shape[0]
-    if which not in _WHICH:
-        raise ValueError(f"which must be one of {_WHICH}, got {which!r}")
-    if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 1 <= k <= N:
-        raise ValueError(f"k must be an int in [1, N={N}], got {k!r}")
-    n_steps = _check_steps(min(N, 200) if n_steps is None else n_steps, N)
+    choice("which", which, EXTREMES)
+    k = _validate.integer("k", k, minimum=1, maximum=N)
+    n_steps = _validate.integer("n_steps", min(N, 200) if n_steps is None else n_steps,
+                                minimum=1, maximum=N)
     if n_steps < k:
         raise ValueError(f"n_steps must be >= k={k}, got {n_steps}")
     eps = float(torch.finfo(op.dtype).eps)
     tol = float(np.sqrt(eps)) if tol is None else tol
-    if not (np.isfinite(tol) and tol > 0):
-        raise ValueError(f"tol must be > 0 and finite, got {tol}")
-    if seed is None:
-        seed = int(np.random.SeedSequence().generate_state(1, dtype=np.uint64)[0] >> 1)
+    tol = _validate.positive("tol", tol)
+    seed = _validate.seed(seed)
     rng = np.random.default_rng(seed)
     v0 = torch.as_tensor(rng.standard_normal(N), dtype=op.dtype, device=op.device)
     t0 = _clock()

@@ -28,12 +28,12 @@ from functools import partial
 import numpy as np
 import torch
 
-from sharpdim._numerics import positive_int
+from sharpdim import _validate
 from sharpdim.curvature.functional import FlatLoss, NonFiniteError
 from sharpdim.curvature.hvp import hessian_stack
 from sharpdim.curvature.lanczos import lanczos_lockstep, lanczos_plain
 from sharpdim.curvature.spectral_measure import SpectralMeasure
-from sharpdim.vocabulary import REORTHOGONALIZATIONS, choice
+from sharpdim.vocabulary import REORTHOGONALIZATIONS, Reorthogonalization, choice
 
 __all__ = [
     "slq_spectral_measure",
@@ -126,7 +126,7 @@ def lockstep_quadratures(
     lockstep: int | None = None,
     on_error=None,
     on_group=None,
-    reorthogonalize: str = DEFAULT_REORTHOGONALIZATION,
+    reorthogonalize: Reorthogonalization = DEFAULT_REORTHOGONALIZATION,
 ) -> tuple[list, set[str], set[str]]:
     """The one SLQ engine: Lanczos runs ``i`` on the minibatch Hessians ``H_i`` at ``theta``
     from the probes ``probes[i]`` (``R × N``), ``lockstep`` runs per group (default: up to 16,
@@ -215,13 +215,6 @@ def _data(data) -> tuple[object, torch.Tensor, int]:
     return inputs, targets, n
 
 
-def _positive_int(name: str, value, upper: int | None = None, why: str = "") -> int:
-    value = positive_int(name, value)
-    if upper is not None and value > upper:
-        raise ValueError(f"{name} must be <= {upper}{why}, got {value}")
-    return int(value)
-
-
 def _stacks(device: torch.device, N: int) -> bool:
     """Whether runs in lockstep share one stacked graph (see :data:`_STACK_MAX_PARAMS`)."""
     return device.type != "cpu" or N <= _STACK_MAX_PARAMS
@@ -239,7 +232,7 @@ def _group_size(lockstep, n_runs: int, n_steps: int, N: int, dtype: torch.dtype,
     if lockstep is None:
         per_run = n_steps * N * torch.empty((), dtype=dtype).element_size()
         return int(max(1, min(n_runs, 16, _BASIS_BUDGET // max(per_run, 1))))
-    return min(_positive_int("lockstep", lockstep), n_runs)
+    return min(_validate.integer("lockstep", lockstep, minimum=1), n_runs)
 
 
 def slq_spectral_measure(
@@ -253,7 +246,7 @@ def slq_spectral_measure(
     seed: int,
     lockstep: int | None = None,
     dtype: torch.dtype | None = None,
-    reorthogonalize: str = DEFAULT_REORTHOGONALIZATION,
+    reorthogonalize: Reorthogonalization = DEFAULT_REORTHOGONALIZATION,
 ) -> SpectralMeasure:
     """SLQ estimate of the expected minibatch-Hessian spectral measure at ``θ`` (total mass
     ``N``), from ``n_runs`` runs of ``n_steps`` Lanczos steps on fresh minibatches of
@@ -273,11 +266,10 @@ def slq_spectral_measure(
         raise ValueError(f"theta must be a tensor of shape ({N},), got "
                          f"{getattr(theta, 'shape', type(theta).__name__)}")
     inputs, targets, n = _data(data)
-    n_runs = _positive_int("n_runs", n_runs)
-    n_steps = _positive_int("n_steps", n_steps, N, " (the number of parameters)")
-    batch_size = _positive_int("batch_size", batch_size, n, " (the number of examples)")
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    n_runs = _validate.integer("n_runs", n_runs, minimum=1)
+    n_steps = _validate.integer("n_steps", n_steps, minimum=1, maximum=N)      # parameters
+    batch_size = _validate.integer("batch_size", batch_size, minimum=1, maximum=n)  # examples
+    seed = _validate.integer("seed", seed, minimum=0)
     dtype = theta.dtype if dtype is None else dtype
     group = _group_size(lockstep, n_runs, n_steps, N, dtype, theta.device)
     reorthogonalize = choice("reorthogonalize", reorthogonalize, REORTHOGONALIZATIONS)

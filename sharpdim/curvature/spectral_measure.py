@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 from scipy.special import ndtr
 
+from sharpdim import _validate
 from sharpdim._numerics import gd_log_singular_value
 from sharpdim._serialize import Serializable
 
@@ -228,15 +229,14 @@ class SpectralMeasure(Serializable):
 
     def moment(self, p: int) -> float:
         """``Σ_j w_j x_j^p`` (for SLQ: an estimate of ``tr H^p``)."""
-        if not isinstance(p, int | np.integer) or p < 0:
-            raise ValueError(f"p must be an int >= 0, got {p!r}")
+        _validate.integer("p", p, minimum=0)
         return float((self.weights * self.nodes**p).sum())
 
     def histogram(self, bins: int | np.ndarray = 100, range=None) -> Histogram:
         """Masses per bin (``np.histogram`` weighted by the masses); default range covers all
         atoms, so the masses sum to the total mass."""
-        if isinstance(bins, int | np.integer) and bins < 1:
-            raise ValueError(f"bins must be >= 1, got {bins}")
+        if isinstance(bins, int | np.integer):
+            _validate.integer("bins", bins, minimum=1)
         lo, hi = (self.nodes.min(), self.nodes.max()) if range is None else range
         if not (np.isfinite(lo) and np.isfinite(hi) and lo <= hi):
             raise ValueError(f"range must be finite with lo <= hi, got {range!r}")
@@ -251,9 +251,7 @@ class SpectralMeasure(Serializable):
     def _bandwidth(self, bandwidth: float | None) -> float:
         if bandwidth is None:
             return silverman_bandwidth(self.nodes, self.weights)
-        if not (np.isfinite(bandwidth) and bandwidth > 0):
-            raise ValueError(f"bandwidth must be > 0 and finite, got {bandwidth}")
-        return float(bandwidth)
+        return _validate.positive("bandwidth", bandwidth)
 
     def gaussian_kde(
         self, grid=None, *, bandwidth: float | None = None, n_grid: int | None = None
@@ -313,8 +311,7 @@ class SpectralMeasure(Serializable):
         ``bandwidth=0`` uses the raw atoms' step function (generalized inverse: the smallest
         node with ``F(x) ≥ t``).
         """
-        if not isinstance(n_atoms, int | np.integer) or n_atoms < 1:
-            raise ValueError(f"n_atoms must be an int >= 1, got {n_atoms!r}")
+        _validate.integer("n_atoms", n_atoms, minimum=1)
         total = self.total_mass
         targets = (np.arange(n_atoms) + 0.5) * total / n_atoms
         if bandwidth == 0:

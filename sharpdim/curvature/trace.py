@@ -20,11 +20,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from sharpdim import _validate
 from sharpdim.curvature.hvp import SymmetricOperator
+from sharpdim.vocabulary import PROBE_DISTRIBUTIONS, ProbeDistribution
 
 __all__ = ["TraceEstimate", "hutchinson_trace", "hutch_plus_plus"]
-
-_DISTRIBUTIONS = ("rademacher", "gaussian")
 
 
 @dataclass(frozen=True)
@@ -44,14 +44,6 @@ class TraceEstimate:
     seconds: float
 
 
-def _seed(seed: int | None) -> int:
-    if seed is None:
-        return int(np.random.SeedSequence().generate_state(1, dtype=np.uint64)[0] >> 1)
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
-    return int(seed)
-
-
 def _probes(rng: np.random.Generator, N: int, k: int, distribution: str) -> np.ndarray:
     if distribution == "rademacher":
         return rng.integers(0, 2, size=(N, k)).astype(np.float64) * 2 - 1
@@ -67,28 +59,25 @@ def _quadratic_forms(op: SymmetricOperator, V: torch.Tensor, block: int) -> np.n
     return np.concatenate(out)
 
 
-def _check(op, n_samples, distribution, block_size, minimum: int) -> None:
-    if isinstance(n_samples, bool) or not isinstance(n_samples, int | np.integer) \
-            or n_samples < minimum:
-        raise ValueError(f"n_samples must be an int >= {minimum}, got {n_samples!r}")
-    if distribution not in _DISTRIBUTIONS:
-        raise ValueError(f"distribution must be one of {_DISTRIBUTIONS}, got {distribution!r}")
-    if not isinstance(block_size, int) or block_size < 1:
-        raise ValueError(f"block_size must be an int >= 1, got {block_size!r}")
+def _probe_stream(n_samples, seed, distribution, block_size,
+                  minimum: int) -> tuple[int, np.random.Generator, float]:
+    """Check a trace estimate's settings (``n_samples >= minimum`` products); return the seed
+    it records, the generator of its probes and its start time."""
+    _validate.integer("n_samples", n_samples, minimum=minimum)
+    _validate.choice("distribution", distribution, PROBE_DISTRIBUTIONS)
+    _validate.integer("block_size", block_size, minimum=1)
+    seed = _validate.seed(seed)
+    t0 = time.perf_counter()
+    return seed, np.random.default_rng(seed), t0
 
 
 def _stderr(samples: np.ndarray) -> float | None:
     return float(samples.std(ddof=1) / np.sqrt(samples.size)) if samples.size >= 2 else None
 
 
-def hutchinson_trace(
-    op: SymmetricOperator,
-    *,
-    n_samples: int,
-    seed: int | None,
-    distribution: str = "rademacher",
-    block_size: int = 16,
-) -> TraceEstimate:
+def hutchinson_trace(op: SymmetricOperator, *, n_samples: int, seed: int | None,
+                     distribution: ProbeDistribution = "rademacher",
+                     block_size: int = 16) -> TraceEstimate:
     """Hutchinson's estimate of ``tr H`` from ``n_samples`` probes (``n_samples`` products,
     ``block_size`` per batched call).
 
@@ -98,10 +87,7 @@ def hutchinson_trace(
     >>> hutchinson_trace(D, n_samples=3, seed=0).value   # exact for diagonal, Rademacher
     4.0
     """
-    _check(op, n_samples, distribution, block_size, 1)
-    seed = _seed(seed)
-    t0 = time.perf_counter()
-    rng = np.random.default_rng(seed)
+    seed, rng, t0 = _probe_stream(n_samples, seed, distribution, block_size, 1)
     N = op.shape[0]
     V = torch.as_tensor(_probes(rng, N, n_samples, distribution), dtype=op.dtype,
                         device=op.device)
@@ -113,21 +99,13 @@ def hutchinson_trace(
     )
 
 
-def hutch_plus_plus(
-    op: SymmetricOperator,
-    *,
-    n_samples: int,
-    seed: int | None,
-    distribution: str = "rademacher",
-    block_size: int = 16,
-) -> TraceEstimate:
+def hutch_plus_plus(op: SymmetricOperator, *, n_samples: int, seed: int | None,
+                    distribution: ProbeDistribution = "rademacher",
+                    block_size: int = 16) -> TraceEstimate:
     """Hutch++ estimate of ``tr H`` with a budget of ``n_samples ≥ 3`` products:
     ``k = n_samples // 3`` sketch probes, ``k`` products for ``HQ``, the rest for the
     residual's Hutchinson estimate."""
-    _check(op, n_samples, distribution, block_size, 3)
-    seed = _seed(seed)
-    t0 = time.perf_counter()
-    rng = np.random.default_rng(seed)
+    seed, rng, t0 = _probe_stream(n_samples, seed, distribution, block_size, 3)
     N = op.shape[0]
     k = n_samples // 3
     n_rest = n_samples - 2 * k

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from torch.func import grad as func_grad
 
+from sharpdim import _validate
 from sharpdim.curvature.functional import FlatLoss, NonFiniteError
 from sharpdim.curvature.lanczos import extreme_eigenvalues
 from sharpdim.curvature.update_maps import GradientFn, UpdateMap
@@ -130,8 +131,8 @@ def update_jacobian(
     n = state.numel()
     if chunk_size is None:
         chunk_size = max(1, min(n, (64 * 2**20) // max(1, n * state.element_size())))
-    elif not isinstance(chunk_size, int) or chunk_size < 1:
-        raise ValueError(f"chunk_size must be a positive int or None, got {chunk_size!r}")
+    else:
+        chunk_size = _validate.integer("chunk_size", chunk_size, minimum=1)
     s_req, out = _linearize(update, state, grad_fn)
     _raise_non_finite(update, state, out.detach(), "step", describe, batch)
     _check_differentiable(update, state, out, describe, batch)
