@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -227,18 +227,17 @@ def _degenerate(data: SweepData) -> dict[str, str]:
     return out
 
 
-def analyse(data: SweepData, *, n_resamples: int = 400,
-            confidence: float = 0.95) -> Analysis:
-    """Every number the report prints (see the module docstring)."""
-    done = with_state_normalised(with_baselines(data.done),
-                                 {r["run_id"]: r.get("n_parameters") for r in data.runs})
+def _pooled_measures_and_factors(data: SweepData, done: list[dict[str, Any]]
+                                 ) -> tuple[list[str], list[str], str]:
+    """The measures and factors of the pooled Kendall table, and the note that says what was
+    left out of it: with several optimizers the raw update-Jacobian measures (state sizes N,
+    2N, 3N) are ranked within an optimizer only, and an optimizer-specific lr or
+    weight-decay axis leaves no cell to granulate over (τ only)."""
     factors = data.factors
     present = measures_present(done)
-    enough = len(done) >= MIN_RUNS_FOR_KENDALL
     note = ""
     pooled_factors = list(factors)
     if "optimizer" in factors and len({r.get("optimizer") for r in done}) > 1:
-        # state sizes N, 2N, 3N: the raw update-Jacobian SD is compared within an optimizer
         present = [m for m in present if m not in STATE_SIZE_DEPENDENT]
         grid = data.canonical.get("grid", {})
         own = [k for k in ("lr", "weight_decay") if isinstance(grid.get(k), Mapping)
@@ -253,6 +252,87 @@ def analyse(data: SweepData, *, n_resamples: int = 400,
             note = (note + "; " if note else "") + (
                 "the raw update-Jacobian SD and λ₁ live on state spaces of size N, 2N, 3N "
                 "and are ranked within each optimizer only; pooled tables use SD / state size")
+    return present, pooled_factors, note
+
+
+def _decisive_comparisons(rows: Sequence[Mapping[str, Any]], note: str, *,
+                          variants: Sequence[str], baselines: Sequence[str],
+                          group_by: Sequence[str], n_resamples: int, confidence: float,
+                          errors: list[str]) -> list[PairedDifference]:
+    """Each SD variant against the best of ``baselines``, per target (none with fewer than
+    :data:`MIN_RUNS_FOR_KENDALL` rows); a comparison that cannot be made is appended to
+    ``errors`` (``note`` says on which runs), a constant variant is "not testable"."""
+    out = []
+    if len(rows) < MIN_RUNS_FOR_KENDALL or not baselines:
+        return out
+    for target in TARGETS:
+        for m in variants:
+            try:
+                d = paired_tau_difference(
+                    rows, m, baselines, target, group_by=group_by, seed=0,
+                    n_resamples=n_resamples, confidence=confidence)
+                values = np.asarray([r[m] for r in rows if is_finite_number(r.get(m))],
+                                    dtype=float)
+                if is_constant(values):  # AdamW's update SD ≡ 3N: τ ranks rounding residue
+                    d = dataclasses.replace(d, verdict="not testable")
+                out.append(d)
+            except ValueError as exc:
+                errors.append(f"{m} vs baselines on {target}{note}: {exc}")
+    return out
+
+
+def _optimizer_analysis(opt: str, rows: list[dict[str, Any]], factors: Sequence[str], *,
+                        multi_seed: bool, n_resamples: int,
+                        compare: Callable[..., list[PairedDifference]]) -> OptimizerAnalysis:
+    """The analysis of one optimizer's runs ``rows``, over the factors that vary within them
+    (``compare``: :func:`_decisive_comparisons` with the shared settings bound)."""
+    inner = tuple(f for f in factors if f != "optimizer"
+                  and len({r.get(f) for r in rows}) > 1)
+    here = measures_present(rows)
+    kr = (kendall_rows(rows, inner, measures=here, n_resamples=n_resamples,
+                       replicated=multi_seed)
+          if len(rows) >= MIN_RUNS_FOR_KENDALL and here else [])
+    # within one optimizer SD / state size ranks exactly like SD: not a second variant
+    variants = tuple(m for m in names_with_role("sd") if m in here and m != UPDATE_SD[1])
+    gaps = [(r["loss_gap"], r["gen_gap"]) for r in rows
+            if is_finite_number(r.get("loss_gap")) and is_finite_number(r.get("gen_gap"))]
+    return OptimizerAnalysis(
+        optimizer=opt, n_runs=len(rows), factors=inner, kendall=tuple(kr),
+        decisive=tuple(compare(rows, f" ({opt} runs)", variants=variants,
+                               group_by=inner)),
+        median_gen_gap=(float(np.median([g for _, g in gaps])) if gaps else None),
+        median_loss_gap=(float(np.median([lg for lg, _ in gaps])) if gaps else None),
+        tau_loss_vs_accuracy_gap=(kendall_tau(*zip(*gaps, strict=True))
+                                  if len(gaps) >= 2 else None),
+        confounds=_confounds(rows, variants))
+
+
+def _series_claims(series: Mapping[str, Mapping[str, Any]]) -> list[ClaimVerdict]:
+    """The grokking claims of the checkpoint series (none without an SD and a λ₁ series)."""
+    sd_name = next((m for m in names_in_family("sd")
+                    if any(m in per for per in series.values())), None)
+    lam_name = next((m for m in names_in_family("lambda")
+                     if any(m in per for per in series.values())), None)
+    if not (sd_name and lam_name):
+        return []
+    return list(grokking_claims(series, sd_name=sd_name, lambda_name=lam_name))
+
+
+def _subset_comparison(compare: Callable[..., list[PairedDifference]],
+                       rows: list[dict[str, Any]], done: Sequence[Any],
+                       note: str) -> list[PairedDifference]:
+    """The decisive comparisons on a subset of the runs, when it is a proper non-empty one."""
+    return compare(rows, note) if 0 < len(rows) < len(done) else []
+
+
+def analyse(data: SweepData, *, n_resamples: int = 400,
+            confidence: float = 0.95) -> Analysis:
+    """Every number the report prints (see the module docstring)."""
+    done = with_state_normalised(with_baselines(data.done),
+                                 {r["run_id"]: r.get("n_parameters") for r in data.runs})
+    factors = data.factors
+    present, pooled_factors, note = _pooled_measures_and_factors(data, done)
+    enough = len(done) >= MIN_RUNS_FOR_KENDALL
     krows = kendall_rows(done, pooled_factors, measures=present, n_resamples=n_resamples,
                          replicated=data.multi_seed, configuration=factors
                          ) if enough and present else []
@@ -264,71 +344,31 @@ def analyse(data: SweepData, *, n_resamples: int = 400,
 
     def compare(rows, note: str, variants=sd_variants,
                 group_by=tuple(factors)) -> list[PairedDifference]:
-        out = []
-        if len(rows) < MIN_RUNS_FOR_KENDALL or not baselines:
-            return out
-        for target in TARGETS:
-            for m in variants:
-                try:
-                    d = paired_tau_difference(
-                        rows, m, baselines, target,
-                        group_by=group_by if data.multi_seed else (), seed=0,
-                        n_resamples=n_resamples, confidence=confidence)
-                    values = np.asarray([r[m] for r in rows if is_finite_number(r.get(m))],
-                                        dtype=float)
-                    if is_constant(values):  # AdamW's update SD ≡ 3N: τ ranks rounding residue
-                        d = dataclasses.replace(d, verdict="not testable")
-                    out.append(d)
-                except ValueError as exc:
-                    errors.append(f"{m} vs baselines on {target}{note}: {exc}")
-        return out
+        return _decisive_comparisons(rows, note, variants=variants, baselines=baselines,
+                                     group_by=group_by if data.multi_seed else (),
+                                     n_resamples=n_resamples,
+                                     confidence=confidence, errors=errors)
 
     decisive = compare(done, "")
-    converged = [r for r in done if r.get("converged") == 1.0]
     # runs that missed the stopping criterion are analysed separately: the same comparison
     # on the converged runs alone, when some but not all converged
-    decisive_converged = (compare(converged, " (converged runs)")
-                          if 0 < len(converged) < len(done) else [])
+    converged = [r for r in done if r.get("converged") == 1.0]
+    decisive_converged = _subset_comparison(compare, converged, done, " (converged runs)")
     # a sceptic's check: the same comparison without the runs flagged degenerate (dead
     # networks, whose SD = N counts flat directions), when some but not all are
     degenerate = _degenerate(data)
     alive = [r for r in done if r["run_id"] not in degenerate]
-    decisive_nondegenerate = (compare(alive, " (non-degenerate runs)")
-                              if 0 < len(alive) < len(done) else [])
+    decisive_nondegenerate = _subset_comparison(compare, alive, done, " (non-degenerate runs)")
     confounds = _confounds(done, sd_variants)
     per_optimizer_tables = []
     if "optimizer" in factors and len({r.get("optimizer") for r in done}) > 1:
         for opt in sorted({r["optimizer"] for r in done}):
-            rows = [r for r in done if r["optimizer"] == opt]
-            # the factors that vary within this optimizer's runs
-            inner = tuple(f for f in factors if f != "optimizer"
-                          and len({r.get(f) for r in rows}) > 1)
-            here = measures_present(rows)
-            kr = (kendall_rows(rows, inner, measures=here, n_resamples=n_resamples,
-                               replicated=data.multi_seed)
-                  if len(rows) >= MIN_RUNS_FOR_KENDALL and here else [])
-            # within one optimizer SD / state size ranks exactly like SD: not a second variant
-            variants = tuple(m for m in names_with_role("sd") if m in here
-                             and m != UPDATE_SD[1])
-            gaps = [(r["loss_gap"], r["gen_gap"]) for r in rows
-                    if is_finite_number(r.get("loss_gap")) and is_finite_number(r.get("gen_gap"))]
-            per_optimizer_tables.append(OptimizerAnalysis(
-                optimizer=opt, n_runs=len(rows), factors=inner, kendall=tuple(kr),
-                decisive=tuple(compare(rows, f" ({opt} runs)", variants=variants,
-                                       group_by=inner)),
-                median_gen_gap=(float(np.median([g for _, g in gaps])) if gaps else None),
-                median_loss_gap=(float(np.median([lg for lg, _ in gaps])) if gaps else None),
-                tau_loss_vs_accuracy_gap=(kendall_tau(*zip(*gaps, strict=True))
-                                          if len(gaps) >= 2 else None),
-                confounds=_confounds(rows, variants)))
+            per_optimizer_tables.append(_optimizer_analysis(
+                opt, [r for r in done if r["optimizer"] == opt], factors,
+                multi_seed=data.multi_seed, n_resamples=n_resamples, compare=compare))
     claims = list(kendall_claims(krows, by_optimizer=per_opt.get("gen_gap"))) if krows else []
     if data.series:
-        sd_name = next((m for m in names_in_family("sd")
-                        if any(m in per for per in data.series.values())), None)
-        lam_name = next((m for m in names_in_family("lambda")
-                         if any(m in per for per in data.series.values())), None)
-        if sd_name and lam_name:
-            claims += grokking_claims(data.series, sd_name=sd_name, lambda_name=lam_name)
+        claims += _series_claims(data.series)
     return Analysis(records=tuple(done), present=tuple(present), kendall=tuple(krows),
                     per_optimizer=per_opt, decisive=tuple(decisive),
                     decisive_errors=tuple(errors),
