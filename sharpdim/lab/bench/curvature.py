@@ -40,6 +40,7 @@ from sharpdim.curvature.hessian import exact_hessian
 from sharpdim.curvature.hvp import hessian_operator, hessian_stack
 from sharpdim.curvature.lanczos import lanczos_lockstep, timing_clock
 from sharpdim.curvature.slq import lockstep_quadratures, slq_spectral_measure
+from sharpdim.lab.bench.markdown import table_row
 from sharpdim.lab.bench.timing import within_turn_ratio
 
 __all__ = [
@@ -623,58 +624,120 @@ def _timed(fn, device):
     return out, clock() - t0
 
 
+_MEMORY_NOTE = ("growth of the resident set (pages freed by earlier steps are reused, so small "
+                "sizes can read 0)")
+
+
+def _exact_sd(alpha: np.ndarray) -> float:
+    """The exact SD of the Hessian eigenvalues ``alpha`` at ``η = EXACT_LR``."""
+    from sharpdim._numerics import gd_log_singular_value
+    from sharpdim.dimension import sharpness_dimension
+
+    return sharpness_dimension(np.sort(gd_log_singular_value(alpha, lr=EXACT_LR))[::-1])
+
+
+def _single_hvp_seconds(f, xb, yb, rng: np.random.Generator, device) -> float:
+    """Seconds of one float64 HVP: least of 3 turns of ``min(N, 200)`` products through the
+    same graph (raw double backwards, the probe drawn from ``rng``)."""
+    N = f.n_params
+    t64 = f.theta0.detach().to(torch.float64).clone().requires_grad_(True)
+    (g,) = torch.autograd.grad(f(t64, xb, yb), t64, create_graph=True)
+    v = torch.as_tensor(rng.standard_normal(N), dtype=torch.float64, device=device)
+    k = min(N, 200)
+
+    def products() -> None:
+        for _ in range(k):
+            torch.autograd.grad(g, t64, v, retain_graph=True)
+
+    return _round_robin({"hvp": products}, 3, device)["hvp"] / k
+
+
+def _float64_hessian(f, xb, yb, device, *, twice: bool) -> tuple[torch.Tensor, float, dict]:
+    """The float64 Hessian, its build time (``twice``: the lesser of two builds) and the peak
+    memory of the first build."""
+    def build() -> torch.Tensor:
+        return exact_hessian(f, f.theta0, xb, yb, dtype=torch.float64)
+
+    with _peak_memory(device) as mem_build:
+        H, t_build = _timed(build, device)
+    if twice:  # the goal's figure: the lesser of two builds, like every other time
+        del H
+        H, t_again = _timed(build, device)
+        t_build = min(t_build, t_again)
+    return H, t_build, mem_build
+
+
+def _build_rows(label: str, N: int, t_build: float, t_hvp: float,
+                mem_build: dict) -> list[BenchRow]:
+    ratio = t_build / (N * t_hvp)
+    goal, met = _goal(ratio, "≤", 1.5) if label == "13k" else ("", None)
+    note = f"{N:,} parameters, float64, H alone {N * N * 8 / 2**20:,.0f} MiB"
+    return [
+        BenchRow("exact", label, "Hessian build", t_build, "s", note),
+        BenchRow("exact", label, "Hessian build ÷ N single HVPs (float64)", ratio,
+                 "ratio", f"one HVP {t_hvp * 1e3:.3g} ms; blocks of "
+                 "64 probes, one batched double backward each", goal, met),
+        BenchRow("exact", label, "peak memory, build (float64)",
+                 _mib(mem_build), "MiB", _MEMORY_NOTE),
+    ]
+
+
+def _eigh_rows(label: str, t_build: float, t_eigh: float, t_sd: float, sd64: float,
+               mem_eigh: dict) -> list[BenchRow]:
+    total = t_build + t_eigh + t_sd
+    return [
+        BenchRow("exact", label, "eigvalsh (float64)", t_eigh, "s", ""),
+        BenchRow("exact", label, "peak memory, eigvalsh (float64)", _mib(mem_eigh), "MiB",
+                 _MEMORY_NOTE),
+        BenchRow("exact", label, "exact SD of one minibatch (build + eigvalsh + SD)", total,
+                 "s", f"SD = {sd64:.6g} at η = {EXACT_LR:g} (model at initialization)"),
+        BenchRow("exact", label, "exact SD of one minibatch ÷ eigvalsh alone",
+                 total / t_eigh, "ratio", "the rest is the build and the SD itself"),
+    ]
+
+
+def _float32_rows(label: str, f, xb, yb, alpha: np.ndarray, sd64: float, t64: float,
+                  device) -> list[BenchRow]:
+    """The float32 option against float64 (eigenvalues ``alpha``, SD ``sd64``, build +
+    eigvalsh seconds ``t64``): its time, memory, SD error and eigenvalue error."""
+    with _peak_memory(device) as mem32:
+        H32, t_build32 = _timed(lambda: exact_hessian(
+            f, f.theta0, xb, yb, dtype=torch.float32), device)
+        alpha32, t_eigh32 = _timed(lambda H32=H32: torch.linalg.eigvalsh(H32), device)
+    del H32
+    alpha32 = alpha32.double().cpu().numpy()
+    scale = float(np.abs(alpha).max()) or 1.0
+    sd32 = _exact_sd(alpha32)
+    return [
+        BenchRow("exact", label, "float32 option: build + eigvalsh", t_build32 + t_eigh32,
+                 "s", f"build {t_build32:.3g} s, eigvalsh {t_eigh32:.3g} s; "
+                 f"{(t_build32 + t_eigh32) / t64:.2f}× the float64 time"),
+        BenchRow("exact", label, "float32 option: peak memory, build + eigvalsh",
+                 _mib(mem32), "MiB", _MEMORY_NOTE),
+        BenchRow("exact", label, "float32 option: |SD − SD(float64)|", abs(sd32 - sd64),
+                 "dimensions", f"SD(float32) = {sd32:.6g}, SD(float64) = {sd64:.6g}"),
+        BenchRow("exact", label, "float32 option: max|Δα| ÷ max|α|",
+                 float(np.abs(alpha32 - alpha).max()) / scale, "relative",
+                 "eigenvalue error against float64 (sorted, paired)"),
+    ]
+
+
 def _exact_rows(sizes, eigh_sizes, x, y, *, batch_size, seed, device) -> list[BenchRow]:
     """Per size: float64 Hessian build (at 13k the lesser of two) ÷ ``N`` single float64 HVPs
     (least of 3 turns of ``min(N, 200)`` products through the same graph, raw double
     backwards), ``eigvalsh`` and
     the per-minibatch exact SD (build + ``eigvalsh`` + SD, at ``η = EXACT_LR``), peak memory;
     the float32 option's times and its SD and eigenvalue error against float64."""
-    from sharpdim._numerics import gd_log_singular_value
-    from sharpdim.dimension import sharpness_dimension
-
     rows = []
     rng = np.random.default_rng(seed)
     warm = flat_loss(mlp((N_FEATURES, 2, N_CLASSES), seed=seed).to(device), F.cross_entropy)
     torch.linalg.eigvalsh(exact_hessian(warm, warm.theta0, x[:4], y[:4]))  # lazy init
-    mem_note = ("growth of the resident set (pages freed by earlier steps are reused, so small "
-                "sizes can read 0)")
-
-    def sd(alpha: np.ndarray) -> float:
-        return sharpness_dimension(np.sort(gd_log_singular_value(alpha, lr=EXACT_LR))[::-1])
-
     for label in sizes:
-        model = mlp(EXACT_WIDTHS[label], seed=seed).to(device)
-        f = flat_loss(model, F.cross_entropy)
+        f = flat_loss(mlp(EXACT_WIDTHS[label], seed=seed).to(device), F.cross_entropy)
         xb, yb = _batches(x, y, 1, batch_size, rng)[0]
-        N = f.n_params
-        t64 = f.theta0.detach().to(torch.float64).clone().requires_grad_(True)
-        (g,) = torch.autograd.grad(f(t64, xb, yb), t64, create_graph=True)
-        v = torch.as_tensor(rng.standard_normal(N), dtype=torch.float64, device=device)
-        k = min(N, 200)
-
-        def products(g=g, t64=t64, v=v, k=k) -> None:
-            for _ in range(k):
-                torch.autograd.grad(g, t64, v, retain_graph=True)
-
-        t_hvp = _round_robin({"hvp": products}, 3, device)["hvp"] / k
-        del g, t64
-        with _peak_memory(device) as mem_build:
-            H, t_build = _timed(lambda f=f, xb=xb, yb=yb: exact_hessian(
-                f, f.theta0, xb, yb, dtype=torch.float64), device)
-        if label == "13k":  # the goal's figure: the lesser of two builds, like every other time
-            del H
-            H, t_again = _timed(lambda f=f, xb=xb, yb=yb: exact_hessian(
-                f, f.theta0, xb, yb, dtype=torch.float64), device)
-            t_build = min(t_build, t_again)
-        ratio = t_build / (N * t_hvp)
-        goal, met = _goal(ratio, "≤", 1.5) if label == "13k" else ("", None)
-        note = f"{N:,} parameters, float64, H alone {N * N * 8 / 2**20:,.0f} MiB"
-        rows.append(BenchRow("exact", label, "Hessian build", t_build, "s", note))
-        rows.append(BenchRow("exact", label, "Hessian build ÷ N single HVPs (float64)", ratio,
-                             "ratio", f"one HVP {t_hvp * 1e3:.3g} ms; blocks of "
-                             "64 probes, one batched double backward each", goal, met))
-        rows.append(BenchRow("exact", label, "peak memory, build (float64)",
-                             _mib(mem_build), "MiB", mem_note))
+        t_hvp = _single_hvp_seconds(f, xb, yb, rng, device)
+        H, t_build, mem_build = _float64_hessian(f, xb, yb, device, twice=label == "13k")
+        rows += _build_rows(label, f.n_params, t_build, t_hvp, mem_build)
         if label not in eigh_sizes:
             rows.append(BenchRow("exact", label, "eigvalsh (float64)", None, "s",
                                  "not run in this benchmark (eigh_sizes)"))
@@ -684,37 +747,9 @@ def _exact_rows(sizes, eigh_sizes, x, y, *, batch_size, seed, device) -> list[Be
             alpha, t_eigh = _timed(lambda H=H: torch.linalg.eigvalsh(H), device)
         del H
         alpha = alpha.cpu().numpy()
-        sd64, t_sd = _timed(lambda alpha=alpha: sd(alpha), device)
-        total = t_build + t_eigh + t_sd
-        rows += [
-            BenchRow("exact", label, "eigvalsh (float64)", t_eigh, "s", ""),
-            BenchRow("exact", label, "peak memory, eigvalsh (float64)", _mib(mem_eigh), "MiB",
-                     mem_note),
-            BenchRow("exact", label, "exact SD of one minibatch (build + eigvalsh + SD)", total,
-                     "s", f"SD = {sd64:.6g} at η = {EXACT_LR:g} (model at initialization)"),
-            BenchRow("exact", label, "exact SD of one minibatch ÷ eigvalsh alone",
-                     total / t_eigh, "ratio", "the rest is the build and the SD itself"),
-        ]
-        with _peak_memory(device) as mem32:
-            H32, t_build32 = _timed(lambda f=f, xb=xb, yb=yb: exact_hessian(
-                f, f.theta0, xb, yb, dtype=torch.float32), device)
-            alpha32, t_eigh32 = _timed(lambda H32=H32: torch.linalg.eigvalsh(H32), device)
-        del H32
-        alpha32 = alpha32.double().cpu().numpy()
-        scale = float(np.abs(alpha).max()) or 1.0
-        sd32 = sd(alpha32)
-        rows += [
-            BenchRow("exact", label, "float32 option: build + eigvalsh", t_build32 + t_eigh32,
-                     "s", f"build {t_build32:.3g} s, eigvalsh {t_eigh32:.3g} s; "
-                     f"{(t_build32 + t_eigh32) / (t_build + t_eigh):.2f}× the float64 time"),
-            BenchRow("exact", label, "float32 option: peak memory, build + eigvalsh",
-                     _mib(mem32), "MiB", mem_note),
-            BenchRow("exact", label, "float32 option: |SD − SD(float64)|", abs(sd32 - sd64),
-                     "dimensions", f"SD(float32) = {sd32:.6g}, SD(float64) = {sd64:.6g}"),
-            BenchRow("exact", label, "float32 option: max|Δα| ÷ max|α|",
-                     float(np.abs(alpha32 - alpha).max()) / scale, "relative",
-                     "eigenvalue error against float64 (sorted, paired)"),
-        ]
+        sd64, t_sd = _timed(lambda alpha=alpha: _exact_sd(alpha), device)
+        rows += _eigh_rows(label, t_build, t_eigh, t_sd, sd64, mem_eigh)
+        rows += _float32_rows(label, f, xb, yb, alpha, sd64, t_build + t_eigh, device)
     return rows
 
 
@@ -878,10 +913,9 @@ def _render_study(study: list[dict]) -> list[str]:
             pn += f" [{f(r['lambda_paired_none'])}]"
             spread += f" [{f(r['lambda_spread'])}]"
         secs = " / ".join(f"{r['seconds'][m]:.1f}" for m in ("full", "partial", "none"))
-        lines.append(f"| {r['case']} | {r['m']} | {r['dtype']} | {r['runs']} | {r['seeds']} | "
-                     f"{spread} | {f(r['rmse_full'])} | {f(r['rmse_partial'])} | "
-                     f"{f(r['rmse_none'])} | {pp} | {pn} | {'yes' if r['within'] else 'no'} | "
-                     f"{secs} |")
+        lines.append(table_row(r["case"], r["m"], r["dtype"], r["runs"], r["seeds"], spread,
+                               f(r["rmse_full"]), f(r["rmse_partial"]), f(r["rmse_none"]), pp,
+                               pn, "yes" if r["within"] else "no", secs))
     return lines
 
 

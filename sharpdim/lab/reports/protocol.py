@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from sharpdim.lab.bench.markdown import table_row
 from sharpdim.lab.evaluation.protocol import MIN_PRIMARY_RUNS, ProtocolSpec, evaluate_protocol
 
 __all__ = ["read_results_csv", "sweep_protocol", "write_protocol_json", "protocol_lines"]
@@ -70,10 +71,10 @@ def _controls_lines(doc) -> list[str]:
         if "power" not in c:
             continue
         power = ", ".join(p["verdict"] for p in c["power"])
-        lines.append(f"| {t} | {c['heldout_oracle']['verdict']} | {power} | "
-                     f"{_f(c['resolving_power_k'], 'g')} | "
-                     f"{_f(c['null_false_held_rate'], '.3f')} | "
-                     f"{'**yes**' if c['can_decide'] else '**no: cannot decide**'} |")
+        lines.append(table_row(t, c["heldout_oracle"]["verdict"], power,
+                               _f(c["resolving_power_k"], "g"),
+                               _f(c["null_false_held_rate"], ".3f"),
+                               "**yes**" if c["can_decide"] else "**no: cannot decide**"))
     return lines
 
 
