@@ -58,6 +58,20 @@ def _save(fig: Figure, path: Path) -> Path:
     return path
 
 
+def _axis_labels(ax, xlabel: str, ylabel: str) -> None:
+    """The report's axis style: labels at 8 pt, tick labels at 7 pt."""
+    ax.set_xlabel(xlabel, fontsize=8)
+    ax.set_ylabel(ylabel, fontsize=8)
+    ax.tick_params(labelsize=7)
+
+
+def _finish(fig: Figure, title: str, path: Path) -> Path:
+    """Title a figure of several panels (9 pt), lay it out and save it to ``path``."""
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
 
 def scatter_against_target(records: Sequence[Mapping[str, Any]], measures: Sequence[str],
                            target: str, path: Path) -> Path:
@@ -90,10 +104,8 @@ def scatter_against_target(records: Sequence[Mapping[str, Any]], measures: Seque
         ax.set_xlabel(LABELS.get(m, m), fontsize=8)
         ax.set_ylabel(LABELS.get(target, target) if k % cols == 0 else "", fontsize=7)
         ax.tick_params(labelsize=7)
-    fig.suptitle(f"measures against the {LABELS.get(target, target)} (colour: log lr, "
-                 "dark = small; size: batch size; marker: optimizer)", fontsize=9)
-    fig.tight_layout()
-    return _save(fig, path)
+    return _finish(fig, f"measures against the {LABELS.get(target, target)} (colour: log lr, "
+                   "dark = small; size: batch size; marker: optimizer)", path)
 
 
 def hessian_spectra(spectra: Mapping[str, np.ndarray], path: Path, *,
@@ -117,16 +129,10 @@ def hessian_spectra(spectra: Mapping[str, np.ndarray], path: Path, *,
             ax1.axvline(value, color=colour, ls="--", lw=0.8)
             ax2.axhline(value, color=colour, ls="--", lw=0.8, label=f"{text} = {value:.3g}")
     ax1.axvline(0.0, color="grey", lw=0.6)
-    ax1.set_xlabel("eigenvalue α", fontsize=8)
-    ax1.set_ylabel("count (log)", fontsize=8)
-    ax2.set_xlabel("rank", fontsize=8)
-    ax2.set_ylabel("top eigenvalues", fontsize=8)
-    for ax in (ax1, ax2):
-        ax.tick_params(labelsize=7)
+    _axis_labels(ax1, "eigenvalue α", "count (log)")
+    _axis_labels(ax2, "rank", "top eigenvalues")
     ax2.legend(fontsize=6)
-    fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    return _save(fig, path)
+    return _finish(fig, title, path)
 
 
 def slq_densities(measures: Mapping[str, tuple[np.ndarray, np.ndarray]], path: Path, *,
@@ -149,9 +155,7 @@ def slq_densities(measures: Mapping[str, tuple[np.ndarray, np.ndarray]], path: P
             edges_drawn.add(value)
             ax.axvline(value, color=colour, ls="--", lw=0.8, label=f"{text} = {value:.3g}")
     ax.axvline(0.0, color="grey", lw=0.6)
-    ax.set_xlabel("Hessian eigenvalue α (Ritz values)", fontsize=8)
-    ax.set_ylabel("spectral mass (log)", fontsize=8)
-    ax.tick_params(labelsize=7)
+    _axis_labels(ax, "Hessian eigenvalue α (Ritz values)", "spectral mass (log)")
     ax.legend(fontsize=6)
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
@@ -171,16 +175,10 @@ def sharpness_profiles(profiles: Mapping[str, np.ndarray], path: Path) -> Path:
         ax2.plot(k, np.cumsum(np.where(np.isfinite(lam), lam, -np.inf)), lw=0.8, label=label)
     ax1.axhline(0.0, color="grey", lw=0.5)
     ax2.axhline(0.0, color="grey", lw=0.5)
-    ax1.set_xlabel("order k", fontsize=8)
-    ax1.set_ylabel("λ_k = mean ln|1 − ηα|_(k)", fontsize=8)
-    ax2.set_xlabel("order k", fontsize=8)
-    ax2.set_ylabel("partial sum λ_1 + … + λ_k", fontsize=8)
-    for ax in (ax1, ax2):
-        ax.tick_params(labelsize=7)
+    _axis_labels(ax1, "order k", "λ_k = mean ln|1 − ηα|_(k)")
+    _axis_labels(ax2, "order k", "partial sum λ_1 + … + λ_k")
     ax1.legend(fontsize=6)
-    fig.suptitle("RDS sharpness profiles (exact)", fontsize=9)
-    fig.tight_layout()
-    return _save(fig, path)
+    return _finish(fig, "RDS sharpness profiles (exact)", path)
 
 
 def checkpoint_curves(series: Mapping[str, Mapping[str, Sequence[tuple[int, float]]]],
@@ -370,10 +368,8 @@ def estimate_vs_reference(records: Sequence[Mapping[str, Any]], reference: str,
         lo, hi = float(min(x.min(), y.min())), float(max(x.max(), y.max()))
         ax.plot([lo, hi], [lo, hi], color="grey", lw=0.8, label="y = x")
         ax.legend(fontsize=7)
-    ax.set_xlabel(LABELS.get(reference, reference), fontsize=8)
-    ax.set_ylabel(LABELS.get(estimate, estimate), fontsize=8)
+    _axis_labels(ax, LABELS.get(reference, reference), LABELS.get(estimate, estimate))
     ax.set_title(f"{LABELS.get(estimate, estimate)} against {LABELS.get(reference, reference)}"
                  f" ({len(pts)} runs)", fontsize=8)
-    ax.tick_params(labelsize=7)
     fig.tight_layout()
     return _save(fig, path)

@@ -10,6 +10,7 @@ Which one was used is recorded in each row. Read the caveat of
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -64,6 +65,21 @@ def _safe(stat):
     return wrapped
 
 
+def _coefficient_interval(records: Sequence[Mapping[str, Any]], measure: str, target: str,
+                          factors: Sequence[str], coefficient: str, *, seed: int,
+                          group_by: Sequence[str], n_resamples: int) -> BootstrapInterval | None:
+    """The bootstrap interval of one field (``"tau"`` or ``"Psi"``) of the granulated Kendall
+    coefficient of ``measure`` against ``target``; ``None`` where no interval can be formed."""
+    def statistic(rs):
+        return getattr(granulated_kendall(rs, measure, target, factors), coefficient)
+
+    try:
+        return bootstrap_ci(records, _safe(statistic), seed=seed, group_by=group_by,
+                            n_resamples=n_resamples)
+    except ValueError:
+        return None
+
+
 def kendall_rows(
     records: Sequence[Mapping[str, Any]],
     factors: Sequence[str],
@@ -101,21 +117,12 @@ def kendall_rows(
                 continue
             tau_ci = Psi_ci = None
             if g.n_records >= 3:
-                try:
-                    tau_ci = bootstrap_ci(
-                        usable, _safe(lambda rs, m=key, t=target, f=facs:
-                                      granulated_kendall(rs, m, t, f).tau),
-                        seed=seed, group_by=group_by, n_resamples=n_resamples)
-                except ValueError:
-                    tau_ci = None
+                interval = functools.partial(_coefficient_interval, usable, key, target, facs,
+                                             seed=seed, group_by=group_by,
+                                             n_resamples=n_resamples)
+                tau_ci = interval("tau")
                 if factors and g.Psi is not None:
-                    try:
-                        Psi_ci = bootstrap_ci(
-                            usable, _safe(lambda rs, m=key, t=target, f=facs:
-                                          granulated_kendall(rs, m, t, f).Psi),
-                            seed=seed, group_by=group_by, n_resamples=n_resamples)
-                    except ValueError:
-                        Psi_ci = None
+                    Psi_ci = interval("Psi")
             rows.append(KendallRow(
                 measure=m, target=target, n_records=g.n_records,
                 n_excluded=g.n_excluded_measure + g.n_excluded_target, tau=g.tau,

@@ -286,20 +286,26 @@ def _curves_only(c: ReportContext) -> bool:
     return c.analysis.checkpoints is not None and len(c.analysis.records) < MIN_RUNS_FOR_KENDALL
 
 
+def _rule_preamble(title: str, claim: str, rules: Sequence[str], baselines: str,
+                   sd_variants: Sequence[str]) -> list[str]:
+    """The opening of a section that states how a claim is judged: its heading, the claim,
+    the rules, the baselines and the SD variants and targets compared."""
+    sds = ", ".join(label(m) for m in sd_variants) or "none recorded"
+    return [f"## {title}", "", claim, "", *(f"* {rule}" for rule in rules),
+            f"* baselines: {baselines}",
+            f"* SD variants tested: {sds}; targets: " + ", ".join(label(t) for t in TARGETS)]
+
+
 def verdict_rule(c: ReportContext) -> list[str]:
     """Stated before any result."""
     a = c.analysis
     if _curves_only(c):
         return []
     base = ", ".join(label(b) for b in a.baselines) or "none recorded"
-    sds = ", ".join(label(m) for m in a.sd_variants) or "none recorded"
-    return ["## How the headline claim is judged (rule fixed before the results)", "",
-            "Claim under test (the paper's Figure 2): SD ranks the generalization gap better "
-            "than simpler predictors.", "",
-            f"* {VERDICT_RULE}",
-            f"* baselines: {base}",
-            f"* SD variants tested: {sds}; targets: "
-            + ", ".join(label(t) for t in TARGETS),
+    return [*_rule_preamble(
+                "How the headline claim is judged (rule fixed before the results)",
+                "Claim under test (the paper's Figure 2): SD ranks the generalization gap "
+                "better than simpler predictors.", (VERDICT_RULE,), base, a.sd_variants),
             f"* number of comparisons: {a.n_comparisons} (SD variants × targets); each "
             f"interval is a {_pct(c)} % interval on its own (no multiplicity correction), so "
             "with several comparisons one \"held\" or \"did not hold\" by chance is possible.",
@@ -563,14 +569,11 @@ def checkpoint_rule(c: ReportContext) -> list[str]:
     if k is None:
         return []
     base = ", ".join(label(b) if b != "epoch" else "epoch (training time)" for b in k.baselines)
-    sds = ", ".join(label(m) for m in k.sd_variants) or "none recorded"
-    return ["## How the checkpoint claims are judged (rules fixed before the results)", "",
-            "Claim under test (the paper's Fig. 4): across the checkpoints of a run, SD tracks "
-            "the generalization gap — better than the classical sharpness measures.", "",
-            f"* {SERIES_VERDICT_RULE}",
-            f"* {SWEEP_RULE}",
-            f"* baselines: {base}",
-            f"* SD variants tested: {sds}; targets: " + ", ".join(label(t) for t in TARGETS),
+    return [*_rule_preamble(
+                "How the checkpoint claims are judged (rules fixed before the results)",
+                "Claim under test (the paper's Fig. 4): across the checkpoints of a run, SD "
+                "tracks the generalization gap — better than the classical sharpness measures.",
+                (SERIES_VERDICT_RULE, SWEEP_RULE), base, k.sd_variants),
             f"* number of comparisons: {k.n_comparisons} (runs × SD variants × targets), each "
             f"a {_pct(c)} % interval on its own (no multiplicity correction).",
             f"* bootstrap: moving blocks of round(n^(1/3)) consecutive checkpoints, "

@@ -40,7 +40,16 @@ class MeasureInfo:
 _ROLES = ("target", "sd", "baseline", "measure", "diagnostic")
 
 
-def _m(name: str, label: str, role: str, log_scale: bool = False) -> MeasureInfo:
+# the measures whose values span decades: plotted on log axes
+_LOG_SCALE = frozenset({
+    "lr", "inv_batch_size", "lr_over_batch_size", "train_loss", "steps", "top_eigenvalue",
+    "trace", "e_alpha_euclidean", "e_alpha_loss", "test_loss", "path_norm", "inverse_margin",
+    "pacbayes_mag_flatness", "eta_lambda_max", "eta_lambda_max_minibatch", "bound_L",
+    "bound_B", "bound_B_test",
+})
+
+
+def _m(name: str, label: str, role: str) -> MeasureInfo:
     assert role in _ROLES, role
     family = next((f for f in ("sd", "lambda_1", "ph_dim", "e_alpha") if name == f
                    or name.startswith(f + "_")), "")
@@ -49,7 +58,7 @@ def _m(name: str, label: str, role: str, log_scale: bool = False) -> MeasureInfo
         family = "hessian"
     if role == "diagnostic":
         family = ""
-    return MeasureInfo(name, label, role, log_scale, family)
+    return MeasureInfo(name, label, role, name in _LOG_SCALE, family)
 
 
 MEASURES: dict[str, MeasureInfo] = {m.name: m for m in (
@@ -65,14 +74,14 @@ MEASURES: dict[str, MeasureInfo] = {m.name: m for m in (
     _m("sd_update", "SD (update Jacobian)", "sd"),
     _m("sd_modal", "SD (heavy-ball modes, coordinate-free)", "sd"),
     # baselines SD must beat
-    _m("lr", "η", "baseline", True),
-    _m("inv_batch_size", "1/b", "baseline", True),
-    _m("lr_over_batch_size", "η/b", "baseline", True),
+    _m("lr", "η", "baseline"),
+    _m("inv_batch_size", "1/b", "baseline"),
+    _m("lr_over_batch_size", "η/b", "baseline"),
     _m("train_acc", "train accuracy", "baseline"),
-    _m("train_loss", "train loss", "baseline", True),
-    _m("steps", "steps", "baseline", True),
-    _m("top_eigenvalue", "top Hessian eigenvalue", "baseline", True),
-    _m("trace", "Hessian trace", "baseline", True),
+    _m("train_loss", "train loss", "baseline"),
+    _m("steps", "steps", "baseline"),
+    _m("top_eigenvalue", "top Hessian eigenvalue", "baseline"),
+    _m("trace", "Hessian trace", "baseline"),
     _m("weight_norm", "parameter norm ‖w‖", "baseline"),
     # other measures of the paper
     _m("lambda_1", "λ₁ (exact)", "measure"),
@@ -83,11 +92,11 @@ MEASURES: dict[str, MeasureInfo] = {m.name: m for m in (
     _m("lambda_1_modal", "λ₁ (heavy-ball modes)", "measure"),
     _m("ph_dim_euclidean", "PH dim (Euclidean)", "measure"),
     _m("ph_dim_loss", "PH dim (loss)", "measure"),
-    _m("e_alpha_euclidean", "E_α (Euclidean)", "measure", True),
-    _m("e_alpha_loss", "E_α (loss)", "measure", True),
+    _m("e_alpha_euclidean", "E_α (Euclidean)", "measure"),
+    _m("e_alpha_loss", "E_α (loss)", "measure"),
     # diagnostics
     _m("test_acc", "test accuracy", "diagnostic"),
-    _m("test_loss", "test loss", "diagnostic", True),
+    _m("test_loss", "test loss", "diagnostic"),
     _m("gen_gap_se", "s.e. of the generalization gap", "diagnostic"),
     _m("heldout_acc", "held-out accuracy", "diagnostic"),
     _m("heldout_loss", "held-out loss", "diagnostic"),
@@ -96,16 +105,15 @@ MEASURES: dict[str, MeasureInfo] = {m.name: m for m in (
     _m("heldout_loss_gap", "held-out loss gap |L_tr − L_ho|", "diagnostic"),
     _m("heldout_signed_loss_gap", "held-out signed loss gap L_ho − L_tr", "diagnostic"),
     _m("heldout_gen_gap_se", "s.e. of the held-out gap", "diagnostic"),
-    _m("path_norm", "path norm (Σ over paths Π w²)", "measure", log_scale=True),
+    _m("path_norm", "path norm (Σ over paths Π w²)", "measure"),
     _m("dist_from_init", "‖w − w₀‖₂ (distance from initialization)", "measure"),
-    _m("inverse_margin", "1/γ² (γ: 10th-percentile margin)", "measure", log_scale=True),
-    _m("pacbayes_mag_flatness", "1/σ′² (magnitude-aware PAC-Bayes flatness)", "measure",
-       log_scale=True),
+    _m("inverse_margin", "1/γ² (γ: 10th-percentile margin)", "measure"),
+    _m("pacbayes_mag_flatness", "1/σ′² (magnitude-aware PAC-Bayes flatness)", "measure"),
     _m("loss_gap_se", "s.e. of the loss gap", "diagnostic"),
     _m("epochs", "epochs", "diagnostic"),
     _m("converged", "converged (1/0)", "diagnostic"),
-    _m("eta_lambda_max", "η·λ_max (full batch)", "diagnostic", True),
-    _m("eta_lambda_max_minibatch", "η·λ_max (minibatch mean)", "diagnostic", True),
+    _m("eta_lambda_max", "η·λ_max (full batch)", "diagnostic"),
+    _m("eta_lambda_max_minibatch", "η·λ_max (minibatch mean)", "diagnostic"),
     _m("eos_threshold", "EoS threshold 2(1+β)", "diagnostic"),
     _m("sd_modal_per_state", "SD (heavy-ball modes) / state size 2N", "diagnostic"),
     _m("sd_update_per_state", "SD (update Jacobian) / state size", "sd"),
@@ -113,9 +121,9 @@ MEASURES: dict[str, MeasureInfo] = {m.name: m for m in (
     _m("lambda_1_top_share", "λ₁ > 0 from the top eigenvalue (share)", "diagnostic"),
     _m("lambda_1_negative_share", "λ₁ > 0 from negative curvature (share)", "diagnostic"),
     _m("lambda_1_eos", "mean max ln|1 − ηα| (Lanczos)", "diagnostic"),
-    _m("bound_L", "L (max per-example gradient norm)", "diagnostic", True),
-    _m("bound_B", "B (max per-example loss)", "diagnostic", True),
-    _m("bound_B_test", "max per-example test loss", "diagnostic", True),
+    _m("bound_L", "L (max per-example gradient norm)", "diagnostic"),
+    _m("bound_B", "B (max per-example loss)", "diagnostic"),
+    _m("bound_B_test", "max per-example test loss", "diagnostic"),
     _m("worst_loss_gap", "worst loss gap over last iterates", "diagnostic"),
     _m("n_train", "training examples", "diagnostic"),
     # hyperparameters (not measures) that figures label
