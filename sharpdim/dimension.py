@@ -22,6 +22,8 @@ import numpy as np
 from scipy.optimize import brentq
 from scipy.special import ndtr
 
+from sharpdim import _validate
+
 __all__ = [
     "GaussianMixtureDimension",
     "gaussian_mixture_dimension",
@@ -248,10 +250,7 @@ def gaussian_mixture_dimension(values, weights=None, *,
     """
     z, m = _validated(values, weights)
     total = float(m.sum())
-    if isinstance(bandwidth, bool) or not isinstance(bandwidth, int | float | np.floating) \
-            or not math.isfinite(float(bandwidth)) or bandwidth < 0:
-        raise ValueError(f"bandwidth must be a finite number >= 0, got {bandwidth!r}")
-    sigma = float(bandwidth)
+    sigma = _validate.non_negative("bandwidth", bandwidth)
     if sigma == 0:
         d = kaplan_yorke_decomposition(z, m)
         return GaussianMixtureDimension(d.dimension, d.next_value, 0.0, total)

@@ -26,7 +26,7 @@ import json
 import time
 from pathlib import Path
 
-from sharpdim._numerics import positive_int, resolve_seed
+from sharpdim import _validate
 from sharpdim.estimators.estimate import estimate_sharpness
 from sharpdim.vocabulary import METHODS, Method, choice
 
@@ -61,14 +61,11 @@ class SharpnessMonitor:
     def __init__(self, every: int = 100, *, method: Method = "slq", budget: float = 0.1,
                  log: str | Path | None = None, seed: int | None = 0,
                  **estimate_kwargs) -> None:
-        self.every = positive_int("every", every)
+        self.every = _validate.integer("every", every, minimum=1)
         self.method = choice("method", method, METHODS)
-        if isinstance(budget, bool) or not isinstance(budget, int | float) \
-                or not 0 < budget <= 1:
-            raise ValueError(f"budget must be a fraction of training time in (0, 1], got "
-                             f"{budget!r}")
-        self.budget = float(budget)
-        self.seed = resolve_seed(seed)
+        # a fraction of training time
+        self.budget = _validate.real("budget", budget, minimum=0, maximum=1, open_min=True)
+        self.seed = _validate.seed(seed)
         self.log = None if log is None else Path(log)
         if self.log is not None and not self.log.parent.is_dir():
             raise ValueError(f"log must be a file in an existing directory, got {str(log)!r}")
@@ -105,7 +102,7 @@ class SharpnessMonitor:
         now = time.perf_counter()
         if self._t0 is None:
             self._t0 = now
-        k = self.n_calls if step is None else positive_int("step", step, minimum=0)
+        k = self.n_calls if step is None else _validate.integer("step", step, minimum=0)
         self.n_calls += 1
         if k % self.every:
             return None

@@ -232,7 +232,7 @@ def test_gaussian_mixture_conventions():
              for s in (0.5, 0.2, 0.1)]
     assert small[0] > small[1] > small[2] > 0 and small[2] < 1e-6
     assert gaussian_mixture_dimension([-1.0, -2.0], bandwidth=0.01).dimension == 0.0
-    with pytest.raises(ValueError, match="bandwidth must be a finite number >= 0"):
+    with pytest.raises(ValueError, match="bandwidth must be >= 0, got -1.0"):
         gaussian_mixture_dimension([1.0], bandwidth=-1.0)
 
 

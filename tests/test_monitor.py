@@ -87,8 +87,8 @@ def test_a_due_measurement_over_budget_is_skipped_and_says_so():
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(every=0), "every must be an int >= 1, got 0"),
-    (dict(budget=0.0), "budget must be a fraction of training time in \\(0, 1\\], got 0.0"),
+    (dict(every=0), "every must be >= 1, got 0"),
+    (dict(budget=0.0), "budget must be in \\(0, 1\\], got 0.0"),
     (dict(method="svd"), "method must be one of"),
     (dict(log="/no/such/dir/sd.jsonl"), "log must be a file in an existing directory"),
 ])

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from sharpdim.vocabulary import AGGREGATES, Aggregate, choice
+
 __all__ = ["AGGREGATES", "aggregate_profiles", "pooled_weights"]
 
-AGGREGATES = ("mean", "sup")
 
-
-def aggregate_profiles(values, aggregate: str) -> np.ndarray:
+def aggregate_profiles(values, aggregate: Aggregate) -> np.ndarray:
     """``λ_k`` from ``values`` of shape ``(n_batches, n_points, S)``, rows sorted descending.
 
     >>> v = np.array([[[2.0, 0.0], [1.0, 1.0]], [[0.0, -2.0], [1.0, -1.0]]])
@@ -33,8 +33,7 @@ def aggregate_profiles(values, aggregate: str) -> np.ndarray:
     >>> aggregate_profiles(v, "mean").tolist()     # mean of everything per order
     [1.0, -0.5]
     """
-    if aggregate not in AGGREGATES:
-        raise ValueError(f"aggregate must be one of {AGGREGATES}, got {aggregate!r}")
+    choice("aggregate", aggregate, AGGREGATES)
     v = np.asarray(values, dtype=np.float64)
     if v.ndim != 3 or 0 in v.shape:
         raise ValueError(f"values must have shape (n_batches, n_points, S) with no empty axis, "

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sharpdim import _validate
 from sharpdim._serialize import Serializable
 from sharpdim.dimension import kaplan_yorke_decomposition, sharpness_dimension
 
@@ -79,10 +80,7 @@ def conditioning(values, weights=None, *, tolerance: float, tolerance_kind: str,
     """
     z = np.asarray(values, dtype=np.float64).reshape(-1)
     m = np.ones_like(z) if weights is None else np.asarray(weights, dtype=np.float64).reshape(-1)
-    if not (isinstance(tolerance, int | float | np.floating) and math.isfinite(tolerance)
-            and tolerance >= 0):
-        raise ValueError(f"tolerance must be a finite number >= 0, got {tolerance!r}")
-    tau = float(tolerance)
+    tau = _validate.non_negative("tolerance", tolerance)
     total = float(m.sum())
     decomposition = kaplan_yorke_decomposition(z, m)
     if not use_z_next:

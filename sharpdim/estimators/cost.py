@@ -31,6 +31,7 @@ import torch
 
 from sharpdim._serialize import Serializable
 from sharpdim.curvature.hvp import _default_chunk, hessian_operator, hessian_stack
+from sharpdim.vocabulary import JacobianKind
 
 __all__ = ["CostPlan", "plan_cost", "COST_WARNING_SECONDS"]
 
@@ -86,7 +87,7 @@ def _hvp_seconds(f, theta, batches, *, method: str, dtype: torch.dtype) -> float
     return _timed(lambda: stack.apply(V)) / len(batches)
 
 
-def _eig_seconds(size: int, jacobian: str, dtype: torch.dtype) -> float:
+def _eig_seconds(size: int, jacobian: JacobianKind, dtype: torch.dtype) -> float:
     solve = torch.linalg.eigvalsh if jacobian == "gd" else torch.linalg.svdvals
     gen = torch.Generator().manual_seed(0)
     sizes = sorted({min(size, n) for n in _EIG_PROBES})

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from sharpdim import _validate
 from sharpdim._numerics import resolve_seed  # noqa: F401 (the package's one seed resolver)
 from sharpdim.curvature.slq import draw_minibatch, run_probe
 
@@ -182,9 +183,8 @@ def training_data(data, *, device: torch.device | None = None, n_examples: int |
     or target (checked once, up front), ``TypeError`` for other types. ``n_examples``: how
     many examples to take from an iterable dataset (required there; else at most ``len``);
     ``target_key``: the targets' entry of dict batches."""
-    if n_examples is not None and (isinstance(n_examples, bool) or
-                                   not isinstance(n_examples, int) or n_examples < 1):
-        raise ValueError(f"n_examples must be an int >= 1, got {n_examples!r}")
+    if n_examples is not None:
+        n_examples = _validate.integer("n_examples", n_examples, minimum=1)
     inputs, targets = _as_pair(data, n_examples, target_key)
     n = _first_len(targets, "targets")
     names, parts = _named_parts(inputs)

@@ -61,7 +61,16 @@ from sharpdim.dimension import (
 )
 from sharpdim.estimators.data import Minibatch, TrainingData
 from sharpdim.estimators.pushforward import curvature_kde_dimension
-from sharpdim.vocabulary import DENSITY_METHODS, SMOOTHINGS, choice
+from sharpdim.vocabulary import (
+    DENSITY_METHODS,
+    SMOOTHINGS,
+    Aggregate,
+    EpsilonForm,
+    JacobianKind,
+    Method,
+    Smoothing,
+    choice,
+)
 
 __all__ = [
     "DENSITY_METHODS",
@@ -108,7 +117,7 @@ def slq_quadratures(
     batches: Sequence[Minibatch],
     *,
     thetas: Sequence[torch.Tensor],
-    jacobian: str,
+    jacobian: JacobianKind,
     n_steps: int,
     dtype: torch.dtype,
     updates: Sequence[UpdateMap] | None = None,
@@ -182,8 +191,9 @@ def _named(err: NonFiniteError, batches: Sequence[Minibatch], a: int, b: int, p:
                           parameter=err.parameter)
 
 
-def log_singular_value_map(jacobian: str, *, lr: float, eps: float, weight_decay: float = 0.0,
-                           epsilon_form: str = "clamp") -> Callable:
+def log_singular_value_map(jacobian: JacobianKind, *, lr: float, eps: float,
+                           weight_decay: float = 0.0,
+                           epsilon_form: EpsilonForm = "clamp") -> Callable:
     """``g``: Ritz value ↦ log singular value.
 
     ``"gd"``: ``ln max(|1 − η(α + κ)|, ε)`` (``epsilon_form="clamp"``, default) or
@@ -266,15 +276,15 @@ class DensityDimension:
 
 
 def density_dimension(
-    method: str,
+    method: Method,
     base: SpectralMeasure,
     g: Callable,
     *,
-    aggregate: str = "mean",
+    aggregate: Aggregate = "mean",
     n_quantiles: int,
     bandwidth: float | None = None,
     n_bins: int = 100,
-    smoothing: str | None = None,
+    smoothing: Smoothing | None = None,
 ) -> DensityDimension:
     """The SD-SLQ / SD-KDE / SD-PS view of the pooled measure ``base`` of ``α`` (or ``σ²``).
 
@@ -351,7 +361,7 @@ def _width(measure: SpectralMeasure, bandwidth: float | None) -> float:
 
 
 def run_statistics(quads: list[list[RunQuadrature]], g: Callable, size: int,
-                   aggregate: str) -> dict:
+                   aggregate: Aggregate) -> dict:
     """Per-run summaries: ``λ_1`` (mean over runs of the largest ``g`` per run, max or mean
     over points), extreme Ritz values, and ``S Σ ω̃θ̃`` (Hutchinson samples of the trace)."""
     top = np.array([[q.nodes[-1] for q in row] for row in quads])

@@ -20,6 +20,7 @@ from sharpdim.curvature.functional import FlatLoss
 from sharpdim.curvature.hvp import hessian_operator
 from sharpdim.curvature.update_jacobian import gradient_function, update_jacobian
 from sharpdim.curvature.update_maps import UpdateMap
+from sharpdim.vocabulary import EpsilonForm, JacobianKind
 
 __all__ = ["ExactSpectrum", "exact_spectrum"]
 
@@ -43,13 +44,13 @@ def exact_spectrum(
     *,
     theta: torch.Tensor,
     lr: float,
-    jacobian: str,
+    jacobian: JacobianKind,
     update: UpdateMap | None = None,
     state: torch.Tensor | None = None,
     dtype: torch.dtype = torch.float64,
     label: str = "minibatch",
     eps: float = 0.0,
-    epsilon_form: str = "clamp",
+    epsilon_form: EpsilonForm = "clamp",
     weight_decay: float = 0.0,
 ) -> ExactSpectrum:
     """Exact spectra of one minibatch at ``theta`` (and ``state`` for ``jacobian="update"``).

@@ -26,6 +26,7 @@ import numpy as np
 from sharpdim._numerics import heavy_ball_log_modulus
 from sharpdim.curvature.spectral_measure import SpectralMeasure
 from sharpdim.dimension import kaplan_yorke_decomposition
+from sharpdim.vocabulary import EpsilonForm
 
 __all__ = ["ModalDimension", "modal_dimension"]
 
@@ -46,7 +47,7 @@ class ModalDimension:
 
 def modal_dimension(curvature: SpectralMeasure, *, lr: float, momentum: float,
                     weight_decay: float = 0.0, eps: float = 0.0,
-                    epsilon_form: str = "clamp") -> ModalDimension:
+                    epsilon_form: EpsilonForm = "clamp") -> ModalDimension:
     """Modal SD of heavy ball (``lr`` η, ``momentum`` β, ``weight_decay`` κ) over the spectral
     measure ``curvature`` of the Hessian (module docstring). ``eps`` floors ``ln|z|`` as for
     the GD values (:func:`sharpdim._numerics.heavy_ball_log_modulus`).

@@ -30,8 +30,10 @@ import numpy as np
 from scipy.optimize import brentq
 from scipy.special import ndtr
 
+from sharpdim import _validate
 from sharpdim._numerics import gd_log_singular_value
 from sharpdim.dimension import GaussianMixtureDimension
+from sharpdim.vocabulary import EpsilonForm
 
 __all__ = ["curvature_kde_dimension"]
 
@@ -109,7 +111,7 @@ class _Pushforward:
 
 def curvature_kde_dimension(nodes, weights, *, bandwidth: float, lr: float,
                             weight_decay: float = 0.0, eps: float,
-                            epsilon_form: str = "clamp") -> GaussianMixtureDimension:
+                            epsilon_form: EpsilonForm = "clamp") -> GaussianMixtureDimension:
     """Weighted SD of the push-forward of ``p(α) = Σ_r w_r φ_h(α − x_r)`` through
     ``g(α) = ln|1 − η(α + κ)|`` floored by ``ε > 0`` (see the module docstring).
 
@@ -124,11 +126,8 @@ def curvature_kde_dimension(nodes, weights, *, bandwidth: float, lr: float,
     """
     x = np.asarray(nodes, dtype=np.float64).reshape(-1)
     w = np.asarray(weights, dtype=np.float64).reshape(-1)
-    h = float(bandwidth)
-    if not (h > 0 and math.isfinite(h)):
-        raise ValueError(f"bandwidth must be > 0 and finite, got {bandwidth!r}")
-    if not (eps > 0 and math.isfinite(eps)):
-        raise ValueError(f"eps must be > 0 (g ≥ ln ε bounds the values), got {eps!r}")
+    h = _validate.positive("bandwidth", bandwidth)
+    _validate.positive("eps", eps)   # g ≥ ln ε bounds the values
     total = float(w.sum())
     pf = _Pushforward(x, w, h, float(lr), float(weight_decay), float(eps), epsilon_form)
     log_eps = math.log(eps)

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from sharpdim import _validate
 from sharpdim.curvature.functional import FlatLoss, NonFiniteError, flat_loss
 from sharpdim.curvature.update_jacobian import gradient_function, update_jacobian
 from sharpdim.curvature.update_maps import HeavyBallUpdate, SGDUpdate, initial_state
@@ -120,16 +121,13 @@ def training_map(model: torch.nn.Module, loss_fn, data, *, lr: float, batch_size
     >>> m.jacobian(m.initial_state, None).tolist()   # H = 2: 1 − 0.75·2
     [[-0.5]]
     """
-    if isinstance(lr, bool) or not isinstance(lr, int | float) or not np.isfinite(lr) or lr <= 0:
-        raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
+    _validate.positive("lr", lr)
     td = training_data(data)
     inputs, targets = td.inputs, td.targets
     if isinstance(inputs, tuple | list):
         raise ValueError("data must be a pair of tensors (inputs, targets) for a training map")
     n = int(inputs.shape[0])
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer) \
-            or not 1 <= batch_size <= n:
-        raise ValueError(f"batch_size must be an int in [1, {n}], got {batch_size!r}")
+    _validate.integer("batch_size", batch_size, minimum=1, maximum=n)
     model = copy.deepcopy(model).double()  # the caller's model is left as it is
     f = flat_loss(model, loss_fn)
     inputs = inputs.double() if inputs.is_floating_point() else inputs
