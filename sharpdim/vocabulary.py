@@ -33,6 +33,11 @@ configs and the diagnostics agree on one set of words:
 * :data:`HvpMethod` — how a Hessian-vector product is formed: ``"auto"`` (= ``"graph"``),
   ``"graph"`` (double backward through a reused gradient graph), ``"jvp"`` (forward over
   reverse), ``"linearize"`` (``torch.func.linearize`` of the gradient).
+* :data:`AuditProfile` — how much of an audit runs: ``"quick"`` or ``"thorough"`` (every
+  quick case too); :data:`Isolation` — where an audited estimator runs: ``"auto"``,
+  ``"process"``, ``"thread"``, ``"inline"``.
+* :data:`HypothesisProfile` — the registered Hypothesis settings: ``"ci"``, ``"quick"``,
+  ``"thorough"``.
 """
 
 from __future__ import annotations
@@ -60,6 +65,8 @@ __all__ = [
     "ProbeDistribution", "PROBE_DISTRIBUTIONS",
     "Extremes", "EXTREMES",
     "HvpMethod", "HVP_METHODS",
+    "AuditProfile", "AUDIT_PROFILES", "Isolation", "ISOLATIONS", "TORCH_AUDIT_KINDS",
+    "HypothesisProfile", "HYPOTHESIS_PROFILES",
     "choice",
     "canonical_optimizer",
 ]
@@ -89,6 +96,8 @@ SMOOTHINGS: tuple[str, ...] = get_args(Smoothing)
 REORTHOGONALIZATIONS: tuple[str, ...] = get_args(Reorthogonalization)
 LOSS_REDUCTIONS: tuple[str, ...] = get_args(LossReduction)
 AUDIT_KINDS: tuple[str, ...] = get_args(AuditKind)
+# the audit kinds whose estimators take a torch model
+TORCH_AUDIT_KINDS: tuple[str, ...] = ("hessian-spectrum", "sharpness-dimension")
 # the call each audit kind makes of the estimator under audit
 AUDIT_SIGNATURES: dict[str, str] = {
     "lyapunov-map": "f(system, x0, n_steps, seed) -> exponents (descending)",
@@ -113,6 +122,12 @@ Extremes = Literal["both", "largest", "smallest"]
 EXTREMES: tuple[str, ...] = get_args(Extremes)
 HvpMethod = Literal["auto", "graph", "jvp", "linearize"]
 HVP_METHODS: tuple[str, ...] = get_args(HvpMethod)
+AuditProfile = Literal["quick", "thorough"]
+AUDIT_PROFILES: tuple[str, ...] = get_args(AuditProfile)
+Isolation = Literal["auto", "process", "thread", "inline"]
+ISOLATIONS: tuple[str, ...] = get_args(Isolation)
+HypothesisProfile = Literal["ci", "quick", "thorough"]
+HYPOTHESIS_PROFILES: tuple[str, ...] = get_args(HypothesisProfile)
 
 
 def canonical_optimizer(optimizer, momentum: float = 0.0) -> str:

@@ -11,9 +11,11 @@ import os
 
 from hypothesis import HealthCheck, settings
 
+from sharpdim.vocabulary import HYPOTHESIS_PROFILES, choice
+
 __all__ = ["register_profiles", "load_profile", "PROFILES"]
 
-PROFILES = ("ci", "quick", "thorough")
+PROFILES = HYPOTHESIS_PROFILES  # the vocabulary's word list, under its old name
 
 _COMMON = dict(
     deadline=None,
@@ -34,7 +36,6 @@ def load_profile(name: str | None = None) -> str:
     """Load ``name`` (default: ``$HYPOTHESIS_PROFILE`` or ``ci``) and return it."""
     register_profiles()
     name = name or os.environ.get("HYPOTHESIS_PROFILE", "ci")
-    if name not in PROFILES:
-        raise ValueError(f"profile must be one of {', '.join(PROFILES)}, got {name!r}")
+    choice("profile", name, PROFILES)
     settings.load_profile(name)
     return name

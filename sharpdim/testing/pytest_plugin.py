@@ -11,7 +11,7 @@ one row per generated example). A test that fails without a failing row gets a r
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import astuple, dataclass, replace
+from dataclasses import asdict, astuple, dataclass, replace
 
 import pytest
 
@@ -37,19 +37,12 @@ def pytest_runtest_call(item):
 
 
 @dataclass(frozen=True)
-class TableRow:
-    """One line of the theory-check table."""
+class TableRow(CheckRow):
+    """One line of the theory-check table: the worst :class:`CheckRow` of a claim in ``test``,
+    with the number of cases seen and the verdict."""
 
     test: str
-    claim: str
-    case: str
     n_cases: int
-    expected: str
-    measured: str
-    error: float
-    allowed: float
-    tolerance: str
-    passed: bool
     verdict: str = ""
 
     def __post_init__(self) -> None:
@@ -63,13 +56,11 @@ def summarize_rows(test: str, rows: list[CheckRow]) -> list[TableRow]:
     for row in rows:
         by_claim.setdefault(row.claim, []).append(row)
     out = []
-    for claim, group in by_claim.items():
+    for group in by_claim.values():
         failed = [r for r in group if not r.passed]
         worst = failed[-1] if failed else max(group, key=lambda r: r.ratio)
-        out.append(
-            TableRow(test, claim, worst.case, len(group), worst.expected, worst.measured,
-                     worst.error, worst.allowed, worst.tolerance, not failed)
-        )
+        out.append(TableRow(**{**asdict(worst), "passed": not failed}, test=test,
+                            n_cases=len(group)))
     return out
 
 
@@ -107,9 +98,10 @@ class CheckCollector:
                        for r in summary]
         if report.failed and all(r.passed for r in summary):
             lines = str(report.longrepr).strip().splitlines() or ["failed"]
-            summary.append(TableRow(report.nodeid, report.nodeid.split("::")[-1],
-                                    f"{report.when} raised", 1, "-", lines[-1][:160],
-                                    float("inf"), 0.0, "-", False))
+            summary.append(TableRow(
+                claim=report.nodeid.split("::")[-1], case=f"{report.when} raised",
+                expected="-", measured=lines[-1][:160], error=float("inf"), allowed=0.0,
+                tolerance="-", passed=False, test=report.nodeid, n_cases=1))
         self.rows.extend(summary)
         self.n_tests += 1
         if report.failed:

@@ -35,6 +35,9 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 from hypothesis.strategies import SearchStrategy
 
+from sharpdim import _validate
+from sharpdim.testing.oracles._deep_linear import DeepLinearShape
+
 __all__ = [
     "InvalidStrategyArgument",
     "WeightedSpectrum",
@@ -72,25 +75,24 @@ def _fail(message: str) -> None:
     raise InvalidStrategyArgument(message)
 
 
-def _check_int(name: str, value, *, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        _fail(f"{name} must be an integer, got {value!r}")
-    if value < minimum:
-        _fail(f"{name} must be >= {minimum}, got {value!r}")
-    return int(value)
+def _as_strategy_error(check):
+    """``check`` (a :mod:`sharpdim._validate` rule) raising :class:`InvalidStrategyArgument`,
+    what Hypothesis expects of a strategy built with bad arguments (it is a ``TypeError`` and a
+    ``ValueError``, so the package's exception policy holds)."""
+
+    def checked(name: str, value, *args, **kwargs):
+        try:
+            return check(name, value, *args, **kwargs)
+        except ValueError as e:            # _validate.ArgumentTypeError is a ValueError too
+            raise InvalidStrategyArgument(str(e)) from None
+
+    return checked
 
 
-def _check_float(name: str, value, *, positive: bool = False, nonnegative: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        _fail(f"{name} must be a real number, got {value!r}")
-    v = float(value)
-    if not math.isfinite(v):
-        _fail(f"{name} must be finite, got {value!r}")
-    if positive and v <= 0:
-        _fail(f"{name} must be > 0, got {value!r}")
-    if nonnegative and v < 0:
-        _fail(f"{name} must be >= 0, got {value!r}")
-    return v
+_integer = _as_strategy_error(_validate.integer)
+_real = _as_strategy_error(_validate.real)
+_choice = _as_strategy_error(_validate.choice)
+_flag = _as_strategy_error(_validate.flag)
 
 
 def _check_range(lo_name: str, lo: float, hi_name: str, hi: float) -> None:
@@ -99,22 +101,10 @@ def _check_range(lo_name: str, lo: float, hi_name: str, hi: float) -> None:
 
 
 def _check_dims(min_dim, max_dim) -> tuple[int, int]:
-    lo = _check_int("min_dim", min_dim, minimum=1)
-    hi = _check_int("max_dim", max_dim, minimum=1)
+    lo = _integer("min_dim", min_dim, minimum=1)
+    hi = _integer("max_dim", max_dim, minimum=1)
     _check_range("min_dim", lo, "max_dim", hi)
     return lo, hi
-
-
-def _check_choice(name: str, value, choices: Sequence[str]) -> str:
-    if value not in choices:
-        _fail(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
-    return value
-
-
-def _check_flag(name: str, value) -> bool:
-    if not isinstance(value, bool):
-        _fail(f"{name} must be True or False, got {value!r}")
-    return value
 
 
 # ----------------------------------------------------------------------------- spectra
@@ -140,7 +130,7 @@ def _value_strategy(min_value: float, max_value: float, resolution: float | None
 def _check_resolution(resolution, min_value: float, max_value: float, max_dim: int):
     if resolution is None:
         return None
-    r = _check_float("resolution", resolution, positive=True)
+    r = _real("resolution", resolution, minimum=0, open_min=True)
     mantissa, _ = math.frexp(r)
     if mantissa != 0.5:
         _fail(f"resolution must be a power of two (so sums are exact), got {resolution!r}")
@@ -184,15 +174,15 @@ def spectra(
     sharpdim.testing.strategies.InvalidStrategyArgument: min_dim must be <= max_dim, got ...
     """
     min_dim, max_dim = _check_dims(min_dim, max_dim)
-    lo = _check_float("min_value", min_value)
-    hi = _check_float("max_value", max_value)
+    lo = _real("min_value", min_value)
+    hi = _real("max_value", max_value)
     _check_range("min_value", lo, "max_value", hi)
     for name, flag in (("allow_neg_inf", allow_neg_inf), ("allow_ties", allow_ties),
                        ("allow_zeros", allow_zeros)):
-        _check_flag(name, flag)
+        _flag(name, flag)
     if allow_zeros and not lo <= 0.0 <= hi:
         _fail(f"allow_zeros needs min_value <= 0 <= max_value, got [{lo!r}, {hi!r}]")
-    _check_choice("order", order, _ORDERS)
+    _choice("order", order, _ORDERS)
     res = _check_resolution(resolution, lo, hi, max_dim)
     fresh = _value_strategy(lo, hi, res)
     if allow_zeros:
@@ -249,11 +239,11 @@ def weighted_spectra(
     ``allow_zero_weights``: some weights may be exactly 0 (at least one stays positive).
     Shrinks like :func:`spectra`, weights toward the simplest value in range.
     """
-    w_lo = _check_float("min_weight", min_weight, positive=True)
-    w_hi = _check_float("max_weight", max_weight, positive=True)
+    w_lo = _real("min_weight", min_weight, minimum=0, open_min=True)
+    w_hi = _real("max_weight", max_weight, minimum=0, open_min=True)
     _check_range("min_weight", w_lo, "max_weight", w_hi)
-    _check_flag("integer_weights", integer_weights)
-    _check_flag("allow_zero_weights", allow_zero_weights)
+    _flag("integer_weights", integer_weights)
+    _flag("allow_zero_weights", allow_zero_weights)
     if integer_weights and math.ceil(w_lo) > math.floor(w_hi):
         _fail(f"integer_weights needs an integer in [min_weight, max_weight] = [{w_lo}, {w_hi}]")
     values = spectra(min_dim=min_dim, max_dim=max_dim, min_value=min_value, max_value=max_value,
@@ -340,10 +330,10 @@ def symmetric_matrices(
     ``basis``: ``"haar"`` (Q of a QR of a Gaussian matrix) or ``"identity"`` (diagonal).
     The computed matrix has eigenvalues within a few ``d·eps·max|α|`` of ``α``.
     """
-    _check_choice("basis", basis, _BASES)
+    _choice("basis", basis, _BASES)
     if eigenvalues is None:
-        lo = _check_float("min_eigenvalue", min_eigenvalue)
-        hi = _check_float("max_eigenvalue", max_eigenvalue)
+        lo = _real("min_eigenvalue", min_eigenvalue)
+        hi = _real("max_eigenvalue", max_eigenvalue)
         _check_range("min_eigenvalue", lo, "max_eigenvalue", hi)
         alphas = spectra(min_dim=min_dim, max_dim=max_dim, min_value=lo, max_value=hi,
                          allow_ties=True)
@@ -481,17 +471,17 @@ def quadratic_losses(
     and the rotation of seed 0.
     """
     min_dim, max_dim = _check_dims(min_dim, max_dim)
-    lr_lo = _check_float("min_lr", min_lr, positive=True)
-    lr_hi = _check_float("max_lr", max_lr, positive=True)
+    lr_lo = _real("min_lr", min_lr, minimum=0, open_min=True)
+    lr_hi = _real("max_lr", max_lr, minimum=0, open_min=True)
     _check_range("min_lr", lr_lo, "max_lr", lr_hi)
-    _check_choice("regime", regime, GD_REGIMES)
-    _check_choice("volume", volume, _VOLUMES)
-    _check_choice("basis", basis, _BASES)
-    m = _check_float("margin", margin, positive=True)
+    _choice("regime", regime, GD_REGIMES)
+    _choice("volume", volume, _VOLUMES)
+    _choice("basis", basis, _BASES)
+    m = _real("margin", margin, minimum=0, open_min=True)
     if m >= 1.0:
         _fail(f"margin must be < 1 (stable scaled curvatures lie in (0, 2)), got {margin!r}")
-    lo = _check_float("min_scaled_curvature", min_scaled_curvature)
-    hi = _check_float("max_scaled_curvature", max_scaled_curvature)
+    lo = _real("min_scaled_curvature", min_scaled_curvature)
+    hi = _real("max_scaled_curvature", max_scaled_curvature)
     if regime in ("negative_curvature", "any") and lo > -m:
         _fail(f"min_scaled_curvature must be <= -margin = {-m!r} for regime={regime!r}, "
               f"got {lo!r}")
@@ -565,20 +555,20 @@ def heavy_ball_parameters(
     ``"edge_of_stability"`` (at least one unstable) or ``"any"``. Then ``H = Q diag(x/lr) Qᵀ``.
     """
     min_dim, max_dim = _check_dims(min_dim, max_dim)
-    lr_lo = _check_float("min_lr", min_lr, positive=True)
-    lr_hi = _check_float("max_lr", max_lr, positive=True)
+    lr_lo = _real("min_lr", min_lr, minimum=0, open_min=True)
+    lr_hi = _real("max_lr", max_lr, minimum=0, open_min=True)
     _check_range("min_lr", lr_lo, "max_lr", lr_hi)
-    b_lo = _check_float("min_momentum", min_momentum, nonnegative=True)
-    b_hi = _check_float("max_momentum", max_momentum, nonnegative=True)
+    b_lo = _real("min_momentum", min_momentum, minimum=0)
+    b_hi = _real("max_momentum", max_momentum, minimum=0)
     _check_range("min_momentum", b_lo, "max_momentum", b_hi)
     if b_hi >= 1.0:
         _fail(f"max_momentum must be < 1 (|β| < 1 for any stable direction), got {max_momentum!r}")
-    _check_choice("regime", regime, ("stable", "edge_of_stability", "any"))
-    _check_choice("basis", basis, _BASES)
-    m = _check_float("margin", margin, positive=True)
+    _choice("regime", regime, ("stable", "edge_of_stability", "any"))
+    _choice("basis", basis, _BASES)
+    m = _real("margin", margin, minimum=0, open_min=True)
     if m >= 1.0:
         _fail(f"margin must be < 1, got {margin!r}")
-    excess = _check_float("max_excess", max_excess, positive=True)
+    excess = _real("max_excess", max_excess, minimum=0, open_min=True)
     if excess < m:
         _fail(f"max_excess must be >= margin = {m!r}, got {max_excess!r}")
 
@@ -638,15 +628,15 @@ def random_linear_rds(
     if isinstance(kinds, str) or not kinds:
         _fail(f"kinds must be a non-empty sequence of {LINEAR_RDS_KINDS}, got {kinds!r}")
     for kind in kinds:
-        _check_choice("kinds entry", kind, LINEAR_RDS_KINDS)
+        _choice("kinds entry", kind, LINEAR_RDS_KINDS)
     min_dim, max_dim = _check_dims(min_dim, max_dim)
-    lo = _check_float("min_log_scale", min_log_scale)
-    hi = _check_float("max_log_scale", max_log_scale)
+    lo = _real("min_log_scale", min_log_scale)
+    hi = _real("max_log_scale", max_log_scale)
     _check_range("min_log_scale", lo, "max_log_scale", hi)
-    tau_hi = _check_float("max_log_std", max_log_std, nonnegative=True)
-    off_hi = _check_float("max_off_diagonal", max_off_diagonal, nonnegative=True)
-    n_states = _check_int("max_states", max_states, minimum=1)
-    _check_choice("basis", basis, _BASES)
+    tau_hi = _real("max_log_std", max_log_std, minimum=0)
+    off_hi = _real("max_off_diagonal", max_off_diagonal, minimum=0)
+    n_states = _integer("max_states", max_states, minimum=1)
+    _choice("basis", basis, _BASES)
     from sharpdim.systems import linear_cocycle as lc
 
     logs = st.floats(lo, hi)
@@ -713,8 +703,8 @@ def logistic_parameters(*, regime: str = "any", margin: float = 1e-3
     two-cycle: ``r ∈ [3 + margin, 1 + √6 − margin]``; chaotic: exactly ``r = 4``; ``"any"``
     picks one regime first (shrinking toward extinction).
     """
-    _check_choice("regime", regime, LOGISTIC_REGIMES)
-    m = _check_float("margin", margin, positive=True)
+    _choice("regime", regime, LOGISTIC_REGIMES)
+    m = _real("margin", margin, minimum=0, open_min=True)
     if 3.0 + m > 1.0 + _SQRT6 - m:
         _fail(f"margin must be < {(_SQRT6 - 2) / 2:.4g} to leave a two-cycle window, "
               f"got {margin!r}")
@@ -772,14 +762,14 @@ def scalar_network_parameters(
     ``1 + margin ≤ k ≤ √5 − 1 − margin`` (``"two_cycle"``) or ``k ≥ 1 + margin``
     (``"no_stable_minimum"``); ``"any"`` picks one of those the bounds allow.
     """
-    y_lo = _check_float("min_target", min_target, positive=True)
-    y_hi = _check_float("max_target", max_target, positive=True)
+    y_lo = _real("min_target", min_target, minimum=0, open_min=True)
+    y_hi = _real("max_target", max_target, minimum=0, open_min=True)
     _check_range("min_target", y_lo, "max_target", y_hi)
-    lr_lo = _check_float("min_lr", min_lr, positive=True)
-    lr_hi = _check_float("max_lr", max_lr, positive=True)
+    lr_lo = _real("min_lr", min_lr, minimum=0, open_min=True)
+    lr_hi = _real("max_lr", max_lr, minimum=0, open_min=True)
     _check_range("min_lr", lr_lo, "max_lr", lr_hi)
-    _check_choice("regime", regime, SCALAR_NETWORK_REGIMES)
-    m = _check_float("margin", margin, positive=True)
+    _choice("regime", regime, SCALAR_NETWORK_REGIMES)
+    m = _real("margin", margin, minimum=0, open_min=True)
     if m >= (_CYCLE_MAX - 1.0) / 2:
         _fail(f"margin must be < {(_CYCLE_MAX - 1.0) / 2:.4g} to leave a two-cycle window, "
               f"got {margin!r}")
@@ -812,7 +802,7 @@ def scalar_network_parameters(
 
 
 @dataclass(frozen=True, eq=False)
-class DeepLinearNetworkParameters:
+class DeepLinearNetworkParameters(DeepLinearShape):
     """Target singular values (descending, all ``> 0``), ``depth`` ``L`` and the ``seed`` of
     the rotations and inputs of a deep linear network at a balanced global minimum.
 
@@ -824,14 +814,6 @@ class DeepLinearNetworkParameters:
     singular_values: np.ndarray
     depth: int
     seed: int
-
-    @property
-    def width(self) -> int:
-        return int(self.singular_values.size)
-
-    @property
-    def n_params(self) -> int:
-        return self.depth * self.width**2
 
     @property
     def top_eigenvalue(self) -> float:
@@ -869,14 +851,14 @@ def deep_linear_networks(
     ...     assert p.n_params == p.depth * p.width ** 2
     >>> test()
     """
-    d_lo = _check_int("min_depth", min_depth, minimum=1)
-    d_hi = _check_int("max_depth", max_depth, minimum=1)
+    d_lo = _integer("min_depth", min_depth, minimum=1)
+    d_hi = _integer("max_depth", max_depth, minimum=1)
     _check_range("min_depth", d_lo, "max_depth", d_hi)
-    w_lo = _check_int("min_width", min_width, minimum=1)
-    w_hi = _check_int("max_width", max_width, minimum=1)
+    w_lo = _integer("min_width", min_width, minimum=1)
+    w_hi = _integer("max_width", max_width, minimum=1)
     _check_range("min_width", w_lo, "max_width", w_hi)
-    s_lo = _check_float("min_singular_value", min_singular_value, positive=True)
-    s_hi = _check_float("max_singular_value", max_singular_value, positive=True)
+    s_lo = _real("min_singular_value", min_singular_value, minimum=0, open_min=True)
+    s_hi = _real("max_singular_value", max_singular_value, minimum=0, open_min=True)
     _check_range("min_singular_value", s_lo, "max_singular_value", s_hi)
 
     @st.composite

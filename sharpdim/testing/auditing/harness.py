@@ -14,7 +14,6 @@ from importlib import metadata
 
 from sharpdim.testing.adapters import info_dict
 from sharpdim.testing.auditing.isolation import (
-    ISOLATIONS,
     CallOutcome,
     ProcessWorker,
     describe_estimator,
@@ -24,14 +23,22 @@ from sharpdim.testing.auditing.isolation import (
 )
 from sharpdim.testing.auditing.report import AuditReport, AuditRow
 from sharpdim.testing.auditing.verdict import judge
-from sharpdim.testing.oracles import KINDS, PROFILES, OracleCase, cases
+from sharpdim.testing.oracles import OracleCase, cases
+from sharpdim.vocabulary import (
+    AUDIT_KINDS,
+    AUDIT_PROFILES,
+    ISOLATIONS,
+    TORCH_AUDIT_KINDS,
+    AuditKind,
+    AuditProfile,
+    Isolation,
+    choice,
+)
 
 __all__ = ["audit", "DEFAULT_TIME_LIMIT", "resolve_quantity"]
 
 #: Seconds per case, by profile (a thorough case may be ten times longer).
 DEFAULT_TIME_LIMIT = {"quick": 120.0, "thorough": 900.0}
-
-_TORCH_KINDS = ("hessian-spectrum", "sharpness-dimension")
 
 
 def resolve_quantity(estimator: Callable, kind: str, quantity: str | None) -> str | None:
@@ -55,13 +62,13 @@ def resolve_quantity(estimator: Callable, kind: str, quantity: str | None) -> st
 def _provenance(kind: str, adapter: dict | None) -> dict[str, str]:
     """Versions, platform, device and dtype of the run (the command line adds the commit:
     git provenance lives in the report layer, above this one)."""
-    names = ["numpy", "scipy"] + (["torch"] if kind in _TORCH_KINDS else [])
+    names = ["numpy", "scipy"] + (["torch"] if kind in TORCH_AUDIT_KINDS else [])
     if adapter and adapter.get("library") and adapter["library"] != "sharpdim":
         names.append(adapter["library"])
     out = {"python": sys.version.split()[0], "sharpdim": _version("sharpdim")}
     out |= {name: _version(name) for name in names}
     out["platform"] = platform.platform(terse=True)
-    if kind in _TORCH_KINDS:
+    if kind in TORCH_AUDIT_KINDS:
         out["device"] = "cpu (planted models are built on the CPU)"
         out["dtype"] = "float64 (planted models)"
     return out
@@ -90,12 +97,12 @@ def _row(case: OracleCase, outcome: CallOutcome) -> AuditRow:
 
 def audit(
     estimator: Callable,
-    kind: str,
-    profile: str = "quick",
+    kind: AuditKind,
+    profile: AuditProfile = "quick",
     *,
     quantity: str | None = None,
     time_limit: float | None = None,
-    isolation: str = "auto",
+    isolation: Isolation = "auto",
     only: Iterable[str] | None = None,
     progress: Callable[[str, AuditRow], None] | None = None,
 ) -> AuditReport:
@@ -110,12 +117,9 @@ def audit(
     :class:`~sharpdim.testing.auditing.report.AuditReport` whose ``passed`` is true only when
     every case passed.
     """
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
-    if profile not in PROFILES:
-        raise ValueError(f"profile must be one of {', '.join(PROFILES)}, got {profile!r}")
-    if isolation not in ISOLATIONS:
-        raise ValueError(f"isolation must be one of {', '.join(ISOLATIONS)}, got {isolation!r}")
+    choice("kind", kind, AUDIT_KINDS)
+    choice("profile", profile, AUDIT_PROFILES)
+    choice("isolation", isolation, ISOLATIONS)
     if not callable(estimator):
         raise TypeError(f"estimator must be callable, got {type(estimator).__name__}")
     if time_limit is not None and not time_limit > 0:

@@ -35,11 +35,11 @@ from typing import Any
 
 from sharpdim.testing.auditing.kinds import Returned, invoke, read_answer
 from sharpdim.testing.oracles import get_case
+from sharpdim.vocabulary import ISOLATIONS  # noqa: F401 (the vocabulary's word list, re-exported)
 
 __all__ = ["CallOutcome", "execute", "ProcessWorker", "run_in_thread", "picklable",
            "ISOLATIONS", "STARTUP_LIMIT"]
 
-ISOLATIONS = ("auto", "process", "thread", "inline")
 STARTUP_LIMIT = 300.0  # seconds for a worker to import the estimator and the oracle module
 
 

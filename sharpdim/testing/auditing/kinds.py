@@ -44,8 +44,10 @@ from typing import Any
 
 import numpy as np
 
-from sharpdim.testing.oracles import KINDS, OracleCase, format_values
-from sharpdim.vocabulary import AUDIT_SIGNATURES
+from sharpdim.testing.oracles import OracleCase, format_values
+from sharpdim.vocabulary import AUDIT_KINDS, AUDIT_SIGNATURES, AuditKind, choice
+
+KINDS = AUDIT_KINDS  # the vocabulary's word list (one home), under its old name
 
 __all__ = ["KINDS", "KIND_SIGNATURES", "Returned", "invoke", "read_answer"]
 
@@ -65,8 +67,9 @@ def _accepted(fn: Callable, candidates: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in candidates.items() if k in names}
 
 
-def invoke(kind: str, estimator: Callable, case: OracleCase) -> Any:
+def invoke(kind: AuditKind, estimator: Callable, case: OracleCase) -> Any:
     """Build the case's inputs and call ``estimator`` as its kind prescribes."""
+    choice("kind", kind, KINDS)
     inputs = case.build()
     if kind == "lyapunov-map":
         return estimator(inputs["system"], inputs["x0"], inputs["n_steps"], inputs["seed"])
@@ -90,7 +93,7 @@ def invoke(kind: str, estimator: Callable, case: OracleCase) -> Any:
     if kind == "sharpness-dimension":
         return estimator(inputs["model"], inputs["loss_fn"], inputs["data"],
                          lr=inputs["lr"], batch_size=inputs["batch_size"], seed=inputs["seed"])
-    raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    raise AssertionError(f"invoke has no call for the audit kind {kind!r}")
 
 
 @dataclass(frozen=True)

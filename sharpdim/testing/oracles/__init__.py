@@ -22,7 +22,7 @@ from collections.abc import Callable
 from functools import cache
 
 from sharpdim.testing.oracles._case import COMPARISONS, PROFILES, OracleCase, format_values
-from sharpdim.vocabulary import AUDIT_KINDS
+from sharpdim.vocabulary import AUDIT_KINDS, AuditKind, AuditProfile, choice
 
 __all__ = [
     "OracleCase",
@@ -104,8 +104,8 @@ _BUILDERS: dict[str, Callable[[], list[OracleCase]]] = {
     "persistence-h0": _ph0,
 }
 
-KINDS = tuple(_BUILDERS)
-assert KINDS == AUDIT_KINDS, "the oracle builders and the vocabulary's audit kinds must agree"
+KINDS = AUDIT_KINDS  # the vocabulary's word list, re-exported
+assert tuple(_BUILDERS) == KINDS, "the oracle builders and the vocabulary's audit kinds agree"
 
 
 @cache
@@ -117,12 +117,7 @@ def _all(kind: str) -> tuple[OracleCase, ...]:
     return built
 
 
-def _check_kind(kind: str) -> None:
-    if kind not in _BUILDERS:
-        raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
-
-
-def cases(kind: str, profile: str = "quick", *, quantity: str | None = None
+def cases(kind: AuditKind, profile: AuditProfile = "quick", *, quantity: str | None = None
           ) -> tuple[OracleCase, ...]:
     """The cases of ``kind`` run by ``profile`` (for ``hessian-spectrum``, only those of
     ``quantity`` when given).
@@ -130,9 +125,8 @@ def cases(kind: str, profile: str = "quick", *, quantity: str | None = None
     >>> [c.name for c in cases("dimension")][:3]
     ['two-exponents', 'unsorted-input', 'flat-direction']
     """
-    _check_kind(kind)
-    if profile not in PROFILES:
-        raise ValueError(f"profile must be one of {', '.join(PROFILES)}, got {profile!r}")
+    choice("kind", kind, KINDS)
+    choice("profile", profile, PROFILES)
     selected = tuple(c for c in _all(kind) if profile in c.profiles)
     if quantity is not None:
         selected = tuple(c for c in selected if c.options.get("quantity") == quantity)
@@ -141,9 +135,9 @@ def cases(kind: str, profile: str = "quick", *, quantity: str | None = None
     return selected
 
 
-def get_case(kind: str, name: str) -> OracleCase:
+def get_case(kind: AuditKind, name: str) -> OracleCase:
     """The case of ``kind`` called ``name`` (any profile)."""
-    _check_kind(kind)
+    choice("kind", kind, KINDS)
     for case in _all(kind):
         if case.name == name:
             return case

@@ -9,10 +9,11 @@ from typing import Any
 import numpy as np
 
 from sharpdim.testing.checking import Tolerance
+from sharpdim.vocabulary import AUDIT_PROFILES, choice
 
 __all__ = ["OracleCase", "COMPARISONS", "PROFILES", "QUICK", "THOROUGH", "format_values"]
 
-PROFILES = ("quick", "thorough")
+PROFILES = AUDIT_PROFILES  # the vocabulary's word list, under the name the oracles use
 QUICK = ("quick", "thorough")  # a quick case also runs in the thorough profile
 THOROUGH = ("thorough",)
 
@@ -52,10 +53,7 @@ class OracleCase:
     profiles: tuple[str, ...] = QUICK
 
     def __post_init__(self) -> None:
-        if self.comparison not in COMPARISONS:
-            raise ValueError(
-                f"comparison must be one of {COMPARISONS}, got {self.comparison!r}"
-            )
+        choice("comparison", self.comparison, COMPARISONS)
         bad = [p for p in self.profiles if p not in PROFILES]
         if bad or not self.profiles:
             raise ValueError(

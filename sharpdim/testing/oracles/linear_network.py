@@ -37,6 +37,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from sharpdim import _validate
+from sharpdim.testing.oracles._deep_linear import DeepLinearShape
+
 __all__ = [
     "DeepLinearNetwork",
     "deep_linear_network",
@@ -64,19 +67,6 @@ def _check_singular_values(singular_values) -> np.ndarray:
     return np.sort(s)[::-1].copy()
 
 
-def _check_depth(depth) -> int:
-    if isinstance(depth, bool) or not isinstance(depth, int | np.integer) or depth < 1:
-        raise ValueError(f"depth must be an int >= 1, got {depth!r}")
-    return int(depth)
-
-
-def _check_lr(lr) -> float:
-    if isinstance(lr, bool) or not isinstance(lr, int | float | np.floating) \
-            or not math.isfinite(lr) or lr <= 0:
-        raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
-    return float(lr)
-
-
 def deep_linear_hessian_eigenvalues(singular_values, depth: int) -> np.ndarray:
     """All ``L·d²`` Hessian eigenvalues at a balanced minimum, descending: ``μ_ij =
     Σ_k s_i^{2(k−1)/L} s_j^{2(L−k)/L}`` for every pair ``(i, j)`` and ``(L − 1)d²`` zeros.
@@ -85,7 +75,7 @@ def deep_linear_hessian_eigenvalues(singular_values, depth: int) -> np.ndarray:
     [4.0, 0.0]
     """
     s = _check_singular_values(singular_values)
-    L = _check_depth(depth)
+    L = _validate.integer("depth", depth, minimum=1)
     k = np.arange(1, L + 1)
     # mu[i, j] = Σ_k s_i^{2(k−1)/L} s_j^{2(L−k)/L}, summed with fsum (L terms, all > 0)
     mu = np.array([[math.fsum(si ** (2 * (kk - 1) / L) * sj ** (2 * (L - kk) / L) for kk in k)
@@ -101,7 +91,7 @@ def deep_linear_sharpness(singular_values, depth: int, lr: float) -> np.ndarray:
     >>> np.round(deep_linear_sharpness([2.0], 2, 0.75), 12).tolist()   # ln|1 − 3| = ln 2
     [0.69314718056, 0.0]
     """
-    eta = _check_lr(lr)
+    eta = _validate.positive("lr", lr)
     mu = deep_linear_hessian_eigenvalues(singular_values, depth)
     with np.errstate(divide="ignore"):
         values = np.log(np.abs(1.0 - eta * mu))
@@ -129,7 +119,7 @@ def _haar(rng: np.random.Generator, d: int) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class DeepLinearNetwork:
+class DeepLinearNetwork(DeepLinearShape):
     """A deep linear network at a balanced global minimum (module docstring), with its data.
 
     ``model`` (``nn.Sequential`` of ``depth`` bias-free ``d × d`` ``nn.Linear``), ``loss_fn``
@@ -150,14 +140,6 @@ class DeepLinearNetwork:
     hessian_eigenvalues: np.ndarray
     hessian: np.ndarray = field(repr=False)
     seed: int
-
-    @property
-    def width(self) -> int:
-        return int(self.singular_values.size)
-
-    @property
-    def n_params(self) -> int:
-        return self.depth * self.width**2
 
     @property
     def top_eigenvalue(self) -> float:
@@ -218,14 +200,11 @@ def deep_linear_network(singular_values, depth: int, *, n_examples: int | None =
     True
     """
     s = _check_singular_values(singular_values)
-    L = _check_depth(depth)
+    L = _validate.integer("depth", depth, minimum=1)
     d = s.size
-    n = max(2 * d, 8) if n_examples is None else n_examples
-    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < d:
-        raise ValueError(f"n_examples must be an int >= width {d}, got {n_examples!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
-    rng = np.random.default_rng(int(seed))
+    n = max(2 * d, 8) if n_examples is None else \
+        _validate.integer("n_examples", n_examples, minimum=d)   # at least the width
+    rng = np.random.default_rng(_validate.integer("seed", seed, minimum=0))
     rotations = [_haar(rng, d) for _ in range(L + 1)]  # R_0 = V, R_1 … R_{L−1}, R_L = U
     root = s ** (1.0 / L)
     factors = [(rotations[k] * root) @ rotations[k - 1].T for k in range(1, L + 1)]

@@ -23,6 +23,7 @@ floating point allows:
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import numpy as np
 
@@ -88,13 +89,19 @@ def _series_builder(make):
     return build
 
 
-def _lambda_case(name: str, claim: str, value: float, derivation: str, make, seed: int,
-                 profiles) -> OracleCase:
-    return OracleCase(
-        "lyapunov-series", name, claim, [value], derivation,
-        Tolerance(reason="requirement: the first digit of λ_1 (10 %); time-series estimators "
-                         "have no derivable error bound", rtol=_LAMBDA_RTOL),
-        _series_builder(make), seed, profiles=profiles)
+def _series_case(kind: str, tolerance: Tolerance, name: str, claim: str, value: float,
+                 derivation: str, make, seed: int, profiles) -> OracleCase:
+    """One ``kind`` case of a scalar series ``make()`` with the one known ``value``."""
+    return OracleCase(kind, name, claim, [value], derivation, tolerance, _series_builder(make),
+                      seed, profiles=profiles)
+
+
+_lambda_case = partial(_series_case, "lyapunov-series", Tolerance(
+    reason="requirement: the first digit of λ_1 (10 %); time-series estimators have no "
+           "derivable error bound", rtol=_LAMBDA_RTOL))
+_d2_case = partial(_series_case, "correlation-dimension", Tolerance(
+    reason="requirement: D_2 to ±0.1; Grassberger–Procaccia fits have no derivable error "
+           "bound", atol=_D2_ATOL))
 
 
 def lyapunov_series_cases() -> list[OracleCase]:
@@ -123,15 +130,6 @@ def lyapunov_series_cases() -> list[OracleCase]:
                      0, THOROUGH),
     ]
     return out
-
-
-def _d2_case(name: str, claim: str, value: float, derivation: str, make, seed: int,
-             profiles) -> OracleCase:
-    return OracleCase(
-        "correlation-dimension", name, claim, [value], derivation,
-        Tolerance(reason="requirement: D_2 to ±0.1; Grassberger–Procaccia fits have no "
-                         "derivable error bound", atol=_D2_ATOL),
-        _series_builder(make), seed, profiles=profiles)
 
 
 def correlation_dimension_cases() -> list[OracleCase]:
