@@ -150,7 +150,7 @@ def test_sgd_with_momentum_is_the_momentum_optimizer():
 @pytest.mark.parametrize(("kwargs", "match"), [
     ({"lr": 0.0}, "lr must be > 0"),
     ({"lr": -0.1}, "lr must be > 0"),
-    ({"batch_size": 0}, "batch_size must be a positive integer"),
+    ({"batch_size": 0}, "batch_size must be >= 1, got 0"),
     ({"optimizer": "adam", "momentum": 0.9}, "momentum must be 0 for optimizer='adam'"),
     ({"optimizer": "momentum", "momentum": 0.0}, "momentum must be in"),
     ({"checkpoint_epochs": (5,)}, r"checkpoint_epochs must lie in \[0, epochs=2\]"),

@@ -116,7 +116,7 @@ def test_step_cap_stops_mid_epoch_and_keeps_the_last_iterates(task_data):
 @pytest.mark.parametrize("kwargs, match", [
     ({"stop": "loss"}, "stop must be one of"),
     ({"target_loss": 0.0}, "target_loss must be > 0"),
-    ({"max_steps": 0}, "max_steps must be a positive integer"),
+    ({"max_steps": 0}, "max_steps must be >= 1, got 0"),
 ])
 def test_bad_stopping_settings_name_the_argument(kwargs, match):
     with pytest.raises(ValueError, match=match):

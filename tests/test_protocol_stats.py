@@ -151,9 +151,9 @@ def test_closed_form_minimum_of_the_bound_matches_a_dense_grid(sd, L, B, n):
 
 
 def test_bound_input_errors_name_the_argument():
-    with pytest.raises(ValueError, match="L must be a finite number >= 0"):
+    with pytest.raises(ValueError, match="L must be >= 0, got -1.0"):
         theorem_4_5_bound(1.0, -1.0, 1.0, 10)
-    with pytest.raises(ValueError, match="n must be a positive integer"):
+    with pytest.raises(ValueError, match="n must be >= 1, got 0"):
         theorem_4_5_bound(1.0, 1.0, 1.0, 0)
 
 

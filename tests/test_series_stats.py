@@ -64,11 +64,11 @@ def test_block_bootstrap_resamples_whole_blocks_of_consecutive_indices():
 
 
 @pytest.mark.parametrize(("kwargs", "match"), [
-    ({"n": 1}, "n must be an integer >= 2"),
-    ({"block_length": 0}, "block_length must be an integer in"),
-    ({"block_length": 11}, "block_length must be an integer in"),
-    ({"seed": -1}, "seed must be a non-negative integer"),
-    ({"n_resamples": 0}, "n_resamples must be a positive integer"),
+    ({"n": 1}, "n must be >= 2, got 1"),
+    ({"block_length": 0}, r"block_length must be in \[1, 10\], got 0"),
+    ({"block_length": 11}, r"block_length must be in \[1, 10\], got 11"),
+    ({"seed": -1}, "seed must be >= 0, got -1"),
+    ({"n_resamples": 0}, "n_resamples must be >= 1, got 0"),
     ({"confidence": 1.0}, "confidence must be in"),
 ])
 def test_block_bootstrap_rejects_bad_arguments_by_name(kwargs, match):
@@ -77,9 +77,27 @@ def test_block_bootstrap_rejects_bad_arguments_by_name(kwargs, match):
         block_bootstrap_ci(args.pop("n"), lambda i: 0.0, **args)
 
 
+def test_lab_arguments_follow_the_one_exception_policy():
+    """sharpdim._validate's policy in the laboratory: a wrong type is a TypeError (and, for
+    code written before the policy, a ValueError); a wrong value is a ValueError only."""
+    from sharpdim.lab.bounds import theorem_4_5_bound
+    from sharpdim.lab.sweeps.data import modular_addition_data
+
+    with pytest.raises(TypeError, match="seed must be an int, got float 1.5"):
+        block_bootstrap_ci(10, lambda i: 0.0, seed=1.5)
+    with pytest.raises(TypeError, match="n must be an int, got float 10.0"):
+        theorem_4_5_bound(1.0, 1.0, 1.0, 10.0)
+    with pytest.raises(TypeError, match="train_fraction must be a real number"):
+        modular_addition_data(modulus=5, train_fraction="0.4")
+    with pytest.raises(ValueError) as wrong_value:
+        modular_addition_data(modulus=5, train_fraction=1.0)
+    assert not isinstance(wrong_value.value, TypeError)
+    assert str(wrong_value.value) == "train_fraction must be in (0, 1), got 1.0"
+
+
 def test_default_block_length_is_the_cube_root_rule():
     assert [default_block_length(n) for n in (1, 7, 8, 27, 101, 1000)] == [1, 2, 2, 3, 5, 10]
-    with pytest.raises(ValueError, match="n must be a positive integer"):
+    with pytest.raises(ValueError, match="n must be >= 1, got 0"):
         default_block_length(0)
 
 

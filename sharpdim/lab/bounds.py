@@ -25,6 +25,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from sharpdim import _validate
+
 __all__ = ["DELTA_MAX", "BoundValue", "theorem_4_5_bound", "bound_terms"]
 
 DELTA_MAX = math.exp(-0.5)  # the largest δ on which f is unimodal (see the module docstring)
@@ -66,10 +68,8 @@ def theorem_4_5_bound(sd: float, L: float, B: float, n: int) -> BoundValue:
     True
     """
     for name, v in (("sd", sd), ("L", L), ("B", B)):
-        if not (isinstance(v, int | float) and math.isfinite(v) and v >= 0):
-            raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
+        _validate.non_negative(name, v)
+    n = _validate.integer("n", n, minimum=1)
     c = 4 * B * math.sqrt(sd / n)
     if c == 0:  # no SD term: f = 2Lδ, infimum 0 as δ → 0 (not attained; δ reported as 0)
         return BoundValue(value=0.0, delta=0.0, lipschitz_term=0.0, sd_term=0.0,

@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from sharpdim import _validate
 from sharpdim.dimension import as_float_array
 
 __all__ = [
@@ -320,17 +321,6 @@ def _statistic_value(value: Any) -> float | None:
     return _finite_number(value)
 
 
-def _check_resampling(seed: Any, n_resamples: Any, confidence: Any) -> None:
-    """The arguments every bootstrap takes, checked by name."""
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    if isinstance(n_resamples, bool) or not isinstance(n_resamples, int | np.integer) \
-            or n_resamples < 1:
-        raise ValueError(f"n_resamples must be a positive integer, got {n_resamples!r}")
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
-
-
 def bootstrap_ci(
     records: Sequence[Mapping[str, Any]],
     statistic: Callable[[list[Mapping[str, Any]]], float | None],
@@ -360,7 +350,9 @@ def bootstrap_ci(
     >>> ci.estimate, ci.n_resamples, ci.strata, ci.n_failed, ci.low <= ci.high < 1.0
     (1.0, 200, 3, 0, True)
     """
-    _check_resampling(seed, n_resamples, confidence)
+    _validate.integer("seed", seed, minimum=0)
+    _validate.integer("n_resamples", n_resamples, minimum=1)
+    _validate.fraction("confidence", confidence)
     if isinstance(group_by, str):
         raise TypeError(f"group_by must be a sequence of key names, got the string {group_by!r}")
     rows = list(records)
@@ -517,10 +509,8 @@ def accuracy_standard_error(p: float, n: int) -> float:
     >>> accuracy_standard_error(0.9, 100)
     0.03
     """
-    if not 0 <= p <= 1:
-        raise ValueError(f"p must be in [0, 1], got {p!r}")
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
+    p = _validate.real("p", p, minimum=0, maximum=1)
+    n = _validate.integer("n", n, minimum=1)
     return math.sqrt(p * (1 - p) / n)
 
 
@@ -535,8 +525,7 @@ def default_block_length(n: int) -> int:
     >>> default_block_length(101), default_block_length(8), default_block_length(1)
     (5, 2, 1)
     """
-    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
+    n = _validate.integer("n", n, minimum=1)
     return max(1, int(round(n ** (1.0 / 3.0))))
 
 
@@ -565,12 +554,12 @@ def block_bootstrap_ci(
     >>> ci.estimate, ci.high <= 1.0, ci.method
     (1.0, True, 'moving block, length 3')
     """
-    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 2:
-        raise ValueError(f"n must be an integer >= 2, got {n!r}")
-    ell = default_block_length(int(n)) if block_length is None else block_length
-    if isinstance(ell, bool) or not isinstance(ell, int | np.integer) or not 1 <= ell <= n:
-        raise ValueError(f"block_length must be an integer in [1, n={n}], got {ell!r}")
-    _check_resampling(seed, n_resamples, confidence)
+    n = _validate.integer("n", n, minimum=2)
+    ell = default_block_length(n) if block_length is None else block_length
+    ell = _validate.integer("block_length", ell, minimum=1, maximum=n)
+    _validate.integer("seed", seed, minimum=0)
+    _validate.integer("n_resamples", n_resamples, minimum=1)
+    _validate.fraction("confidence", confidence)
     estimate = _statistic_value(statistic(np.arange(n)))
     if estimate is None:
         raise ValueError("statistic of the original series is None or non-finite")

@@ -39,7 +39,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from sharpdim._numerics import EPSILON_FORMS
 from sharpdim.curvature.spectral_measure import SpectralMeasure
 from sharpdim.dimension import sharpness_dimension
 from sharpdim.estimators.data import minibatch, training_data
@@ -51,11 +50,13 @@ from sharpdim.estimators.density import (
 )
 from sharpdim.estimators.estimate import estimate_sharpness
 from sharpdim.estimators.exact import exact_spectrum
+from sharpdim.estimators.options import EstimateOptions
 from sharpdim.estimators.perturbation import wasserstein_1
 from sharpdim.testing.oracles.planted_regression import (
     planted_regression,
     planted_sparse_regression,
 )
+from sharpdim.vocabulary import AGGREGATES, EPSILON_FORMS
 
 __all__ = [
     "NETWORK_SECTION",
@@ -270,8 +271,10 @@ def convergence_table(
                 for s in seeds:
                     est = estimate_sharpness(model, case.loss_fn, case.data, lr=case.lr,
                                              batch_size=case.batch_size, method="slq",
-                                             n_batches=R_max, n_steps=m, seed=s,
-                                             epsilon_form=form, progress=progress)
+                                             n_batches=R_max, seed=s,
+                                             options=EstimateOptions(
+                                                 n_steps=m, epsilon_form=form,
+                                                 progress=progress))
                     for R in runs:
                         sub = _prefix(est.curvature_measure, R, R_max)
                         z = exact[s][:R]
@@ -520,8 +523,10 @@ def network_table(cases: Sequence[NetworkCase], *,
                 for s in case.seeds:
                     est = estimate_sharpness(case.model, case.loss_fn, case.data, lr=case.lr,
                                              batch_size=case.batch_size, method=method,
-                                             n_batches=R, n_steps=m, seed=s, epsilon_form=form,
-                                             smoothing=smoothing, progress=progress)
+                                             n_batches=R, seed=s,
+                                             options=EstimateOptions(
+                                                 n_steps=m, epsilon_form=form,
+                                                 smoothing=smoothing, progress=progress))
                     dg = est.diagnostics
                     if dg.batch_index_hashes != exact[s][1]:
                         raise RuntimeError(f"{case.name}, seed {s}: the estimate's minibatches "
@@ -549,12 +554,12 @@ def network_table(cases: Sequence[NetworkCase], *,
                     float(np.mean([v[10] for v in vals])), tuple(case.seeds)))
         if case.points and case.sup_batches:
             out = {}
-            for agg in ("mean", "sup"):
+            for agg in AGGREGATES:
                 est = estimate_sharpness(case.model, case.loss_fn, case.data, lr=case.lr,
                                          batch_size=case.batch_size, method="exact",
                                          aggregate=agg, points=list(case.points),
                                          n_batches=case.sup_batches, seed=case.seeds[0],
-                                         progress=progress)
+                                         options=EstimateOptions(progress=progress))
                 out[agg] = est
             sups.append(NetworkSup(case.name, len(case.points), case.sup_batches, case.seeds[0],
                                    out["mean"].dimension, out["sup"].dimension,

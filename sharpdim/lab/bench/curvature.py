@@ -42,6 +42,7 @@ from sharpdim.curvature.lanczos import lanczos_lockstep, timing_clock
 from sharpdim.curvature.slq import lockstep_quadratures, slq_spectral_measure
 from sharpdim.lab.bench.markdown import table_row
 from sharpdim.lab.bench.timing import within_turn_ratio
+from sharpdim.vocabulary import REORTHOGONALIZATIONS
 
 __all__ = [
     "BenchRow",
@@ -549,7 +550,7 @@ def reorthogonalization_study(*, n_runs: int = 32, n_seeds: int = 8, base_seed: 
     from sharpdim.estimators.estimate import estimate_sharpness
     from sharpdim.lab.bench.convergence import _exact_profiles, default_cases
 
-    modes = ("full", "partial", "none")
+    modes = REORTHOGONALIZATIONS
     clock = _clock(torch.device("cpu"))
     out = []
     seeds = [base_seed + k for k in range(n_seeds)]
@@ -912,7 +913,7 @@ def _render_study(study: list[dict]) -> list[str]:
             pp += f" [{f(r['lambda_paired_partial'])}]"
             pn += f" [{f(r['lambda_paired_none'])}]"
             spread += f" [{f(r['lambda_spread'])}]"
-        secs = " / ".join(f"{r['seconds'][m]:.1f}" for m in ("full", "partial", "none"))
+        secs = " / ".join(f"{r['seconds'][m]:.1f}" for m in REORTHOGONALIZATIONS)
         lines.append(table_row(r["case"], r["m"], r["dtype"], r["runs"], r["seeds"], spread,
                                f(r["rmse_full"]), f(r["rmse_partial"]), f(r["rmse_none"]), pp,
                                pn, "yes" if r["within"] else "no", secs))

@@ -46,16 +46,18 @@ import hashlib
 import inspect
 import itertools
 import json
-import math
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sharpdim import _validate
+from sharpdim.lab.stats import is_finite_number
 from sharpdim.lab.sweeps.measures import GROUPS, MeasureSettings
 from sharpdim.lab.sweeps.tasks import get_task
 from sharpdim.lab.sweeps.training import OPTIMIZERS, STOP_MODES
+from sharpdim.vocabulary import METHODS
 
 __all__ = ["ConfigError", "SweepConfig", "RunSpec", "load_config", "parse_config", "plan_runs"]
 
@@ -183,14 +185,13 @@ def _table(raw: Mapping[str, Any], key: str, allowed: set[str] | None,
     return dict(value)
 
 
-def _is_number(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def _positive_int(key: str, v: Any) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-        raise _fail(key, "must be a positive integer", v)
-    return v
+def _checked(check: Callable[..., Any], key: str, value: Any, **rule: Any) -> Any:
+    """``check(key, value, **rule)`` — a check of :mod:`sharpdim._validate` — with its error
+    raised as a :class:`ConfigError`: every error of a configuration is one, naming the key."""
+    try:
+        return check(key, value, **rule)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _non_empty_list(key: str, v: Any) -> list:
@@ -205,7 +206,7 @@ def _non_empty_list(key: str, v: Any) -> list:
 
 def _lrs(key: str, v: Any) -> list[float]:
     for x in _non_empty_list(key, v):
-        if not _is_number(x) or x <= 0:
+        if not is_finite_number(x) or x <= 0:
             raise _fail(key, "values must be learning rates > 0", x)
     return [float(x) for x in v]
 
@@ -224,19 +225,20 @@ def _required(raw: Mapping[str, Any], key: str, prefix: str = "") -> Any:
 
 def _train(raw: Mapping[str, Any]) -> dict[str, Any]:
     t = _table(raw, "train", _TRAIN, "")
-    epochs = _positive_int("train.epochs", _required(t, "epochs", "train."))
+    epochs = _checked(_validate.integer, "train.epochs", _required(t, "epochs", "train."),
+                      minimum=1)
     momentum = t.get("momentum", 0.9)
-    if not _is_number(momentum) or not 0 <= momentum < 1:
+    if not is_finite_number(momentum) or not 0 <= momentum < 1:
         raise _fail("train.momentum", "must be in [0, 1)", momentum)
     wd = t.get("weight_decay", 0.0)
-    if not _is_number(wd) or wd < 0:
+    if not is_finite_number(wd) or wd < 0:
         raise _fail("train.weight_decay", "must be >= 0", wd)
     betas = t.get("betas", [0.9, 0.999])
     if (not isinstance(betas, list) or len(betas) != 2
-            or not all(_is_number(b) and 0 <= b < 1 for b in betas)):
+            or not all(is_finite_number(b) and 0 <= b < 1 for b in betas)):
         raise _fail("train.betas", "must be a pair of numbers in [0, 1)", betas)
     div = t.get("divergence_loss", 1e4)
-    if not _is_number(div) or div <= 0:
+    if not is_finite_number(div) or div <= 0:
         raise _fail("train.divergence_loss", "must be > 0", div)
     checkpoints = t.get("checkpoints", 0)
     if isinstance(checkpoints, bool) or not isinstance(checkpoints, int) or checkpoints < 0:
@@ -246,11 +248,11 @@ def _train(raw: Mapping[str, Any]) -> dict[str, Any]:
     if stop not in STOP_MODES:
         raise _fail("train.stop", f"must be one of {list(STOP_MODES)}", stop)
     target = t.get("target_loss", 0.01)
-    if not _is_number(target) or target <= 0:
+    if not is_finite_number(target) or target <= 0:
         raise _fail("train.target_loss", "must be > 0", target)
     max_steps = t.get("max_steps")
     if max_steps is not None:
-        _positive_int("train.max_steps", max_steps)
+        _checked(_validate.integer, "train.max_steps", max_steps, minimum=1)
     keep = t.get("checkpoint_weights", True)
     if not isinstance(keep, bool):
         raise _fail("train.checkpoint_weights", "must be true or false", keep)
@@ -315,7 +317,7 @@ def _grid(raw: Mapping[str, Any], train: Mapping[str, Any]) -> dict[str, Any]:
         for o in optimizers:
             key = f"grid.weight_decay_by_optimizer.{o}"
             for w in _non_empty_list(key, table[o]):
-                if not _is_number(w) or w < 0:
+                if not is_finite_number(w) or w < 0:
                     raise _fail(key, "values must be >= 0", w)
             per_optimizer_wd[o] = [float(w) for w in table[o]]
     bs = _non_empty_list("grid.batch_size", _required(g, "batch_size", "grid."))
@@ -326,7 +328,7 @@ def _grid(raw: Mapping[str, Any], train: Mapping[str, Any]) -> dict[str, Any]:
     wds = g.get("weight_decay", [train["weight_decay"]])
     if per_optimizer_wd is None:
         for w in _non_empty_list("grid.weight_decay", wds):
-            if not _is_number(w) or w < 0:
+            if not is_finite_number(w) or w < 0:
                 raise _fail("grid.weight_decay", "values must be >= 0", w)
     if "momentum" in optimizers and not 0 < train["momentum"] < 1:
         raise _fail("train.momentum", "must be in (0, 1) when optimizer 'momentum' is used",
@@ -369,24 +371,24 @@ def _measures(raw: Mapping[str, Any]) -> dict[str, Any]:
                 raise _fail(f"measures.{key}", f"entries must be measure groups {list(GROUPS)}",
                             g)
         out[key] = list(groups)
-    out["exact_max_params"] = _positive_int("measures.exact_max_params",
-                                            m.get("exact_max_params", 5000))
+    out["exact_max_params"] = _checked(_validate.integer, "measures.exact_max_params",
+                                       m.get("exact_max_params", 5000), minimum=1)
     for key, extra in (("exact", set()), ("density", set()), ("update", {"method"})):
         out[key] = _estimator_options(key, _table(m, key, None, "measures."), extra)
-    if out["update"].get("method", "exact") not in ("exact", "slq", "kde", "ps"):
+    if out["update"].get("method", "exact") not in METHODS:
         raise _fail("measures.update.method", "must be exact, slq, kde or ps",
                     out["update"]["method"])
     out["sup"] = _estimator_options("sup", {"n_points": 5, **_table(m, "sup", None,
                                                                      "measures.")},
                                     {"n_points"})
-    _positive_int("measures.sup.n_points", out["sup"]["n_points"])
+    _checked(_validate.integer, "measures.sup.n_points", out["sup"]["n_points"], minimum=1)
     hess = _table(m, "hessian", _HESSIAN, "measures.")
     if hess.get("method", "auto") not in ("auto", "exact", "lanczos", "slq"):
         raise _fail("measures.hessian.method", "must be auto, exact, lanczos or slq",
                     hess["method"])
     for k in ("n_examples", "n_steps", "trace_samples"):
         if k in hess:
-            _positive_int(f"measures.hessian.{k}", hess[k])
+            _checked(_validate.integer, f"measures.hessian.{k}", hess[k], minimum=1)
     out["hessian"] = hess
     topo = {"iterates": 0, "alpha": 1.0, "n_sizes": 8, "loss_examples": 1000,
             **_table(m, "topology", _TOPOLOGY, "measures.")}
@@ -394,11 +396,11 @@ def _measures(raw: Mapping[str, Any]) -> dict[str, Any]:
             or topo["iterates"] < 0:
         raise _fail("measures.topology.iterates", "must be a non-negative integer",
                     topo["iterates"])
-    if not _is_number(topo["alpha"]) or topo["alpha"] <= 0:
+    if not is_finite_number(topo["alpha"]) or topo["alpha"] <= 0:
         raise _fail("measures.topology.alpha", "must be > 0", topo["alpha"])
-    _positive_int("measures.topology.loss_examples", topo["loss_examples"])
-    if _positive_int("measures.topology.n_sizes", topo["n_sizes"]) < 2:
-        raise _fail("measures.topology.n_sizes", "must be >= 2", topo["n_sizes"])
+    _checked(_validate.integer, "measures.topology.loss_examples", topo["loss_examples"],
+             minimum=1)
+    _checked(_validate.integer, "measures.topology.n_sizes", topo["n_sizes"], minimum=2)
     uses_traj = {"topology", "sd_sup"} & set(out["final"] + out["checkpoint"])
     if uses_traj and topo["iterates"] < 20:
         raise _fail("measures.topology.iterates", f"must be >= 20 for {sorted(uses_traj)}",
@@ -407,30 +409,31 @@ def _measures(raw: Mapping[str, Any]) -> dict[str, Any]:
     fixed = _estimator_options("fixed_batch", _table(m, "fixed_batch", None, "measures."),
                                {"batch_size", "method"})
     if "batch_size" in fixed:
-        _positive_int("measures.fixed_batch.batch_size", fixed["batch_size"])
+        _checked(_validate.integer, "measures.fixed_batch.batch_size", fixed["batch_size"],
+                 minimum=1)
     elif "sd_fixed_batch" in out["final"] + out["checkpoint"]:
         raise ConfigError("missing required key measures.fixed_batch.batch_size (the one "
                           "Hessian batch size of sd_fixed_batch for every run)")
-    if fixed.get("method", "exact") not in ("exact", "slq", "kde", "ps"):
+    if fixed.get("method", "exact") not in METHODS:
         raise _fail("measures.fixed_batch.method", "must be exact, slq, kde or ps",
                     fixed["method"])
     out["fixed_batch"] = fixed
     eos = _table(m, "eos", _EOS, "measures.")
     for k in (_EOS - {"method"}) & set(eos):
-        _positive_int(f"measures.eos.{k}", eos[k])
+        _checked(_validate.integer, f"measures.eos.{k}", eos[k], minimum=1)
     if eos.get("method", "auto") not in ("auto", "exact", "lanczos"):
         raise _fail("measures.eos.method", "must be auto, exact or lanczos", eos["method"])
     out["eos"] = eos
     bound = _table(m, "bound", _BOUND, "measures.")
     for k in _BOUND & set(bound):
-        _positive_int(f"measures.bound.{k}", bound[k])
+        _checked(_validate.integer, f"measures.bound.{k}", bound[k], minimum=1)
     if "bound" in out["final"] and topo["iterates"] < 1:
         raise _fail("measures.topology.iterates", "must be >= 1 for the bound group (its "
                     "iterates are the last ones kept)", topo["iterates"])
     out["bound"] = bound
     exact_runs = m.get("exact_runs", [])
     if not isinstance(exact_runs, list) or not all(
-            isinstance(t, list) and len(t) == 3 and _is_number(t[0])
+            isinstance(t, list) and len(t) == 3 and is_finite_number(t[0])
             and not isinstance(t[1], bool) and isinstance(t[1], int)
             and not isinstance(t[2], bool) and isinstance(t[2], int) for t in exact_runs):
         raise _fail("measures.exact_runs", "must be a list of [lr, batch_size, seed] triples",
@@ -485,7 +488,7 @@ def parse_config(
     measures = _measures(raw)
     engine = _table(raw, "engine", _ENGINE, "")
     if "workers" in engine:
-        _positive_int("engine.workers", engine["workers"])
+        _checked(_validate.integer, "engine.workers", engine["workers"], minimum=1)
     try:
         sizes = []
         for combo in _option_combos(grid):

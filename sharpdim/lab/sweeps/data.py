@@ -30,6 +30,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from sharpdim import _validate
+
 __all__ = [
     "Dataset",
     "mnist1d_data",
@@ -78,24 +80,6 @@ class Dataset:
         return int(self.y_test.shape[0])
 
 
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _seed(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {value!r}")
-    return int(value)
-
-
-def _fraction(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
-        raise ValueError(f"{name} must be a number in (0, 1), got {value!r}")
-    return float(value)
-
-
 def mnist1d_data(*, n_samples: int = 5000, train_fraction: float = 0.8, seed: int = 42) -> Dataset:
     """MNIST-1D from ``mnist1d.data.make_dataset`` with ``num_samples = n_samples``.
 
@@ -108,11 +92,11 @@ def mnist1d_data(*, n_samples: int = 5000, train_fraction: float = 0.8, seed: in
     """
     from mnist1d.data import get_dataset_args, make_dataset
 
-    n_samples = _positive_int("n_samples", n_samples)
+    n_samples = _validate.integer("n_samples", n_samples, minimum=1)
     if n_samples < 20:
         raise ValueError(f"n_samples must be >= 20 (two per class), got {n_samples}")
-    train_fraction = _fraction("train_fraction", train_fraction)
-    seed = _seed(seed)
+    train_fraction = _validate.fraction("train_fraction", train_fraction)
+    seed = _validate.integer("seed", seed, minimum=0)
     args = get_dataset_args()
     args.num_samples = n_samples
     args.train_split = train_fraction
@@ -146,8 +130,8 @@ def digits_data(*, test_fraction: float = 0.25, seed: int = 0) -> Dataset:
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
-    test_fraction = _fraction("test_fraction", test_fraction)
-    seed = _seed(seed)
+    test_fraction = _validate.fraction("test_fraction", test_fraction)
+    seed = _validate.integer("seed", seed, minimum=0)
     X, y = load_digits(return_X_y=True)
     x_tr, x_te, y_tr, y_te = train_test_split(
         X / 16.0, y, test_size=test_fraction, random_state=seed, stratify=y)
@@ -179,13 +163,13 @@ def modular_addition_data(
     >>> int(y) == (int(x[:5].argmax()) + int(x[5:].argmax())) % 5
     True
     """
-    p = _positive_int("modulus", modulus)
+    p = _validate.integer("modulus", modulus, minimum=1)
     if p < 2:
         raise ValueError(f"modulus must be >= 2, got {p}")
-    train_fraction = _fraction("train_fraction", train_fraction)
+    train_fraction = _validate.fraction("train_fraction", train_fraction)
     if encoding not in ("onehot", "tokens"):
         raise ValueError(f"encoding must be 'onehot' or 'tokens', got {encoding!r}")
-    seed = _seed(seed)
+    seed = _validate.integer("seed", seed, minimum=0)
     a, b = np.meshgrid(np.arange(p), np.arange(p), indexing="ij")
     a, b = a.ravel(), b.ravel()
     labels = (a + b) % p
@@ -279,7 +263,7 @@ def _stratified_subset(labels: np.ndarray, n: int | None, rng: np.random.Generat
     without replacement; all indices in their original order when ``n`` is ``None``."""
     if n is None:
         return np.arange(labels.size)
-    n = _positive_int(name, n)
+    n = _validate.integer(name, n, minimum=1)
     if n > labels.size:
         raise ValueError(f"{name} must be <= {labels.size} (the split's size), got {n}")
     classes, counts = np.unique(labels, return_counts=True)
@@ -305,7 +289,7 @@ def fashion_mnist_data(
     :data:`FASHION_MNIST_SHA256` (a copy under another ``root`` may differ: pass ``False``).
     A missing file raises :class:`DatasetMissingError` naming ``make data``.
     """
-    seed = _seed(seed)
+    seed = _validate.integer("seed", seed, minimum=0)
     folder = FASHION_MNIST_DIR if root is None else Path(root)
     arrays = {}
     for name, digest in FASHION_MNIST_SHA256.items():
@@ -343,7 +327,7 @@ def train_subset(data: Dataset, n_train: int, *, seed: int) -> Dataset:
     >>> s.n_train, s.n_test == d.n_test, sorted(set(s.y_train.tolist())) == list(range(10))
     (100, True, True)
     """
-    seed = _seed(seed)
+    seed = _validate.integer("seed", seed, minimum=0)
     idx = _stratified_subset(data.y_train.numpy(), n_train, np.random.default_rng(seed),
                              "n_train")
     t = torch.as_tensor(idx)
@@ -361,10 +345,8 @@ def with_heldout(data: Dataset, fraction: float, *, seed: int) -> Dataset:
     >>> d.n_train + d.n_heldout, d.n_heldout, sorted(set(d.y_heldout.tolist())) == list(range(10))
     (1347, 269, True)
     """
-    if not (isinstance(fraction, int | float) and not isinstance(fraction, bool)
-            and 0 < fraction < 1):
-        raise ValueError(f"heldout_fraction must be in (0, 1), got {fraction!r}")
-    seed = _seed(seed)
+    fraction = _validate.fraction("heldout_fraction", fraction)
+    seed = _validate.integer("seed", seed, minimum=0)
     labels = data.y_train.numpy()
     held = _stratified_subset(labels, int(round(fraction * labels.size)),
                               np.random.default_rng(seed), "heldout size")
@@ -386,10 +368,8 @@ def with_label_noise(data: Dataset, fraction: float, *, seed: int) -> Dataset:
     >>> int((noisy.y_train != d.y_train).sum()), round(0.2 * d.n_train)
     (269, 269)
     """
-    if not (isinstance(fraction, int | float) and not isinstance(fraction, bool)
-            and 0 <= fraction <= 1):
-        raise ValueError(f"label_noise must be a fraction in [0, 1], got {fraction!r}")
-    seed = _seed(seed)
+    fraction = _validate.real("label_noise", fraction, minimum=0, maximum=1)
+    seed = _validate.integer("seed", seed, minimum=0)
     rng = np.random.default_rng(seed)
     y = data.y_train.numpy().copy()
     k = int(round(fraction * y.size))

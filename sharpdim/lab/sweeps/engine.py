@@ -22,6 +22,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from sharpdim import _validate
 from sharpdim.lab.sweeps.config import RunSpec
 from sharpdim.lab.sweeps.run import RunResult, execute_run
 
@@ -40,12 +41,18 @@ class EngineInfo:
     address: str | None
 
 
+_SCHEDULER_RULE = "'local', 'inline' or an address tcp://HOST:PORT"
+
+
 def check_scheduler(scheduler: str) -> str:
-    """Validate a scheduler choice early (before any training)."""
-    if scheduler in ("inline", "local") or _ADDRESS.match(scheduler or ""):
+    """Validate a scheduler choice early (before any training), with the exception policy of
+    :mod:`sharpdim._validate` (a non-string is a type error, a wrong string a value error)."""
+    if not isinstance(scheduler, str):
+        raise _validate.ArgumentTypeError(f"scheduler must be {_SCHEDULER_RULE}, got "
+                                          f"{type(scheduler).__name__} {scheduler!r}")
+    if scheduler in ("inline", "local") or _ADDRESS.match(scheduler):
         return scheduler
-    raise ValueError(f"scheduler must be 'local', 'inline' or an address tcp://HOST:PORT, "
-                     f"got {scheduler!r}")
+    raise ValueError(f"scheduler must be {_SCHEDULER_RULE}, got {scheduler!r}")
 
 
 class SchedulerUnreachable(ConnectionError):
@@ -97,9 +104,8 @@ def run_all(
     from tqdm.auto import tqdm
 
     scheduler = check_scheduler(scheduler)
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
-                                or workers < 1):
-        raise ValueError(f"workers must be a positive integer, got {workers!r}")
+    if workers is not None:
+        workers = _validate.integer("workers", workers, minimum=1)
     bar = tqdm(total=len(specs), desc="sweep", unit="run", disable=not progress)
     try:
         if scheduler == "inline":

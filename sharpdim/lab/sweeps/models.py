@@ -15,6 +15,8 @@ import math
 import torch
 from torch import nn
 
+from sharpdim import _validate
+
 __all__ = ["mlp", "lenet", "ModularTransformer", "count_parameters"]
 
 _ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh}
@@ -26,9 +28,7 @@ def count_parameters(model: nn.Module) -> int:
 
 
 def _generator(seed: int) -> torch.Generator:
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    return torch.Generator().manual_seed(seed)
+    return torch.Generator().manual_seed(_validate.integer("seed", seed, minimum=0))
 
 
 @torch.no_grad()
@@ -63,8 +63,7 @@ def mlp(
     """
     for name, v in (("in_features", in_features), ("width", width),
                     ("out_features", out_features)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        _validate.integer(name, v, minimum=1)
     if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
         raise ValueError(f"depth must be an integer >= 1 (number of linear layers), got {depth!r}")
     if activation not in _ACTIVATIONS:
@@ -102,8 +101,7 @@ def lenet(
     """
     for name, v in (("side", side), ("out_features", out_features), ("hidden", hidden),
                     ("kernel", kernel)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        _validate.integer(name, v, minimum=1)
     if (len(channels) != 2 or any(isinstance(c, bool) or not isinstance(c, int) or c < 1
                                   for c in channels)):
         raise ValueError(f"channels must be two positive integers, got {channels!r}")
@@ -182,8 +180,7 @@ class ModularTransformer(nn.Module):
         for name, v in (("vocab", vocab), ("n_classes", n_classes), ("seq_len", seq_len),
                         ("d_model", d_model), ("n_heads", n_heads), ("d_mlp", d_mlp),
                         ("n_layers", n_layers)):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+            _validate.integer(name, v, minimum=1)
         gen = _generator(seed)
         self.embed = nn.Embedding(vocab, d_model)
         self.pos = nn.Parameter(torch.empty(seq_len, d_model))

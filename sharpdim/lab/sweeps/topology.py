@@ -28,6 +28,8 @@ import numpy as np
 from scipy.sparse.csgraph import minimum_spanning_tree
 from scipy.spatial.distance import pdist, squareform
 
+from sharpdim import _validate
+
 __all__ = [
     "PHDimension",
     "mst_edge_lengths",
@@ -161,8 +163,7 @@ def ph_dimension(
     lo = max(10, n // 10) if min_points is None else min_points
     if isinstance(lo, bool) or not isinstance(lo, int) or not 2 <= lo < n:
         raise ValueError(f"min_points must be an integer in [2, n={n}), got {lo!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    seed = _validate.integer("seed", seed, minimum=0)
     sizes = np.unique(np.round(np.geomspace(lo, n, n_sizes)).astype(int))
     if sizes.size < 2:
         raise ValueError(f"need at least 2 distinct subsample sizes, got {sizes.tolist()}")

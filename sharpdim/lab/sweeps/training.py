@@ -78,34 +78,22 @@ class TrainSettings:
     max_steps: int | None = None
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.lr, int | float) and math.isfinite(self.lr) and self.lr > 0):
-            raise ValueError(f"lr must be > 0 and finite, got {self.lr!r}")
+        _validate.positive("lr", self.lr)
         for name in ("batch_size", "epochs"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+            _validate.integer(name, getattr(self, name), minimum=1)
         # one vocabulary: "sgd" with momentum > 0 is heavy ball, recorded as "momentum"
         object.__setattr__(self, "optimizer", canonical_optimizer(self.optimizer, self.momentum))
-        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
-            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
-        if isinstance(self.trajectory, bool) or not isinstance(self.trajectory, int) \
-                or self.trajectory < 0:
-            raise ValueError(f"trajectory must be a non-negative integer, got {self.trajectory!r}")
+        _validate.non_negative("weight_decay", self.weight_decay)
+        _validate.integer("trajectory", self.trajectory, minimum=0)
         bad = [e for e in self.checkpoint_epochs if not 0 <= e <= self.epochs]
         if bad:
             raise ValueError(f"checkpoint_epochs must lie in [0, epochs={self.epochs}], got {bad}")
         if not self.divergence_loss > 0:
             raise ValueError(f"divergence_loss must be > 0, got {self.divergence_loss!r}")
-        if self.stop not in STOP_MODES:
-            raise ValueError(f"stop must be one of {STOP_MODES}, got {self.stop!r}")
-        if not (isinstance(self.target_loss, int | float) and math.isfinite(self.target_loss)
-                and self.target_loss > 0):
-            raise ValueError(f"target_loss must be > 0 and finite, got {self.target_loss!r}")
-        if self.max_steps is not None and (isinstance(self.max_steps, bool)
-                                           or not isinstance(self.max_steps, int)
-                                           or self.max_steps < 1):
-            raise ValueError(f"max_steps must be a positive integer or None, got "
-                             f"{self.max_steps!r}")
+        _validate.choice("stop", self.stop, STOP_MODES)
+        _validate.positive("target_loss", self.target_loss)
+        if self.max_steps is not None:
+            _validate.integer("max_steps", self.max_steps, minimum=1)
 
     @property
     def torch_momentum(self) -> float:
