@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from sharpdim import _validate
 from sharpdim.dynamics.lyapunov import log_abs_det, lyapunov_spectrum, noise_generator
 from sharpdim.lab.bench.timing import within_turn_ratio
 from sharpdim.systems.henon import henon
@@ -247,8 +248,7 @@ def bench_lyapunov(
     for name, value in (("henon_orbits", henon_orbits), ("henon_steps", henon_steps),
                         ("linear_dim", linear_dim), ("linear_steps", linear_steps),
                         ("repeats", repeats)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+        _validate.integer(name, value, minimum=1)
     hmap = henon(1.4, 0.3)
     x_henon = np.random.default_rng(seed).uniform(-0.1, 0.1, size=(henon_orbits, 2))
     # Start the ensemble on the attractor: the benchmark measures steady-state throughput.

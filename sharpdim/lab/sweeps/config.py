@@ -241,8 +241,7 @@ def _train(raw: Mapping[str, Any]) -> dict[str, Any]:
     if not is_finite_number(div) or div <= 0:
         raise _fail("train.divergence_loss", "must be > 0", div)
     checkpoints = t.get("checkpoints", 0)
-    if isinstance(checkpoints, bool) or not isinstance(checkpoints, int) or checkpoints < 0:
-        raise _fail("train.checkpoints", "must be a non-negative integer", checkpoints)
+    _checked(_validate.integer, "train.checkpoints", checkpoints, minimum=0)
     epochs_at = sorted({round(x) for x in _linspace(0, epochs, checkpoints)})
     stop = t.get("stop", "epochs")
     if stop not in STOP_MODES:
@@ -392,10 +391,7 @@ def _measures(raw: Mapping[str, Any]) -> dict[str, Any]:
     out["hessian"] = hess
     topo = {"iterates": 0, "alpha": 1.0, "n_sizes": 8, "loss_examples": 1000,
             **_table(m, "topology", _TOPOLOGY, "measures.")}
-    if isinstance(topo["iterates"], bool) or not isinstance(topo["iterates"], int) \
-            or topo["iterates"] < 0:
-        raise _fail("measures.topology.iterates", "must be a non-negative integer",
-                    topo["iterates"])
+    _checked(_validate.integer, "measures.topology.iterates", topo["iterates"], minimum=0)
     if not is_finite_number(topo["alpha"]) or topo["alpha"] <= 0:
         raise _fail("measures.topology.alpha", "must be > 0", topo["alpha"])
     _checked(_validate.integer, "measures.topology.loss_examples", topo["loss_examples"],
@@ -466,8 +462,7 @@ def parse_config(
         raise ConfigError(str(exc)) from None
     seeds = _non_empty_list("seeds", _required(raw, "seeds"))
     for s in seeds:
-        if isinstance(s, bool) or not isinstance(s, int) or s < 0:
-            raise _fail("seeds", "values must be non-negative integers", s)
+        _checked(_validate.integer, "seeds values", s, minimum=0)
     options_raw = raw.get("task_options", {})
     if not isinstance(options_raw, Mapping):
         raise _fail("task_options", "must be a table", options_raw)

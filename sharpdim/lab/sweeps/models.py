@@ -62,10 +62,8 @@ def mlp(
     True
     """
     for name, v in (("in_features", in_features), ("width", width),
-                    ("out_features", out_features)):
+                    ("out_features", out_features), ("depth", depth)):   # depth: linear layers
         _validate.integer(name, v, minimum=1)
-    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
-        raise ValueError(f"depth must be an integer >= 1 (number of linear layers), got {depth!r}")
     if activation not in _ACTIVATIONS:
         raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}")
     gen = _generator(seed)

@@ -156,10 +156,8 @@ def ph_dimension(
         raise ValueError("give exactly one of points and distances")
     D = squareform(pdist(_points(points))) if distances is None else _distance_matrix(distances)
     n = D.shape[0]
-    if not (np.isfinite(alpha) and alpha > 0):
-        raise ValueError(f"alpha must be > 0 and finite, got {alpha}")
-    if isinstance(n_sizes, bool) or not isinstance(n_sizes, int) or n_sizes < 2:
-        raise ValueError(f"n_sizes must be an integer >= 2, got {n_sizes!r}")
+    _validate.positive("alpha", alpha)
+    _validate.integer("n_sizes", n_sizes, minimum=2)
     lo = max(10, n // 10) if min_points is None else min_points
     if isinstance(lo, bool) or not isinstance(lo, int) or not 2 <= lo < n:
         raise ValueError(f"min_points must be an integer in [2, n={n}), got {lo!r}")
