@@ -17,23 +17,27 @@ as the latest one — is skipped, and its row says so (``"skipped": "budget"``);
 first measurement (always taken) the monitor stays within ``budget`` of training time
 whatever ``every`` is (the default ``0.1``: ≤ 10 %, reports/benchmarks.md).
 The default estimate is small — SLQ with 10 minibatches of 30 Lanczos steps — and any
-keyword of ``estimate_sharpness`` may be given to the monitor.
+keyword of ``estimate_sharpness`` may be given to the monitor (``n_batches=``,
+``options=EstimateOptions(n_steps=…)``, …).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
+import warnings
 from pathlib import Path
 
 from sharpdim import _validate
 from sharpdim.estimators.estimate import estimate_sharpness
+from sharpdim.estimators.options import OPTION_NAMES, EstimateOptions
 from sharpdim.vocabulary import METHODS, Method, choice
 
 __all__ = ["SharpnessMonitor", "MONITOR_DEFAULTS", "record_of"]
 
 # the default estimate of one measurement: SLQ with R = 10 runs of m = 30 steps (300 HVPs)
-MONITOR_DEFAULTS = {"n_batches": 10, "n_steps": 30}
+MONITOR_DEFAULTS = {"n_batches": 10, "options": EstimateOptions(n_steps=30)}
 
 
 def record_of(step: int, est) -> dict:
@@ -47,6 +51,21 @@ def record_of(step: int, est) -> dict:
            "skipped": None}
     return {k: (v if not isinstance(v, float) or abs(v) < float("inf") else str(v))
             for k, v in row.items()}
+
+
+def _with_moved_options(merged: dict) -> dict:
+    """The monitor's keywords with any :class:`EstimateOptions` field given the old way
+    (``n_steps=8``) folded into its options — over the monitor's defaults, which a user's
+    field replaces — with the ``DeprecationWarning`` of ``estimate_sharpness``."""
+    moved = {k: merged.pop(k) for k in tuple(merged) if k in OPTION_NAMES}
+    if not moved:
+        return merged
+    warnings.warn(f"SharpnessMonitor: the keyword(s) {sorted(moved)} moved and will be removed "
+                  f"in the next release; pass options=EstimateOptions("
+                  + ", ".join(f"{k}={v!r}" for k, v in moved.items()) + ")",
+                  DeprecationWarning, stacklevel=3)
+    base = merged.get("options") or EstimateOptions()
+    return {**merged, "options": dataclasses.replace(base, **moved)}
 
 
 class SharpnessMonitor:
@@ -70,7 +89,7 @@ class SharpnessMonitor:
         if self.log is not None and not self.log.parent.is_dir():
             raise ValueError(f"log must be a file in an existing directory, got {str(log)!r}")
         defaults = MONITOR_DEFAULTS if self.method != "exact" else {"n_batches": 1}
-        self.estimate_kwargs = {**defaults, **estimate_kwargs}
+        self.estimate_kwargs = _with_moved_options({**defaults, **estimate_kwargs})
         self.records: list[dict] = []
         self.n_calls = 0
         self.seconds_measuring = 0.0

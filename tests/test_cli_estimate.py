@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from sharpdim import EstimateOptions
 from sharpdim.lab.cli import main
 from sharpdim.lab.cli.estimate import parse_option
 
@@ -35,8 +36,9 @@ def test_estimate_prints_one_record_per_method_with_the_seed(capsys):
     for r in records:
         direct = estimate_sharpness(task.model(opts, 0), task.loss_for(opts),
                                     (data.x_train, data.y_train), lr=0.1, batch_size=16,
-                                    method=r["method"], n_batches=2,
-                                    n_steps=8 if r["method"] == "slq" else None, seed=3)
+                                    method=r["method"], n_batches=2, seed=3,
+                                    options=EstimateOptions(
+                                        n_steps=8 if r["method"] == "slq" else None))
         assert r["seed"] == 3 and r["dimension"] == direct.dimension
         assert r["n_hvp"] == direct.diagnostics.n_hvp
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from sharpdim import EstimateOptions
 from sharpdim.estimators.estimate import estimate_sharpness
 from sharpdim.lab.bench.convergence import (
     NETWORK_SECTION,
@@ -46,8 +47,9 @@ def test_network_table_references_are_the_exact_estimators_pooled_sd_on_the_same
     for ref in table.references:
         est = estimate_sharpness(case.model, case.loss_fn, case.data, lr=case.lr,
                                  batch_size=case.batch_size, method="exact",
-                                 n_batches=case.n_batches, seed=ref["seed"], epsilon=1e-6,
-                                 epsilon_form=ref["epsilon_form"])
+                                 n_batches=case.n_batches, seed=ref["seed"],
+                                 options=EstimateOptions(epsilon=1e-6,
+                                                         epsilon_form=ref["epsilon_form"]))
         # two computations of the same eigenvalues: agreement to rounding (the SD is a
         # piecewise-linear function of the values with slopes 1/|z_next| of order 1 here)
         assert ref["exact_pooled_sd"] == pytest.approx(est.diagnostics.pooled_dimension,

@@ -61,7 +61,7 @@ def test_a_call_planned_above_the_threshold_warns_before_starting(monkeypatch):
 
 def test_dry_run_must_be_a_bool_and_one_step():
     model, X, y = _problem()
-    with pytest.raises(TypeError, match="dry_run must be a bool, got 'yes'"):
+    with pytest.raises(TypeError, match="dry_run must be a bool, got str 'yes'"):
         estimate_sharpness(model, F.cross_entropy, (X, y), lr=0.1, batch_size=16,
                            dry_run="yes")
 

@@ -28,7 +28,7 @@ import numpy as np
 import pytest
 from scipy import optimize, stats
 
-from sharpdim import estimate_sharpness
+from sharpdim import EstimateOptions, estimate_sharpness
 from sharpdim.testing.checking import EPS, Tolerance, check_close
 from sharpdim.testing.oracles import deep_linear_network
 
@@ -171,9 +171,9 @@ def _ps_oracle(alphas: np.ndarray, bandwidth: float, n_quantiles: int, lr: float
 def _density_case(case, method, **options):
     net, lr = _net(case)
     n = int(net.data[0].shape[0])
-    est = estimate_sharpness(net.model, net.loss_fn, net.data, lr=lr, batch_size=n,
-                             method=method, n_batches=R, seed=11, epsilon_form="additive",
-                             **options)
+    est = estimate_sharpness(net.model, net.loss_fn, net.data, lr=lr, batch_size=n, method=method,
+                             n_batches=R, seed=11, **options,
+                             options=EstimateOptions(epsilon_form="additive"))
     centres, projectors, ranks = _clusters(net)
     cov = _mass_covariance(projectors)
     return net, lr, est, centres, ranks, cov

@@ -11,7 +11,7 @@ from scipy import integrate
 from scipy.stats import norm
 
 import sharpdim
-from sharpdim import _numerics, estimate_sharpness
+from sharpdim import EstimateOptions, _numerics, estimate_sharpness, make_update_map
 from sharpdim.dimension import gaussian_mixture_dimension, sharpness_dimension
 from sharpdim.testing.checking import EPS
 from sharpdim.testing.oracles.planted_regression import planted_regression
@@ -50,8 +50,8 @@ def test_planted_bulk_exact_sd_is_the_closed_form(bulk):
 @pytest.mark.parametrize("smoothing", ["log", "curvature"])
 def test_sd_kde_on_a_planted_bulk_is_close_to_sd_slq_never_zero(bulk, smoothing):
     _, p, slq = bulk
-    kde = estimate_sharpness(p.model(), p.loss_fn, p.data, lr=LR, batch_size=p.n,
-                             method="kde", n_batches=4, seed=0, smoothing=smoothing)
+    kde = estimate_sharpness(p.model(), p.loss_fn, p.data, lr=LR, batch_size=p.n, method="kde",
+                             n_batches=4, seed=0, options=EstimateOptions(smoothing=smoothing))
     assert kde.diagnostics.smoothing == smoothing and kde.diagnostics.bandwidth > 0
     # the lemma |ΔSD| ≤ W₁/min|z_next|, W₁ from coupling each atom x with x + hY:
     # log smoothing moves each value by h|Y|, so W₁ ≤ W h √(2/π); curvature smoothing moves it
@@ -74,7 +74,8 @@ def test_single_atom_spectra_give_the_exact_sd_of_the_atom_for_every_method():
         p = planted_regression(np.full(10, a), seed=1)
         for method in ("exact", "slq", "kde", "ps"):
             est = estimate_sharpness(p.model(), p.loss_fn, p.data, lr=1.0, batch_size=p.n,
-                                     method=method, n_batches=2, n_steps=3, seed=0)
+                                     method=method, n_batches=2, seed=0,
+                                     options=EstimateOptions(n_steps=3))
             assert est.dimension == pytest.approx(expected, abs=1e-9), (a, method)
 
 
@@ -93,7 +94,7 @@ def test_a_dead_network_has_a_zero_hessian_and_full_sd():
     exact = estimate_sharpness(model, ce, (x, y), lr=0.1, batch_size=8, n_batches=1, seed=0)
     for method in ("slq", "kde", "ps"):
         est = estimate_sharpness(model, ce, (x, y), lr=0.1, batch_size=8, method=method,
-                                 n_batches=2, n_steps=4, seed=0)
+                                 n_batches=2, seed=0, options=EstimateOptions(n_steps=4))
         assert np.isfinite(est.dimension) and 0 <= est.dimension <= 26
     assert exact.dimension == pytest.approx(sharpness_dimension(exact.sharpness))
     # a network whose every unit is dead: zero inputs, no bias — H = 0, every ln|1 − ηα| = 0,
@@ -101,23 +102,24 @@ def test_a_dead_network_has_a_zero_hessian_and_full_sd():
     lin = torch.nn.Linear(3, 2, bias=False).double()
     zeros = (torch.zeros(8, 3, dtype=torch.float64), y)
     for method in ("exact", "slq", "kde", "ps"):
-        est = estimate_sharpness(lin, ce, zeros, lr=0.1, batch_size=4, method=method,
-                                 n_batches=2, n_steps=3, seed=0)
+        est = estimate_sharpness(lin, ce, zeros, lr=0.1, batch_size=4, method=method, n_batches=2,
+                                 seed=0, options=EstimateOptions(n_steps=3))
         assert est.dimension == 6.0, method
 
 
 def test_zero_bandwidth_is_the_exact_sd_of_the_slq_atoms(bulk):
     _, p, slq = bulk
-    est = estimate_sharpness(p.model(), p.loss_fn, p.data, lr=LR, batch_size=p.n,
-                             method="kde", n_batches=4, seed=0, bandwidth=0.0, smoothing="log")
+    est = estimate_sharpness(p.model(), p.loss_fn, p.data, lr=LR, batch_size=p.n, method="kde",
+                             n_batches=4, seed=0,
+                             options=EstimateOptions(smoothing="log", bandwidth=0.0))
     assert est.dimension == slq.dimension and est.diagnostics.bandwidth == 0.0
 
 
 def test_weight_decay_enters_the_gd_jacobian():
     alpha = np.r_[np.zeros(8), [4.5, 1.0]]
     p = planted_regression(alpha, seed=2)
-    est = estimate_sharpness(p.model(), p.loss_fn, p.data, lr=0.5, batch_size=p.n, n_batches=1,
-                             seed=0, weight_decay=0.5)
+    est = estimate_sharpness(p.model(), p.loss_fn, p.data, batch_size=p.n, n_batches=1, seed=0,
+                             optimizer=make_update_map("sgd", lr=0.5, weight_decay=0.5))
     lam = np.sort(np.log(np.abs(1 - 0.5 * (alpha + 0.5))))[::-1]
     np.testing.assert_allclose(est.sharpness, lam, atol=1e-12)
     assert not any("ignored" in n for n in est.diagnostics.notes)
@@ -138,14 +140,15 @@ def test_sup_over_one_point_is_the_mean_for_density_methods_and_refused_for_seve
 
 def test_momentum_is_sgd_with_momentum_everywhere():
     p = planted_regression(np.linspace(0.1, 3.0, 6), seed=4)
-    base = dict(lr=0.5, batch_size=p.n, n_batches=1, seed=0, jacobian="update")
-    a = estimate_sharpness(p.model(), p.loss_fn, p.data, optimizer="momentum", momentum=0.9,
-                           **base)
-    b = estimate_sharpness(p.model(), p.loss_fn, p.data, optimizer="sgd", momentum=0.9, **base)
+    base = dict(batch_size=p.n, n_batches=1, seed=0, jacobian="update")
+    a = estimate_sharpness(p.model(), p.loss_fn, p.data, **base,
+                           optimizer=sharpdim.make_update_map("momentum", lr=0.5, momentum=0.9))
+    b = estimate_sharpness(p.model(), p.loss_fn, p.data, **base,
+                           optimizer=sharpdim.make_update_map("sgd", lr=0.5, momentum=0.9))
     np.testing.assert_array_equal(a.sharpness, b.sharpness)
     assert a.diagnostics.optimizer == b.diagnostics.optimizer == "momentum"
     with pytest.raises(ValueError, match="momentum must be in \\(0, 1\\) for optimizer='momentum'"):
-        estimate_sharpness(p.model(), p.loss_fn, p.data, optimizer="momentum", **base)
+        estimate_sharpness(p.model(), p.loss_fn, p.data, optimizer="momentum", lr=0.5, **base)
 
 
 def test_epsilon_form_is_recorded_and_additive_drifts_a_neutral_bulk_upward():
@@ -155,7 +158,8 @@ def test_epsilon_form_is_recorded_and_additive_drifts_a_neutral_bulk_upward():
     p = planted_regression(alpha, seed=6)
     base = dict(lr=1.0, batch_size=p.n, method="slq", n_batches=2, n_steps=31, seed=0)
     clamp = estimate_sharpness(p.model(), p.loss_fn, p.data, **base)
-    additive = estimate_sharpness(p.model(), p.loss_fn, p.data, epsilon_form="additive", **base)
+    additive = estimate_sharpness(p.model(), p.loss_fn, p.data, **base,
+                                  options=EstimateOptions(epsilon_form="additive"))
     assert clamp.diagnostics.epsilon_form == "clamp"
     assert additive.diagnostics.epsilon_form == "additive"
     assert clamp.dimension == 0.0
@@ -171,21 +175,6 @@ def test_one_log_abs_one_minus_in_every_layer():
     z = gd_log_singular_value([1e-17, 1e-17, 0.5], lr=1.0)   # ηα = (1e-17, 1e-17, 0.5)
     assert z.tolist() == [-1e-17, -1e-17, np.log(0.5)]
     assert sharpdim.sharpness_dimension(z) == 0.0             # every value contracts
-
-
-def test_layer_zero_modules_import_nothing_from_sharpdim():
-    import ast
-    import inspect
-
-    from sharpdim import vocabulary
-
-    for module in (_numerics, vocabulary):
-        tree = ast.parse(inspect.getsource(module))
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom):
-                assert not (node.module or "").startswith("sharpdim"), module.__name__
-            if isinstance(node, ast.Import):
-                assert not any(a.name.startswith("sharpdim") for a in node.names)
 
 
 # --------------------------------------------------------------- SD of a Gaussian mixture
@@ -242,23 +231,21 @@ def test_kde_grid_refuses_a_bandwidth_too_small_for_its_range():
         mu.gaussian_kde(bandwidth=1e-7)
 
 
-def test_an_update_map_and_an_options_value_are_the_documented_keywords():
+def test_an_update_map_and_an_options_value_are_the_old_keywords_bit_for_bit():
     p = planted_regression(np.linspace(0.1, 3.0, 6), seed=4)
     hb = sharpdim.make_update_map("momentum", lr=0.5, momentum=0.9, weight_decay=0.01)
-    opts = sharpdim.EstimateOptions(n_batches=1)
-    a = estimate_sharpness(p.model(), p.loss_fn, p.data, batch_size=p.n, seed=0,
-                           jacobian="update", optimizer=hb, options=opts)
-    b = estimate_sharpness(p.model(), p.loss_fn, p.data, lr=0.5, batch_size=p.n, seed=0,
-                           jacobian="update", optimizer="momentum", momentum=0.9,
-                           weight_decay=0.01, n_batches=1)
-    np.testing.assert_array_equal(a.sharpness, b.sharpness)
+    opts = sharpdim.EstimateOptions(n_steps=5)
+    a = estimate_sharpness(p.model(), p.loss_fn, p.data, batch_size=p.n, seed=0, n_batches=2,
+                           method="slq", jacobian="update", optimizer=hb, options=opts)
+    with pytest.warns(DeprecationWarning, match=r"make_update_map\('momentum'.*EstimateOptions"):
+        b = estimate_sharpness(p.model(), p.loss_fn, p.data, lr=0.5, batch_size=p.n, seed=0,
+                               method="slq", jacobian="update", optimizer="momentum",
+                               momentum=0.9, weight_decay=0.01, n_batches=2, n_steps=5)
+    np.testing.assert_array_equal(a.measure.nodes, b.measure.nodes)
     assert a.diagnostics == b.diagnostics.__class__(**{**b.diagnostics.__dict__,
                                                        "seconds": a.diagnostics.seconds})
     with pytest.raises(ValueError, match="lr is given twice with different values"):
         estimate_sharpness(p.model(), p.loss_fn, p.data, lr=0.1, batch_size=p.n, optimizer=hb)
-    with pytest.raises(ValueError, match="n_batches is given twice"):
-        estimate_sharpness(p.model(), p.loss_fn, p.data, lr=0.5, batch_size=p.n,
-                           n_batches=3, options=opts)
     with pytest.raises(ValueError, match="lr must be given"):
         estimate_sharpness(p.model(), p.loss_fn, p.data, batch_size=p.n)
 

@@ -9,6 +9,7 @@ import pytest
 import torch
 from tiny_nets import CE, CountingLoss, tiny_data, tiny_mlp
 
+from sharpdim import EstimateOptions, make_update_map
 from sharpdim.curvature import NonFiniteError, TrainModeWarning, slq_spectral_measure
 from sharpdim.curvature.functional import flat_loss
 from sharpdim.estimators import SharpnessEstimate, estimate_sharpness
@@ -17,10 +18,10 @@ from sharpdim.estimators.density import density_dimension, log_singular_value_ma
 EPS = float(np.finfo(np.float64).eps)
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(lr=0.0), r"lr must be a finite number > 0, got 0\.0"),
-    (dict(lr=-0.1), r"lr must be a finite number > 0, got -0\.1"),
-    (dict(lr=float("nan")), "lr must be a finite number > 0"),
-    (dict(batch_size=0), "batch_size must be an int >= 1, got 0"),
+    (dict(lr=0.0), r"lr must be > 0, got 0\.0"),
+    (dict(lr=-0.1), r"lr must be > 0, got -0\.1"),
+    (dict(lr=float("nan")), "lr must be finite"),
+    (dict(batch_size=0), "batch_size must be >= 1, got 0"),
     (dict(batch_size=25), r"batch_size must be <= the number of examples \(24\), got 25"),
     (dict(method="lanczos"), "method must be one of"),
     (dict(aggregate="max"), "aggregate must be one of"),
@@ -30,7 +31,7 @@ EPS = float(np.finfo(np.float64).eps)
     (dict(momentum=1.0), r"momentum must be in \[0, 1\)"),
     (dict(method="slq", n_steps=10_000), "n_steps must be <= the operator size 20"),
     (dict(method="slq", epsilon=0.0), "epsilon must be > 0 for density methods"),
-    (dict(n_batches=0), "n_batches must be an int >= 1, got 0"),
+    (dict(n_batches=0), "n_batches must be >= 1, got 0"),
     (dict(optimizer="adam", jacobian="update"), "optimizer_state must be given for Adam"),
     (dict(optimizer_state={"velocity": torch.zeros(20)}), "optimizer_state is only used"),
     (dict(points=[]), "points must contain at least one point"),
@@ -76,7 +77,7 @@ def test_non_finite_loss_names_the_minibatch_and_the_parameter(method):
     x[3, 0] = 0.0  # log 0 = -inf in the forward pass of example 3
     with pytest.raises(NonFiniteError, match="minibatch") as info:
         estimate_sharpness(_LogInput(), CE, (x, y), lr=0.1, batch_size=8, n_batches=2, seed=0,
-                           method=method, n_steps=3)
+                           method=method, options=EstimateOptions(n_steps=3))
     assert info.value.batch and "batch of 8 examples" in info.value.batch
     assert "(batch seed " in str(info.value) and info.value.parameter == "lin.weight[0, 0]"
 
@@ -95,15 +96,15 @@ def test_train_mode_dropout_is_flagged_and_warned_and_update_jacobian_refused():
                                 torch.nn.Linear(4, 2)).double()
     with pytest.warns(TrainModeWarning, match="dropout"):
         est = estimate_sharpness(model, CE, tiny_data(), lr=0.1, batch_size=6, n_batches=2, seed=0,
-                                 train=True)
+                                 options=EstimateOptions(train=True))
     assert est.diagnostics.train and est.diagnostics.dropout == ("1",)
     assert any("train-mode dropout" in note for note in est.diagnostics.notes)
     assert model.training  # the module's own flag is restored, never changed
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", TrainModeWarning)
         with pytest.raises(ValueError, match="needs a deterministic loss"):
-            estimate_sharpness(model, CE, tiny_data(), lr=0.1, batch_size=6, train=True,
-                               jacobian="update")
+            estimate_sharpness(model, CE, tiny_data(), lr=0.1, batch_size=6, jacobian="update",
+                               options=EstimateOptions(train=True))
     quiet = estimate_sharpness(model, CE, tiny_data(), lr=0.1, batch_size=6, n_batches=1, seed=0)
     assert not quiet.diagnostics.train and quiet.diagnostics.dropout == ()
 
@@ -112,8 +113,8 @@ def test_train_mode_batch_norm_is_flagged():
     model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4),
                                 torch.nn.Linear(4, 2)).double()
     with pytest.warns(TrainModeWarning, match="batch norm"):
-        est = estimate_sharpness(model, CE, tiny_data(), lr=0.1, batch_size=6, n_batches=2,
-                                 seed=0, train=True, method="slq", n_steps=4)
+        est = estimate_sharpness(model, CE, tiny_data(), lr=0.1, batch_size=6, n_batches=2, seed=0,
+                                 method="slq", options=EstimateOptions(n_steps=4, train=True))
     assert est.diagnostics.batch_norm == ("1",)
 
 
@@ -136,9 +137,10 @@ def test_a_dataset_gives_the_same_estimate_as_its_tensors():
 
 def test_seed_none_is_recorded_and_reproduces_the_estimate():
     first = estimate_sharpness(tiny_mlp(), CE, tiny_data(), lr=0.5, batch_size=6, n_batches=3,
-                               method="slq", n_steps=5)
+                               method="slq", options=EstimateOptions(n_steps=5))
     again = estimate_sharpness(tiny_mlp(), CE, tiny_data(), lr=0.5, batch_size=6, n_batches=3,
-                               method="slq", n_steps=5, seed=first.diagnostics.seed)
+                               method="slq", seed=first.diagnostics.seed,
+                               options=EstimateOptions(n_steps=5))
     assert first.dimension == again.dimension
     assert first.diagnostics.batch_seeds == again.diagnostics.batch_seeds
     assert len(first.diagnostics.batch_seeds) == 3
@@ -154,7 +156,7 @@ def test_result_fields_are_present_per_method_and_none_where_not_computed():
     assert exact.lambda_1 == exact.sharpness[0]
     for method in ("slq", "kde", "ps"):
         est = estimate_sharpness(tiny_mlp(), CE, tiny_data(), lr=0.5, batch_size=6, n_batches=4,
-                                 seed=0, method=method, n_steps=6)
+                                 seed=0, method=method, options=EstimateOptions(n_steps=6))
         d = est.diagnostics
         assert est.sharpness is None and est.measure is not None
         assert abs(est.measure.total_mass - 20) <= 1e-9 * 20
@@ -182,7 +184,7 @@ def test_slq_runs_reproduce_the_curvature_module_slq_measure():
     x, y = tiny_data()
     model = tiny_mlp()
     est = estimate_sharpness(model, CE, (x, y), lr=0.5, batch_size=6, n_batches=5, seed=9,
-                             method="slq", n_steps=7)
+                             method="slq", options=EstimateOptions(n_steps=7))
     theirs = slq_spectral_measure(flat_loss(model, CE), flat_loss(model, CE).theta0, (x, y),
                                   n_runs=5, n_steps=7, batch_size=6, seed=9,
                                   dtype=torch.float64)
@@ -204,8 +206,8 @@ def test_update_jacobian_of_plain_sgd_equals_the_gd_profile():
 
 def test_heavy_ball_update_doubles_the_state_and_adam_needs_its_moments():
     model, (x, y) = tiny_mlp(), tiny_data()
-    hb = estimate_sharpness(model, CE, (x, y), lr=0.5, batch_size=6, n_batches=2, seed=0,
-                            momentum=0.9, jacobian="update")
+    hb = estimate_sharpness(model, CE, (x, y), batch_size=6, n_batches=2, seed=0, jacobian="update",
+                            optimizer=make_update_map("sgd", lr=0.5, momentum=0.9))
     assert hb.sharpness.shape == (40,) and hb.diagnostics.optimizer == "momentum"
     assert any("velocity v = 0" in note for note in hb.diagnostics.notes)
     opt = torch.optim.Adam(model.parameters(), lr=0.01)
@@ -219,8 +221,10 @@ def test_heavy_ball_update_doubles_the_state_and_adam_needs_its_moments():
     gd = estimate_sharpness(model, CE, (x, y), lr=0.01, batch_size=6, n_batches=2, seed=0,
                             optimizer="adamw")
     assert any("paper's approximation" in note for note in gd.diagnostics.notes)
-    dens = estimate_sharpness(model, CE, (x, y), lr=0.5, batch_size=6, n_batches=2, seed=0,
-                              momentum=0.9, jacobian="update", method="slq", n_steps=10)
+    dens = estimate_sharpness(model, CE, (x, y), batch_size=6, n_batches=2, seed=0,
+                              jacobian="update", method="slq",
+                              optimizer=make_update_map("sgd", lr=0.5, momentum=0.9),
+                              options=EstimateOptions(n_steps=10))
     assert dens.measure.total_mass == pytest.approx(40, rel=1e-12)
     assert dens.top_eigenvalue is None and dens.trace is None
 
@@ -240,8 +244,8 @@ def test_points_as_state_dicts_and_flat_vectors_agree_and_sup_is_at_least_mean()
     for method in ("slq", "kde", "ps"):
         with pytest.raises(ValueError, match="aggregate='sup' with method=.* and 2 points is "
                                              "not supported"):
-            estimate_sharpness(model, CE, tiny_data(), points=flat, aggregate="sup",
-                               method=method, n_steps=8, **base)
+            estimate_sharpness(model, CE, tiny_data(), points=flat, aggregate="sup", method=method,
+                               **base, options=EstimateOptions(n_steps=8))
 
 
 def test_full_batch_exact_computes_the_hessian_once():
@@ -256,9 +260,9 @@ def test_full_batch_exact_computes_the_hessian_once():
 def test_estimates_on_the_gpu_match_the_cpu():
     x, y = tiny_data()
     cpu = estimate_sharpness(tiny_mlp(), CE, (x, y), lr=0.5, batch_size=6, n_batches=3, seed=0,
-                             method="slq", n_steps=8)
+                             method="slq", options=EstimateOptions(n_steps=8))
     gpu = estimate_sharpness(tiny_mlp().cuda(), CE, (x.cuda(), y.cuda()), lr=0.5, batch_size=6,
-                             n_batches=3, seed=0, method="slq", n_steps=8)
+                             n_batches=3, seed=0, method="slq", options=EstimateOptions(n_steps=8))
     assert gpu.diagnostics.device.startswith("cuda")
     assert gpu.diagnostics.batch_index_hashes == cpu.diagnostics.batch_index_hashes
     assert abs(gpu.dimension - cpu.dimension) <= 1e-6 * 20
@@ -279,7 +283,7 @@ def test_per_point_optimizer_states_are_used_and_adam_needs_one_per_point():
     with pytest.raises(ValueError, match="a sequence of 2 Adam states"):
         estimate_sharpness(model, CE, (x, y), optimizer_state=states[0], **base)
     velocities = [{"velocity": torch.ones(20, dtype=torch.float64)}, {"velocity": -flat}]
-    hb = estimate_sharpness(model, CE, (x, y), lr=0.5, batch_size=6, n_batches=2, seed=0,
-                            momentum=0.5, jacobian="update", points=points,
-                            optimizer_state=velocities)
+    hb = estimate_sharpness(model, CE, (x, y), batch_size=6, n_batches=2, seed=0, jacobian="update",
+                            points=points, optimizer_state=velocities,
+                            optimizer=make_update_map("sgd", lr=0.5, momentum=0.5))
     assert hb.diagnostics.notes == ()  # no default velocity was needed

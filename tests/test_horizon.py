@@ -9,6 +9,7 @@ import pytest
 import torch
 from tiny_nets import CE, CountingLoss, tiny_data, tiny_mlp
 
+from sharpdim import EstimateOptions
 from sharpdim.curvature.functional import flat_loss
 from sharpdim.curvature.update_jacobian import gradient_function, update_jacobian
 from sharpdim.curvature.update_maps import AdamUpdate, initial_state, make_update_map
@@ -47,7 +48,8 @@ def test_horizon_one_leaves_every_result_unchanged():
     kw = dict(lr=0.5, batch_size=6, seed=3, n_batches=3)
     for extra in (dict(), dict(momentum=0.9, jacobian="update")):
         a = estimate_sharpness(tiny_mlp(), CE, tiny_data(), **kw, **extra)
-        b = estimate_sharpness(tiny_mlp(), CE, tiny_data(), **kw, **extra, horizon=1)
+        b = estimate_sharpness(tiny_mlp(), CE, tiny_data(), **kw, **extra,
+                               options=EstimateOptions(horizon=1))
         assert a.dimension == b.dimension
         np.testing.assert_array_equal(a.sharpness, b.sharpness)
         assert a.trace == b.trace and a.diagnostics.batch_seeds == b.diagnostics.batch_seeds
@@ -110,7 +112,8 @@ def test_dense_and_matrix_free_horizon_exponents_agree_on_a_small_network():
 def test_windows_record_their_seeds_and_share_the_first_minibatch_with_horizon_one():
     kw = dict(lr=0.5, batch_size=6, n_batches=2, momentum=0.9, jacobian="update")
     one = estimate_sharpness(tiny_mlp(), CE, tiny_data(), seed=5, **kw)
-    three = estimate_sharpness(tiny_mlp(), CE, tiny_data(), seed=5, horizon=3, **kw)
+    three = estimate_sharpness(tiny_mlp(), CE, tiny_data(), seed=5, **kw,
+                               options=EstimateOptions(horizon=3))
     d = three.diagnostics
     assert d.horizon == 3 and d.n_batches == 2 and len(d.batch_seeds) == 6
     assert d.batch_seeds[:2] == one.diagnostics.batch_seeds          # t = 0 of each window
@@ -118,9 +121,10 @@ def test_windows_record_their_seeds_and_share_the_first_minibatch_with_horizon_o
     assert three.top_eigenvalue is None and three.trace is None
     assert three.sharpness.shape == (2 * 20,) and three.dimension == sharpness_dimension(
         three.sharpness)
-    fresh = estimate_sharpness(tiny_mlp(), CE, tiny_data(), seed=None, horizon=2, **kw)
-    again = estimate_sharpness(tiny_mlp(), CE, tiny_data(), seed=fresh.diagnostics.seed, horizon=2,
-                               **kw)
+    fresh = estimate_sharpness(tiny_mlp(), CE, tiny_data(), seed=None, **kw,
+                               options=EstimateOptions(horizon=2))
+    again = estimate_sharpness(tiny_mlp(), CE, tiny_data(), seed=fresh.diagnostics.seed, **kw,
+                               options=EstimateOptions(horizon=2))
     np.testing.assert_array_equal(fresh.sharpness, again.sharpness)
     assert any("horizon 3" in n for n in d.notes)
 

@@ -14,7 +14,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from sharpdim import SharpnessMonitor, estimate_sharpness
+from sharpdim import EstimateOptions, SharpnessMonitor, estimate_sharpness, make_update_map
 
 torch.set_num_threads(1)
 
@@ -52,7 +52,8 @@ def test_training_with_the_monitor_is_bit_identical_to_training_without_it(tmp_p
     plain = _train(_model(), X, y, 20)
     torch.manual_seed(11)
     log = tmp_path / "sd.jsonl"
-    monitor = SharpnessMonitor(every=5, n_batches=3, n_steps=8, log=log, budget=1.0)
+    monitor = SharpnessMonitor(every=5, n_batches=3, options=EstimateOptions(n_steps=8), log=log,
+                               budget=1.0)
     watched = _train(_model(), X, y, 20, monitor=monitor)
     for (k, a), b in zip(plain.state_dict().items(), watched.state_dict().values(), strict=True):
         assert torch.equal(a, b), k
@@ -67,20 +68,23 @@ def test_a_logged_row_is_the_estimate_at_that_steps_weights_with_its_recorded_se
     X, y = _data()
     torch.manual_seed(11)
     snaps = {}
-    monitor = SharpnessMonitor(every=5, n_batches=3, n_steps=8, budget=1.0, seed=100)
+    monitor = SharpnessMonitor(every=5, n_batches=3, options=EstimateOptions(n_steps=8),
+                               budget=1.0, seed=100)
     _train(_model(), X, y, 11, monitor=monitor, snapshots=snaps)
     row = monitor.records[2]
     model = _model()
     model.load_state_dict(snaps[10])
-    est = estimate_sharpness(model, F.cross_entropy, (X, y), lr=0.3, momentum=0.9,
-                             batch_size=16, method="slq", n_batches=3, n_steps=8,
-                             seed=row["seed"])
+    est = estimate_sharpness(model, F.cross_entropy, (X, y), batch_size=16, method="slq",
+                             n_batches=3, seed=row["seed"],
+                             optimizer=make_update_map("sgd", lr=0.3, momentum=0.9),
+                             options=EstimateOptions(n_steps=8))
     assert row["seed"] == 110 and row["dimension"] == est.dimension
 
 
 def test_a_due_measurement_over_budget_is_skipped_and_says_so():
     X, y = _data()
-    monitor = SharpnessMonitor(every=1, n_batches=3, n_steps=8, budget=0.01)
+    monitor = SharpnessMonitor(every=1, n_batches=3, options=EstimateOptions(n_steps=8),
+                               budget=0.01)
     _train(_model(), X, y, 6, monitor=monitor)
     skipped = [r for r in monitor.records if r["skipped"] == "budget"]
     assert monitor.records[0]["skipped"] is None and skipped    # measuring costs > 1 %
@@ -129,7 +133,7 @@ def test_a_lightning_trainer_logs_sd_every_k_steps(tmp_path):
 
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(X, y), batch_size=16)
     callback = SharpnessCallback(F.cross_entropy, (X, y), batch_size=16, every=4,
-                                 n_batches=2, n_steps=6, budget=1.0,
+                                 n_batches=2, options=EstimateOptions(n_steps=6), budget=1.0,
                                  log=tmp_path / "sd.jsonl")
     recorder = Recorder()
     trainer = pl.Trainer(max_steps=12, accelerator="cpu", logger=recorder,
@@ -142,3 +146,10 @@ def test_a_lightning_trainer_logs_sd_every_k_steps(tmp_path):
               if "sharpness/dimension" in m]
     assert logged == [(r["step"], r["dimension"]) for r in callback.monitor.records]
     assert (tmp_path / "sd.jsonl").read_text().count("\n") == 3
+
+
+def test_an_old_option_keyword_to_the_monitor_warns_and_replaces_only_its_field():
+    with pytest.warns(DeprecationWarning, match=r"options=EstimateOptions\(n_steps=8\)"):
+        monitor = SharpnessMonitor(every=5, n_batches=3, n_steps=8)
+    assert monitor.estimate_kwargs["options"] == EstimateOptions(n_steps=8)
+    assert monitor.estimate_kwargs["n_batches"] == 3

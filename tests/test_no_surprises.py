@@ -18,7 +18,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from sharpdim import DivergenceError, estimate_sharpness, lyapunov_spectrum
+from sharpdim import DivergenceError, EstimateOptions, estimate_sharpness, lyapunov_spectrum
 from sharpdim.curvature.functional import LossScaleError, check_loss_contract, flat_loss
 from sharpdim.dynamics.maps import as_map
 from sharpdim.lab.cli import build_parser, main
@@ -98,7 +98,7 @@ def test_a_sum_loss_is_refused_unless_its_scale_is_stated_and_then_is_divided_by
         est = estimate_sharpness(lin, F.mse_loss, (X, y), lr=0.1, batch_size=8, seed=0,
                                  n_batches=2)
         est_sum = estimate_sharpness(lin, sum_loss, (X, y), lr=0.1, batch_size=8, seed=0,
-                                     n_batches=2, loss_reduction="sum")
+                                     n_batches=2, options=EstimateOptions(loss_reduction="sum"))
     # Oracle: sum/b is the mean exactly up to rounding (float32 forward: 8-term sums, ≤ 1e-6)
     np.testing.assert_allclose(est_sum.top_eigenvalue, est.top_eigenvalue, rtol=1e-6)
     assert est_sum.dimension == est.dimension
@@ -135,7 +135,7 @@ def test_a_half_precision_dtype_is_refused_before_any_work(dtype):
     X, y = _regression()
     with pytest.raises(ValueError, match="dtype must be torch.float32 or torch.float64"):
         estimate_sharpness(torch.nn.Linear(3, 1), F.mse_loss, (X, y), lr=0.1, batch_size=8,
-                           dtype=dtype)
+                           options=EstimateOptions(dtype=dtype))
 
 
 def test_a_model_whose_dtype_does_not_fit_the_data_is_a_one_line_error():

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, IterableDataset, TensorDataset
 
 import sharpdim
-from sharpdim import estimate_sharpness
+from sharpdim import EstimateOptions, estimate_sharpness, make_update_map
 from sharpdim.curvature.functional import TrainModeWarning
 from sharpdim.estimators.result import SharpnessEstimate
 
@@ -126,7 +126,7 @@ def test_a_transformers_gpt2_with_dict_batches_and_an_output_selector_matches_a_
     ids = torch.randint(0, 16, (12, 6))
     data = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": ids}
     est = estimate_sharpness(gpt, _lm_loss, data, lr=0.1, batch_size=12, n_batches=1, seed=0,
-                             output="logits")
+                             options=EstimateOptions(output="logits"))
     assert est.diagnostics.output == "logits"
     top = _dense_top_eigenvalue(gpt, _lm_loss, {"input_ids": ids, "attention_mask":
                                                 torch.ones_like(ids)}, ids, output="logits")
@@ -187,8 +187,8 @@ def test_dict_batches_pass_their_entries_as_keyword_inputs():
     torch.manual_seed(0)
     model = Keyword()
     est = estimate_sharpness(model, F.cross_entropy, {"features": feats, "scale": scale,
-                                                      "y": labels},
-                             target_key="y", lr=0.1, batch_size=20, n_batches=1, seed=0)
+                                                      "y": labels}, lr=0.1, batch_size=20,
+                             n_batches=1, seed=0, options=EstimateOptions(target_key="y"))
     oracle = _dense_top_eigenvalue(model, F.cross_entropy, {"features": feats, "scale": scale},
                                    labels)
     assert est.top_eigenvalue == pytest.approx(oracle, rel=1e-8)
@@ -206,9 +206,9 @@ def test_a_torch_optimizer_gives_its_own_hyperparameters():
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=1e-3)
     est = estimate_sharpness(model, F.cross_entropy, (X, y), optimizer=opt, batch_size=8,
                              n_batches=2, seed=3)
-    oracle = estimate_sharpness(model, F.cross_entropy, (X, y), optimizer="sgd", lr=0.05,
-                                momentum=0.9, weight_decay=1e-3, batch_size=8, n_batches=2,
-                                seed=3)
+    oracle = estimate_sharpness(model, F.cross_entropy, (X, y), batch_size=8, n_batches=2, seed=3,
+                                optimizer=make_update_map("sgd", lr=0.05, momentum=0.9,
+                                                          weight_decay=1e-3))
     d = est.diagnostics
     assert (d.optimizer, d.lr, d.momentum, d.weight_decay) == ("momentum", 0.05, 0.9, 1e-3)
     np.testing.assert_array_equal(est.sharpness, oracle.sharpness)
@@ -246,9 +246,9 @@ def test_adams_state_is_read_from_the_torch_optimizer_for_the_update_jacobian():
         opt.step()
     est = estimate_sharpness(lin, F.mse_loss, (X, y), optimizer=opt, batch_size=24,
                              jacobian="update", n_batches=1, seed=0)
-    oracle = estimate_sharpness(lin, F.mse_loss, (X, y), optimizer="adamw", lr=0.01,
-                                weight_decay=0.1, batch_size=24, jacobian="update",
-                                optimizer_state=opt, n_batches=1, seed=0)
+    oracle = estimate_sharpness(lin, F.mse_loss, (X, y), batch_size=24, jacobian="update",
+                                optimizer_state=opt, n_batches=1, seed=0,
+                                optimizer=make_update_map("adamw", lr=0.01, weight_decay=0.1))
     assert est.diagnostics.state_dim == 3 * 4
     np.testing.assert_array_equal(est.sharpness, oracle.sharpness)
 
@@ -262,7 +262,7 @@ def test_a_measurement_leaves_the_models_buffers_parameters_and_torchs_rng_as_th
     before = {k: v.clone() for k, v in model.state_dict().items()}
     rng = torch.get_rng_state()
     _ = estimate_sharpness(model, F.cross_entropy, (X, y), lr=0.05, batch_size=8, n_batches=2,
-                           seed=0, method="slq", n_steps=5)
+                           seed=0, method="slq", options=EstimateOptions(n_steps=5))
     assert torch.equal(torch.get_rng_state(), rng)
     for k, v in model.state_dict().items():
         assert torch.equal(v, before[k]), k
@@ -289,7 +289,7 @@ def test_train_mode_warning_names_only_the_modules_present():
                                 torch.nn.Linear(64, 3))
     with pytest.warns(TrainModeWarning) as rec:
         estimate_sharpness(model, F.cross_entropy, (X, y), lr=0.05, batch_size=8, n_batches=1,
-                           seed=0, train=True)
+                           seed=0, options=EstimateOptions(train=True))
     text = str(rec[0].message)
     assert "train-mode dropout ['1']" in text and "batch norm" not in text
 
@@ -300,9 +300,9 @@ def test_train_mode_warning_names_only_the_modules_present():
 def test_every_result_round_trips_through_pickle_and_strict_json(method):
     X, y = _images()
     torch.manual_seed(1)
-    est = estimate_sharpness(_CNN(), F.cross_entropy, (X, y), lr=0.05, batch_size=8,
-                             n_batches=2, seed=0, method=method,
-                             n_steps=None if method == "exact" else 6)
+    est = estimate_sharpness(_CNN(), F.cross_entropy, (X, y), lr=0.05, batch_size=8, n_batches=2,
+                             seed=0, method=method,
+                             options=EstimateOptions(n_steps=None if method == "exact" else 6))
     data = est.to_dict()
     text = json.dumps(data, allow_nan=False)          # strict JSON: no NaN/Infinity tokens
     back = SharpnessEstimate.from_dict(json.loads(text))

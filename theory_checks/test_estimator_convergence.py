@@ -30,7 +30,7 @@ from scipy.stats import norm
 
 from sharpdim.curvature.slq import draw_minibatch, slq_run_seeds
 from sharpdim.dimension import kaplan_yorke_decomposition, sharpness_dimension
-from sharpdim.estimators import estimate_sharpness
+from sharpdim.estimators import EstimateOptions, estimate_sharpness
 from sharpdim.estimators.density import density_dimension, log_singular_value_map
 from sharpdim.estimators.perturbation import sd_perturbation_bound
 from sharpdim.testing.checking import EPS, Tolerance, check_close, check_that
@@ -248,7 +248,8 @@ _LR = 1.0
 def _planted_slq(seed: int, n_batches: int):
     p = planted_regression(_ALPHA, seed=101)
     return estimate_sharpness(p.model(), p.loss_fn, p.data, lr=_LR, batch_size=p.n,
-                              method="slq", n_batches=n_batches, n_steps=_ALPHA.size, seed=seed)
+                              method="slq", n_batches=n_batches, seed=seed,
+                              options=EstimateOptions(n_steps=_ALPHA.size))
 
 
 def _run_sd(measure, g, runs: np.ndarray, total: int) -> float:
@@ -407,7 +408,7 @@ def test_sd_slq_on_a_small_network_is_within_four_jackknife_errors_of_the_exact_
     loss = torch.nn.functional.cross_entropy
     R, N, lr, b = 48, 20, 2.0, 10
     est = estimate_sharpness(model, loss, (x, y), lr=lr, batch_size=b, n_batches=R, seed=3,
-                             method="slq", n_steps=N)
+                             method="slq", options=EstimateOptions(n_steps=N))
     indices = [draw_minibatch(40, b, np.random.default_rng(s)) for s in slq_run_seeds(3, R)]
     check_that("SLQ runs use the documented minibatches", "seed 3",
                tuple(_hash(i) for i in indices) == est.diagnostics.batch_index_hashes,

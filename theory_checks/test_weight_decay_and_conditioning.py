@@ -22,7 +22,7 @@ import numpy as np
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
-from sharpdim import estimate_sharpness
+from sharpdim import estimate_sharpness, make_update_map
 from sharpdim._numerics import gd_log_singular_value
 from sharpdim.dimension import sharpness_dimension
 from sharpdim.estimators.conditioning import conditioning
@@ -48,8 +48,9 @@ def test_weight_decay_enters_the_gd_jacobian_as_i_minus_lr_h_plus_kappa(alpha, l
     alpha = np.array(alpha)
     assume(np.abs(1.0 - lr * (alpha + kappa)).min() > 1e-3)
     p = planted_regression(alpha, seed=seed)
-    est = estimate_sharpness(p.model(), p.loss_fn, p.data, lr=lr, batch_size=p.n, seed=seed,
-                             n_batches=1, weight_decay=kappa)
+    sgd = make_update_map("sgd", lr=lr, weight_decay=kappa)
+    est = estimate_sharpness(p.model(), p.loss_fn, p.data, optimizer=sgd, batch_size=p.n,
+                             seed=seed, n_batches=1)
     lam = np.sort(np.log(np.abs(1.0 - lr * (alpha + kappa))))[::-1]
     # planted design and Hessian products round to ‖δH‖₂ ≤ 8(n + d)·eps·max α
     d_alpha = 8 * (p.n + p.d) * EPS * max(float(alpha.max()), 1e-300)
@@ -66,8 +67,8 @@ def test_weight_decay_enters_the_gd_jacobian_as_i_minus_lr_h_plus_kappa(alpha, l
     check_close("exact λ_k with weight decay = GD on ½wᵀ(A + κI)w (analytic catalogue)", case,
                 np.sort(catalogue)[::-1], est.sharpness,
                 Tolerance(reason="Weyl: η‖δH‖/|1 − η(α + κ)|", atol=delta))
-    update = estimate_sharpness(p.model(), p.loss_fn, p.data, lr=lr, batch_size=p.n,
-                                seed=seed, n_batches=1, weight_decay=kappa, jacobian="update")
+    update = estimate_sharpness(p.model(), p.loss_fn, p.data, optimizer=sgd, batch_size=p.n,
+                                seed=seed, n_batches=1, jacobian="update")
     check_close("GD Jacobian with weight decay = SGD step Jacobian (autodiff of w − η(∇L + κw))",
                 case, update.sharpness, est.sharpness,
                 Tolerance(reason="both within the Weyl bound of the closed form", atol=2 * delta))
@@ -79,8 +80,9 @@ def test_weight_decay_turns_a_neutral_bulk_into_contraction():
     p = planted_regression(alpha, seed=3)
     plain = estimate_sharpness(p.model(), p.loss_fn, p.data, lr=lr, batch_size=p.n, seed=0,
                                n_batches=1)
-    decayed = estimate_sharpness(p.model(), p.loss_fn, p.data, lr=lr, batch_size=p.n, seed=0,
-                                 n_batches=1, weight_decay=kappa)
+    decayed = estimate_sharpness(p.model(), p.loss_fn, p.data, batch_size=p.n, seed=0,
+                                 n_batches=1,
+                                 optimizer=make_update_map("sgd", lr=lr, weight_decay=kappa))
     lam = np.sort(gd_log_singular_value(alpha, lr=lr, weight_decay=kappa))[::-1]
     # plain: ln 1.25 then zeros, every partial sum ≥ 0 (SD = 21); with κ the 20 neutral
     # values become ln(1 − ηκ) ≈ −0.025 and absorb ln 1.25 after about nine of them

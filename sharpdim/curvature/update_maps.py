@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import ClassVar, Protocol, runtime_checkable
 
 import torch
 
@@ -55,7 +55,13 @@ OPTIMIZERS = _OPTIMIZERS
 
 @runtime_checkable
 class UpdateMap(Protocol):
-    """One optimizer step with a fixed minibatch, as a pure function of a flat state."""
+    """One optimizer step with a fixed minibatch, as a pure function of a flat state.
+
+    Any object with these three members is an update map (a protocol, not a base class):
+    :func:`sharpdim.estimate_sharpness` accepts a user's own. Optional members it reads:
+    ``lr`` and ``weight_decay`` (needed for ``jacobian="gd"``, ``ln|1 − η(α + κ)|``), and
+    ``non_differentiable`` (below).
+    """
 
     n_blocks: int
     block_names: tuple[str, ...]
@@ -110,8 +116,8 @@ class SGDUpdate:
 
     lr: float
     weight_decay: float = 0.0
-    n_blocks: int = 1
-    block_names: tuple[str, ...] = ("w",)
+    n_blocks: ClassVar[int] = 1  # structural constants, not settings
+    block_names: ClassVar[tuple[str, ...]] = ("w",)
 
     def __post_init__(self) -> None:
         _positive("lr", self.lr)
@@ -140,8 +146,8 @@ class HeavyBallUpdate:
     lr: float
     momentum: float
     weight_decay: float = 0.0
-    n_blocks: int = 2
-    block_names: tuple[str, ...] = ("w", "v")
+    n_blocks: ClassVar[int] = 2  # structural constants, not settings
+    block_names: ClassVar[tuple[str, ...]] = ("w", "v")
 
     def __post_init__(self) -> None:
         _positive("lr", self.lr)
@@ -173,8 +179,8 @@ class AdamUpdate:
     weight_decay: float = 0.0
     decoupled: bool = False
     t: int = 1
-    n_blocks: int = 3
-    block_names: tuple[str, ...] = ("w", "m", "v")
+    n_blocks: ClassVar[int] = 3  # structural constants, not settings
+    block_names: ClassVar[tuple[str, ...]] = ("w", "m", "v")
 
     def __post_init__(self) -> None:
         _positive("lr", self.lr)

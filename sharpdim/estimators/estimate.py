@@ -5,6 +5,10 @@ the one-step Jacobian of the optimizer for each — ``I − ηH_B`` (``jacobian=
 paper's practice, also used by the paper for momentum and AdamW runs) or the optimizer's true
 step Jacobian (``jacobian="update"``) — and turns its log singular values into ``λ_1 ≥ … ≥
 λ_S`` (exact) or a spectral density (SLQ/KDE/PS), then into the SD (docs/theory.md §2–§5).
+
+The call is settings → plan → runner: :mod:`sharpdim.estimators.settings` checks every
+argument before any work, :func:`~sharpdim.estimators.cost.plan_cost` plans a large call, and
+the exact, density and horizon runners estimate.
 """
 
 from __future__ import annotations
@@ -17,25 +21,23 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from sharpdim._numerics import EPS, positive_int, resolve_seed
+from sharpdim import _validate
+from sharpdim._numerics import EPS
 from sharpdim.curvature.functional import (
     NonFiniteError,
     check_loss_contract,
     curvature_kernels,
     flat_loss,
-    mode_description,
 )
-from sharpdim.curvature.slq import DEFAULT_REORTHOGONALIZATION, slq_run_seeds
+from sharpdim.curvature.slq import slq_run_seeds
 from sharpdim.curvature.spectral_measure import SpectralMeasure
-from sharpdim.curvature.update_maps import UpdateMap, make_update_map
+from sharpdim.curvature.update_maps import UpdateMap
 from sharpdim.dimension import sharpness_dimension
 from sharpdim.estimators.aggregate import aggregate_profiles, pooled_weights
 from sharpdim.estimators.conditioning import conditioning, with_advice
 from sharpdim.estimators.cost import CostPlan, plan_cost
 from sharpdim.estimators.data import minibatch, training_data
 from sharpdim.estimators.density import (
-    DEFAULT_EPSILON,
-    DEFAULT_SMOOTHING,
     density_dimension,
     log_singular_value_map,
     pooled_measure,
@@ -43,48 +45,27 @@ from sharpdim.estimators.density import (
     slq_quadratures,
 )
 from sharpdim.estimators.exact import exact_spectrum
-from sharpdim.estimators.horizon import check_horizon, estimate_with_horizon
-from sharpdim.estimators.options import (
-    EstimateOptions,
-    merge_options,
-    torch_optimizer_settings,
-    update_map_settings,
-)
+from sharpdim.estimators.horizon import estimate_with_horizon
+from sharpdim.estimators.moved_keywords import accepts_moved_keywords
+from sharpdim.estimators.options import EstimateOptions
 from sharpdim.estimators.perturbation import wasserstein_1
 from sharpdim.estimators.points import resolve_points, resolve_states
 from sharpdim.estimators.result import EstimateDiagnostics, SharpnessEstimate
-from sharpdim.vocabulary import (
-    AGGREGATES,
-    EPSILON_FORMS,
-    JACOBIANS,
-    METHODS,
-    OPTIMIZERS,
-    REORTHOGONALIZATIONS,
-    SMOOTHINGS,
-    LossReduction,
-    canonical_optimizer,
-    choice,
+from sharpdim.estimators.settings import (
+    DEFAULT_BATCHES,  # noqa: F401 (re-exported: the documented defaults)
+    DEFAULT_QUANTILES,  # noqa: F401
+    DEFAULT_STEPS,  # noqa: F401
+    Optimizer,
+    call_notes,
+    checked_options,
+    checked_settings,
+    resolve_optimizer,
+    sized_settings,
 )
+from sharpdim.vocabulary import JACOBIANS, METHODS, Aggregate, JacobianKind, Method
+from sharpdim.vocabulary import Optimizer as OptimizerName
 
 __all__ = ["estimate_sharpness", "CostWarning", "METHODS", "JACOBIANS"]
-
-DEFAULT_BATCHES = {"exact": 20, "slq": 100, "kde": 100, "ps": 100}
-DEFAULT_STEPS = 100  # the paper's m (capped at the operator size)
-DEFAULT_QUANTILES = 1000  # M for the pseudo-spectrum and the sup of densities (capped at S)
-
-
-def _int_at_least(name: str, value, low: int, default: int | None = None) -> int | None:
-    return default if value is None else positive_int(name, value, minimum=low)
-
-
-def _number(name: str, value, *, positive: bool) -> float:
-    ok = isinstance(value, int | float | np.floating | np.integer) and not isinstance(value, bool)
-    if not ok or not math.isfinite(float(value)) or (float(value) <= 0 if positive
-                                                     else float(value) < 0):
-        raise ValueError(f"{name} must be a finite number {'> 0' if positive else '>= 0'}, "
-                         f"got {value!r}")
-    return float(value)
-
 
 _PLAN_ABOVE_HVPS = 10_000  # calls with more products are planned (and warned about) first
 
@@ -102,33 +83,7 @@ def _product_count(setting: dict, n: int) -> int:
     return R * P * setting["n_steps"]
 
 
-_KEYWORD_DEFAULTS = dict(lr=None, momentum=0.0, weight_decay=0.0, betas=(0.9, 0.999),
-                         adam_eps=1e-8)
-
-
-def _adopt(held: dict, given: dict, source: str) -> tuple[str, dict]:
-    """The optimizer name and hyperparameters held by ``source`` (a torch optimizer or an
-    update map); a keyword set to another value than its default and than the held one is an
-    error (one setting, one channel)."""
-    for name, value in held.items():
-        if name != "optimizer" and given[name] != _KEYWORD_DEFAULTS[name] and given[name] != value:
-            raise ValueError(f"{name} is given twice with different values: {given[name]!r} "
-                             f"as a keyword and {value!r} in {source}")
-    return held["optimizer"], {**given, **{k: v for k, v in held.items() if k != "optimizer"}}
-
-
-def _check_state_optimizer(opt: torch.optim.Optimizer, name: str, given: dict) -> None:
-    """A torch optimizer passed only as ``optimizer_state`` must agree with the keywords:
-    its own hyperparameters are never silently replaced by them."""
-    held = torch_optimizer_settings(opt)
-    mine = {**given, "optimizer": canonical_optimizer(name, given["momentum"])}
-    differ = {k: (mine[k], v) for k, v in held.items() if mine[k] != v}
-    if differ:
-        said = ", ".join(f"{k}={a!r} (the optimizer's: {b!r})" for k, (a, b) in differ.items())
-        raise ValueError(f"optimizer_state must be an optimizer whose settings match the "
-                         f"keywords, got {said}; pass it as optimizer= to use its own settings")
-
-
+@accepts_moved_keywords
 def estimate_sharpness(
     model: torch.nn.Module,
     loss_fn,
@@ -136,47 +91,34 @@ def estimate_sharpness(
     *,
     lr: float | None = None,
     batch_size: int,
-    method: str = "exact",
-    aggregate: str = "mean",
-    optimizer: str | UpdateMap | torch.optim.Optimizer = "sgd",
-    momentum: float = 0.0,
-    jacobian: str = "gd",
-    horizon: int = 1,
+    method: Method = "exact",
+    aggregate: Aggregate = "mean",
+    optimizer: OptimizerName | UpdateMap | torch.optim.Optimizer = "sgd",
+    jacobian: JacobianKind = "gd",
+    n_batches: int | None = None,
     seed: int | None = None,
     points=None,
     optimizer_state=None,
-    weight_decay: float = 0.0,
-    betas: tuple[float, float] = (0.9, 0.999),
-    adam_eps: float = 1e-8,
-    n_batches: int | None = None,
-    n_steps: int | None = None,
-    epsilon: float | None = None,
-    epsilon_form: str = "clamp",
-    smoothing: str | None = None,
-    bandwidth: float | None = None,
-    n_quantiles: int | None = None,
-    n_bins: int = 100,
-    train: bool = False,
-    dtype: torch.dtype = torch.float64,
-    progress: bool | None = None,
-    reorthogonalization: str | None = None,
     options: EstimateOptions | None = None,
-    output=None,
-    loss_reduction: LossReduction = "mean",
-    n_examples: int | None = None,
-    target_key: str = "labels",
     dry_run: bool = False,
 ) -> SharpnessEstimate | CostPlan:
     """Sharpness dimension, ``λ_1`` and Hessian summaries of ``model`` on ``data``.
 
+    Every setting has one channel. The call's keywords:
+
     * ``loss_fn(outputs, targets)`` returns the minibatch **mean** loss (like
       ``F.cross_entropy``); its Hessian is the minibatch Hessian. ``data``: ``(inputs,
-      targets)`` tensors or a map-style ``Dataset`` of pairs. ``train``: the mode the model is
-      evaluated in (train-mode dropout/batch norm is flagged and warned about).
-    * ``lr``, ``batch_size``, ``optimizer`` (``"sgd"``, ``"momentum"`` — heavy ball, the same
-      as ``"sgd"`` with ``momentum > 0``; diagnostics record the canonical name —, ``"adam"``,
-      ``"adamw"``), ``momentum``, ``weight_decay`` ``κ``, ``betas``, ``adam_eps``: the
-      optimizer whose steps are examined.
+      targets)`` tensors, a map-style ``Dataset`` of pairs, a ``DataLoader``, an
+      ``IterableDataset`` or dict batches (:mod:`sharpdim.estimators.data`).
+    * ``optimizer``, the optimizer whose steps are examined, as one object: a name
+      (``"sgd"``, ``"adam"``, ``"adamw"``) with ``lr``; an update map — anything meeting the
+      :class:`~sharpdim.curvature.update_maps.UpdateMap` protocol, e.g.
+      ``make_update_map("momentum", lr=0.1, momentum=0.9, weight_decay=κ)`` or a user's own
+      class; diagnostics record the canonical name or the class name —; or a ``torch.optim``
+      ``SGD``, ``Adam`` or ``AdamW`` over the model's parameters (one param group; its
+      hyperparameters are read from it, and with ``jacobian="update"`` its state is the
+      default ``optimizer_state``). An ``lr`` that disagrees with the object's is an error.
+      ``batch_size``: the minibatch size of the steps.
     * ``method``: ``"exact"`` (dense Hessians/Jacobians, ``ε = 0``), ``"slq"``, ``"kde"``,
       ``"ps"`` (densities from ``n_steps`` Lanczos steps per minibatch, default
       ``ε = DEFAULT_EPSILON``; see :mod:`sharpdim.estimators.density`).
@@ -191,64 +133,47 @@ def estimate_sharpness(
       ``I − η(H + κI)`` of SGD with weight decay ``κ``; the paper's practice for every
       optimizer) or ``"update"`` (the true step Jacobian: ``S = 2N`` for heavy ball, ``3N``
       for Adam; ``optimizer_state`` gives the velocity — default 0, which the Jacobian does
-      not depend on — or Adam's moments and step count, required; see
-      :mod:`sharpdim.estimators.points`).
-    * ``epsilon`` ``ε`` and ``epsilon_form``: ``"clamp"`` (default) ``ln max(σ, ε)`` or
-      ``"additive"`` (the paper's) ``ln(σ + ε)``, which shifts every neutral value by ``+ε``
-      (partial sums drift by ``≈ N·ε``). Both are recorded in the diagnostics.
-    * ``smoothing`` of kde/ps: ``"curvature"`` (default: the kernel density of ``α`` pushed
-      through ``ln|1 − ηα|``, the paper's) or ``"log"`` (the kernel density of the log
-      singular values: a mean-preserving spread, biased upward) —
-      :data:`sharpdim.estimators.density.DEFAULT_SMOOTHING` says why.
-    * ``horizon``: ``k`` (default 1, the one-step values). One-step singular values are in
-      the Euclidean norm of the stacked state — ``w``; ``(w, v)`` for heavy ball; ``(w, m,
-      v)`` for Adam — and for a non-normal Jacobian they change when a block is rescaled.
-      ``horizon=k > 1`` uses ``(1/k)·ln σ_i(J_k⋯J_1)`` of the optimizer's true Jacobians along
-      ``k`` consecutive minibatches of its own trajectory (``n_batches`` independent windows);
-      a rescaling moves these by at most ``ln κ(C)/k``, so they tend to the norm-free Lyapunov
-      exponents as ``k`` grows. ``method="exact"`` only, ``jacobian="update"`` (or ``"gd"``
-      for plain SGD); see :mod:`sharpdim.estimators.horizon`.
+      not depend on —, Adam's moments and step count, required, or a user's map's flat state;
+      see :mod:`sharpdim.estimators.points`).
     * ``n_batches`` minibatches ``R`` (default 20 exact, 100 density), each drawn from its own
-      seed derived from ``seed`` (``None``: fresh entropy, recorded); ``n_steps`` Lanczos
-      steps (default ``min(100, S)``); ``bandwidth`` of the Gaussian kernel (default
-      Silverman's robust rule; 0 when all mass sits on one value, which makes kde/ps the exact
-      SD of the atoms); ``n_quantiles`` ``M`` (default ``min(1000, S)``); ``n_bins`` of the
-      paper's histogram (``diagnostics.histogram_dimension``); ``dtype`` of the curvature
-      products (default float64); ``progress``: tqdm bars (``None``: on a terminal only);
-      ``reorthogonalization`` of the density methods' Lanczos runs, ``"full"``,
-      ``"partial"`` or ``"none"`` (default
-      :data:`~sharpdim.curvature.slq.DEFAULT_REORTHOGONALIZATION`, chosen by measured SD
-      error and cost; see reports/benchmarks.md).
+      seed derived from ``seed`` (``None``: fresh entropy, recorded).
+    * ``options``: an :class:`~sharpdim.estimators.options.EstimateOptions` with the
+      numerical knobs — ``n_steps``, ``epsilon`` and ``epsilon_form`` (``"clamp"``, default,
+      ``ln max(σ, ε)``; ``"additive"``, the paper's ``ln(σ + ε)``, which shifts every neutral
+      value by ``+ε``), ``smoothing`` of kde/ps (``"curvature"``, default: the kernel density
+      of ``α`` pushed through ``ln|1 − ηα|``, the paper's; ``"log"``: a mean-preserving
+      spread, biased upward), ``bandwidth`` (default Silverman's robust rule; 0 when all mass
+      sits on one value), ``n_quantiles``, ``n_bins`` of the paper's histogram
+      (``diagnostics.histogram_dimension``), ``reorthogonalization`` of the density methods'
+      Lanczos runs (default
+      :data:`~sharpdim.curvature.slq.DEFAULT_REORTHOGONALIZATION`), ``dtype`` of the
+      curvature products (default float64), ``progress`` bars — and ``horizon`` ``k``: with
+      ``k > 1``, ``(1/k)·ln σ_i(J_k⋯J_1)`` of the optimizer's true Jacobians along ``k``
+      consecutive minibatches of its own trajectory (``method="exact"`` only; one-step values
+      of a non-normal Jacobian depend on the norm of the stacked state, these tend to the
+      norm-free Lyapunov exponents; :mod:`sharpdim.estimators.horizon`). How the model and
+      data are read is there too: ``train`` (the mode the model is evaluated in; train-mode
+      dropout/batch norm is flagged and warned about), ``output`` (the loss's input from what
+      the model returns: ``"logits"`` of a dict or a ``ModelOutput``, an index, a callable),
+      ``loss_reduction="sum"`` (``loss_fn`` sums over the batch; a summed loss not so stated
+      is an error), ``n_examples`` of an ``IterableDataset``, ``target_key`` of dict batches.
+    * ``dry_run=True`` validates everything, times a few products on the first minibatches and
+      returns a :class:`~sharpdim.estimators.cost.CostPlan` (predicted HVPs, seconds, memory)
+      instead of estimating; a call whose cheap count exceeds 10,000 products is planned the
+      same way first and warns (:class:`CostWarning`) when predicted above
+      :data:`~sharpdim.estimators.cost.COST_WARNING_SECONDS`.
 
-    ``optimizer`` may also be a ``torch.optim`` ``SGD``, ``Adam`` or ``AdamW`` over the
-    model's parameters (one param group; its ``lr``, ``momentum``, ``weight_decay``,
-    ``betas``, ``eps`` are read from it — a keyword that disagrees is an error — and with
-    ``jacobian="update"`` its state is the default ``optimizer_state``) or an update map
-    (``make_update_map(...)``: the hyperparameters are then its own), and ``options`` an
-    :class:`~sharpdim.estimators.options.EstimateOptions` holding ``n_batches`` … ``progress``;
-    a setting given both ways must agree.
+    The keywords of the release before (``momentum=``, ``weight_decay=``, ``betas=``,
+    ``adam_eps=`` and every :class:`EstimateOptions` field) still work for one release, with a
+    ``DeprecationWarning`` naming the new spelling (:mod:`sharpdim.estimators.moved_keywords`).
 
-    Models and data people have: ``output`` selects the loss's input from what the model
-    returns (``"logits"`` of a dict or a ``transformers`` ``ModelOutput``, an index, a
-    callable; :func:`~sharpdim.curvature.functional.select_output`); ``data`` may also be a
-    ``DataLoader``, an ``IterableDataset`` (its first ``n_examples`` examples) or dict batches
-    whose ``target_key`` entry holds the targets and whose other entries are the model's
-    keyword inputs (:mod:`sharpdim.estimators.data`); ``loss_reduction="sum"`` states that
-    ``loss_fn`` sums over the batch (it is then divided by the batch size; a summed loss not
-    so stated is an error). Attention (``scaled_dot_product_attention``) runs on the math
-    kernel, whose second derivative exists. The model, its buffers and torch's random state
-    are left as they were.
-
-    ``dry_run=True`` validates everything, times a few products on the first minibatches and
-    returns a :class:`~sharpdim.estimators.cost.CostPlan` (predicted HVPs, seconds, memory)
-    instead of estimating; a call whose cheap count exceeds 10,000 products is planned the
-    same way first and warns (:class:`CostWarning`) when predicted above
-    :data:`~sharpdim.estimators.cost.COST_WARNING_SECONDS`.
-
+    Attention (``scaled_dot_product_attention``) runs on the math kernel, whose second
+    derivative exists. The model, its buffers and torch's random state are left as they were.
     ``diagnostics.conditioning`` (ours, not the paper's) says how far the estimation error
     could move the SD: :class:`~sharpdim.estimators.conditioning.Conditioning`.
 
-    Raises ``ValueError`` for bad settings before any work, and
+    Raises ``ValueError`` for bad settings before any work (``TypeError`` — also a
+    ``ValueError`` — for an argument of the wrong type: :mod:`sharpdim._validate`), and
     :class:`~sharpdim.curvature.functional.NonFiniteError` naming the minibatch and the
     parameter when a loss, gradient or product is not finite.
 
@@ -263,87 +188,57 @@ def estimate_sharpness(
     1.0
     """
     t_start = time.perf_counter()
-    merged = merge_options(options, n_batches=n_batches, n_steps=n_steps, epsilon=epsilon,
-                           epsilon_form=epsilon_form, smoothing=smoothing, bandwidth=bandwidth,
-                           n_quantiles=n_quantiles, n_bins=n_bins, dtype=dtype,
-                           progress=progress, reorthogonalization=reorthogonalization)
-    n_batches, n_steps, epsilon = merged["n_batches"], merged["n_steps"], merged["epsilon"]
-    epsilon_form, smoothing = merged["epsilon_form"], merged["smoothing"]
-    bandwidth, n_quantiles, n_bins = merged["bandwidth"], merged["n_quantiles"], merged["n_bins"]
-    dtype, progress = merged["dtype"], merged["progress"]
-    reorthogonalization = merged["reorthogonalization"]
-    given = dict(lr=lr, momentum=momentum, weight_decay=weight_decay, adam_eps=adam_eps,
-                 betas=tuple(betas) if isinstance(betas, tuple | list) else betas)
-    if isinstance(optimizer, torch.optim.Optimizer):
-        if optimizer_state is None and jacobian == "update":
-            optimizer_state = optimizer
-        held = torch_optimizer_settings(optimizer, [p for p in model.parameters()
-                                                    if p.requires_grad])
-        optimizer, given = _adopt(held, given, "the torch optimizer")
-    elif not isinstance(optimizer, str):
-        optimizer, given = _adopt(update_map_settings(optimizer), given, "the update map")
-    elif isinstance(optimizer_state, torch.optim.Optimizer):
-        _check_state_optimizer(optimizer_state, optimizer, given)
-    lr, momentum, weight_decay = given["lr"], given["momentum"], given["weight_decay"]
-    betas, adam_eps = given["betas"], given["adam_eps"]
-    if lr is None:
-        raise ValueError("lr must be given (a finite number > 0), or an update map as "
-                         "optimizer, got None")
-    method = choice("method", method, METHODS)
-    aggregate = choice("aggregate", aggregate, AGGREGATES)
-    jacobian = choice("jacobian", jacobian, JACOBIANS)
-    optimizer = choice("optimizer", optimizer, OPTIMIZERS)
-    epsilon_form = choice("epsilon_form", epsilon_form, EPSILON_FORMS)
-    if smoothing is not None:
-        smoothing = choice("smoothing", smoothing, SMOOTHINGS)
-    if reorthogonalization is not None:
-        reorthogonalization = choice("reorthogonalization", reorthogonalization,
-                                     REORTHOGONALIZATIONS)
-        if method == "exact":
-            raise ValueError("reorthogonalization is only used by the density methods "
-                             f"('slq', 'kde', 'ps'), got {reorthogonalization!r} with "
-                             "method='exact'")
-    elif method != "exact":
-        reorthogonalization = DEFAULT_REORTHOGONALIZATION
-    lr = _number("lr", lr, positive=True)
-    momentum = _number("momentum", momentum, positive=False)
-    weight_decay = _number("weight_decay", weight_decay, positive=False)
-    kind = canonical_optimizer(optimizer, momentum)
-    horizon = check_horizon(horizon, method=method, jacobian=jacobian,  # k-step product
-                            plain_sgd=kind == "sgd")
-    batch_size = _int_at_least("batch_size", batch_size, 1, default=None)
-    if batch_size is None:
-        raise ValueError("batch_size must be an int >= 1, got None")
-    R = _int_at_least("n_batches", n_batches, 1, DEFAULT_BATCHES[method])
-    n_steps = _int_at_least("n_steps", n_steps, 1)
-    n_quantiles = _int_at_least("n_quantiles", n_quantiles, 1)
-    n_bins = _int_at_least("n_bins", n_bins, 1)
-    if epsilon is not None:
-        epsilon = _number("epsilon", epsilon, positive=False)
-    eps = (0.0 if method == "exact" else DEFAULT_EPSILON) if epsilon is None else epsilon
-    if method != "exact" and eps == 0:
-        raise ValueError("epsilon must be > 0 for density methods (a Ritz value with σ = 0 "
-                         "would give ln 0), got 0")
-    if bandwidth is not None:
-        bandwidth = _number("bandwidth", bandwidth, positive=False)
-    if method in ("exact", "slq"):
-        if smoothing is not None:
-            raise ValueError(f"smoothing is only used by method='kde' or 'ps', got "
-                             f"smoothing={smoothing!r} with method={method!r}")
-    else:
-        smoothing = DEFAULT_SMOOTHING[method] if smoothing is None else smoothing
-    if dtype not in (torch.float32, torch.float64):  # the eigensolvers have no half kernels
-        raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
-    update = make_update_map(kind, lr=lr, momentum=momentum, weight_decay=weight_decay,
-                             betas=betas, eps=adam_eps)
+    opts = checked_options(options)
+    opt = resolve_optimizer(optimizer, lr, model, jacobian, optimizer_state)
+    checked = checked_settings(method=method, aggregate=aggregate, jacobian=jacobian, opt=opt,
+                               opts=opts, batch_size=batch_size, n_batches=n_batches,
+                               dry_run=dry_run)
+    f = flat_loss(model, loss_fn, train=opts.train, output=opts.output,
+                  reduction=opts.loss_reduction)
+    train_data = training_data(data, device=f.device, n_examples=opts.n_examples,
+                               target_key=opts.target_key)
+    thetas, updates, states, notes, size = _points_and_states(f, train_data, opt, checked,
+                                                              points)
+    notes += call_notes(f, opt, checked, opts.dtype)
+    checked |= sized_settings(checked, size)
+    seed = _validate.seed(seed)
+    batch_seeds = slq_run_seeds(seed, checked["n_batches"])
+    batches = [minibatch(i, s, train_data.n, checked["batch_size"])
+               for i, s in enumerate(batch_seeds)]
+    check_loss_contract(f, *train_data.take(batches[0].indices))  # after all validation
+    setting = _setting_record(checked, opt, f, opts, train_data.n, size, len(thetas), seed,
+                              batches)
+    if dry_run or (checked["horizon"] == 1
+                   and _product_count(setting, train_data.n) > _PLAN_ABOVE_HVPS):
+        with curvature_kernels(), torch.random.fork_rng(devices=[]):
+            plan = plan_cost(f, train_data, batches, thetas, setting, dtype=opts.dtype)
+        if dry_run:
+            return plan
+        if plan.advice:
+            warnings.warn(f"estimate_sharpness: {plan.advice} ({plan.summary()}); pass "
+                          "dry_run=True to plan without estimating", CostWarning, stacklevel=3)
+    cuda = [f.device.index or 0] if f.device.type == "cuda" else []
+    with curvature_kernels(), torch.random.fork_rng(devices=cuda):  # the user's RNG untouched
+        if checked["horizon"] > 1:  # k-step product along the trajectory (estimators.horizon)
+            return estimate_with_horizon(f, train_data, thetas, opt.update, updates, states,
+                                         setting, notes, horizon=checked["horizon"],
+                                         dtype=opts.dtype, progress=opts.progress,
+                                         t_start=t_start)
+        if checked["method"] == "exact":
+            return _exact(f, train_data, batches, thetas, updates, states, setting, notes,
+                          opts.dtype, opts.progress, t_start)
+        return _density(f, train_data, batches, thetas, updates, states, setting, notes,
+                        opts.dtype, checked["bandwidth"], checked["n_bins"], opts.progress,
+                        t_start)
 
-    f = flat_loss(model, loss_fn, train=train, output=output, reduction=loss_reduction)
-    train_data = training_data(data, device=f.device, n_examples=n_examples,
-                               target_key=target_key)
-    if batch_size > train_data.n:
+
+def _points_and_states(f, train_data, opt: Optimizer, checked: dict, points):
+    """The attractor points, and with ``jacobian="update"`` the update map and flat state at
+    each; checks that need the model and the data."""
+    if checked["batch_size"] > train_data.n:
         raise ValueError(f"batch_size must be <= the number of examples ({train_data.n}), "
-                         f"got {batch_size}")
-    if jacobian == "update" and f.flags.dropout:
+                         f"got {checked['batch_size']}")
+    if checked["jacobian"] == "update" and f.flags.dropout:
         raise ValueError(
             f"jacobian='update' needs a deterministic loss, got train-mode dropout in "
             f"{list(f.flags.dropout)} (each product would draw a new mask); pass train=False "
@@ -351,90 +246,49 @@ def estimate_sharpness(
         )
     thetas = resolve_points(f, points)
     P = len(thetas)
-    if method != "exact" and aggregate == "sup" and P > 1:
+    if checked["method"] != "exact" and checked["aggregate"] == "sup" and P > 1:
         raise ValueError(
-            f"aggregate='sup' with method={method!r} and {P} points is not supported: the "
-            "definition takes the sup over points of each order's log singular value, a "
-            "spectral density pooled over Lanczos probes has no per-order values at a point, "
-            "and the order-by-order max of noisy per-run quantile functions is biased upward "
-            "with no proven rate; use method='exact' for the sup, or aggregate='mean'"
+            f"aggregate='sup' with method={checked['method']!r} and {P} points is not "
+            "supported: the definition takes the sup over points of each order's log singular "
+            "value, a spectral density pooled over Lanczos probes has no per-order values at a "
+            "point, and the order-by-order max of noisy per-run quantile functions is biased "
+            "upward with no proven rate; use method='exact' for the sup, or aggregate='mean'"
         )
-    if jacobian == "update":
-        updates, states, notes = resolve_states(f, update, thetas, optimizer_state)
-        size = int(states[0].numel())
-    else:
-        if optimizer_state is not None:
-            raise ValueError("optimizer_state is only used with jacobian='update', got one "
-                             "with jacobian='gd'")
-        updates, states, notes, size = None, None, (), f.n_params
-    notes = list(notes)
-    if jacobian == "gd" and kind != "sgd":
-        notes.append(f"jacobian='gd' applies ln|1 - lr·(α + weight_decay)| to the loss Hessian "
-                     f"for a {kind} run: the paper's approximation; jacobian='update' gives the "
-                     "true step Jacobian")
-    if method != "exact" and aggregate == "sup":
-        notes.append("aggregate='sup' over one point is the mean over minibatches (the sup "
-                     "over a single point is that point)")
-    if f.flags.any:
-        notes.append(f"{mode_description(f.flags)}: the loss is random or batch-coupled")
-    if f.dtype != dtype:
-        notes.append(f"the model's parameters are {str(f.dtype).removeprefix('torch.')}; its "
-                     f"curvature was computed in {str(dtype).removeprefix('torch.')} (the "
-                     "dtype argument; the model itself is unchanged)")
-    if f.frozen_names:
-        notes.append(f"{len(f.frozen_names)} frozen parameter(s) held fixed, not in θ: "
-                     f"{list(f.frozen_names)[:8]}{' …' if len(f.frozen_names) > 8 else ''}")
-    if method != "exact":
-        n_steps = min(DEFAULT_STEPS, size) if n_steps is None else n_steps
-        if n_steps > size:
-            raise ValueError(f"n_steps must be <= the operator size {size}, got {n_steps}")
-    else:
-        n_steps = None
-    if method == "ps":
-        n_quantiles = min(DEFAULT_QUANTILES, size) if n_quantiles is None else n_quantiles
-    else:
-        n_quantiles = None
+    if checked["jacobian"] == "update":
+        updates, states, notes = resolve_states(f, opt.update, thetas, opt.state)
+        return thetas, updates, states, list(notes), int(states[0].numel())
+    if opt.state is not None:
+        raise ValueError("optimizer_state is only used with jacobian='update', got one "
+                         "with jacobian='gd'")
+    return thetas, None, None, [], f.n_params
 
-    seed = resolve_seed(seed)
-    batch_seeds = slq_run_seeds(seed, R)
-    batches = [minibatch(i, s, train_data.n, batch_size) for i, s in enumerate(batch_seeds)]
-    check_loss_contract(f, *train_data.take(batches[0].indices))  # after all validation
-    if not isinstance(dry_run, bool):
-        raise TypeError(f"dry_run must be a bool, got {dry_run!r}")
-    if dry_run and horizon > 1:
-        raise ValueError(f"dry_run plans one-step estimates, got horizon={horizon}")
-    setting = dict(
-        method=method, aggregate=aggregate, jacobian=jacobian, optimizer=kind, lr=lr,
-        batch_size=batch_size, momentum=momentum, weight_decay=weight_decay,
-        n_params=f.n_params, state_dim=size, n_examples=train_data.n, seed=seed,
-        batch_seeds=tuple(batch_seeds), batch_index_hashes=tuple(b.index_hash for b in batches),
-        n_batches=R, n_points=P, n_steps=n_steps, n_quantiles=n_quantiles, epsilon=eps,
-        epsilon_form=epsilon_form, smoothing=smoothing, dtype=str(dtype).removeprefix("torch."),
-        reorthogonalization=reorthogonalization,
-        device=str(f.device), train=f.train,
-        dropout=f.flags.dropout, batch_norm=f.flags.batch_norm, frozen=f.frozen_names,
-        output=None if output is None else (str(output) if isinstance(output, str | int)
-                                            else getattr(output, "__name__", repr(output))),
+
+def _output_name(output) -> str | None:
+    if output is None:
+        return None
+    if isinstance(output, str | int):
+        return str(output)
+    return getattr(output, "__name__", repr(output))
+
+
+def _setting_record(checked: dict, opt: Optimizer, f, opts: EstimateOptions, n: int, size: int,
+                    n_points: int, seed: int, batches) -> dict:
+    """The setting an estimate's diagnostics record (:class:`EstimateDiagnostics` fields)."""
+    return dict(
+        method=checked["method"], aggregate=checked["aggregate"],
+        jacobian=checked["jacobian"], optimizer=opt.kind,
+        lr=float("nan") if opt.lr is None else opt.lr, batch_size=checked["batch_size"],
+        momentum=opt.momentum, weight_decay=opt.weight_decay, n_params=f.n_params,
+        state_dim=size, n_examples=n, seed=seed, batch_seeds=tuple(b.seed for b in batches),
+        batch_index_hashes=tuple(b.index_hash for b in batches),
+        n_batches=checked["n_batches"], n_points=n_points, n_steps=checked["n_steps"],
+        n_quantiles=checked["n_quantiles"], epsilon=checked["epsilon"],
+        epsilon_form=checked["epsilon_form"], smoothing=checked["smoothing"],
+        dtype=str(opts.dtype).removeprefix("torch."),
+        reorthogonalization=checked["reorthogonalization"], device=str(f.device),
+        train=f.train, dropout=f.flags.dropout, batch_norm=f.flags.batch_norm,
+        frozen=f.frozen_names, output=_output_name(opts.output),
     )
-    if dry_run or (horizon == 1 and _product_count(setting, train_data.n) > _PLAN_ABOVE_HVPS):
-        with curvature_kernels(), torch.random.fork_rng(devices=[]):
-            plan = plan_cost(f, train_data, batches, thetas, setting, dtype=dtype)
-        if dry_run:
-            return plan
-        if plan.advice:
-            warnings.warn(f"estimate_sharpness: {plan.advice} ({plan.summary()}); pass "
-                          "dry_run=True to plan without estimating", CostWarning, stacklevel=2)
-    cuda = [f.device.index or 0] if f.device.type == "cuda" else []
-    with curvature_kernels(), torch.random.fork_rng(devices=cuda):  # the user's RNG untouched
-        if horizon > 1:  # k-step product along the trajectory (sharpdim.estimators.horizon)
-            return estimate_with_horizon(f, train_data, thetas, update, updates, states,
-                                         setting, notes, horizon=horizon, dtype=dtype,
-                                         progress=progress, t_start=t_start)
-        if method == "exact":
-            return _exact(f, train_data, batches, thetas, updates, states, setting, notes,
-                          dtype, progress, t_start)
-        return _density(f, train_data, batches, thetas, updates, states, setting, notes,
-                        dtype, bandwidth, n_bins, progress, t_start)
 
 
 def _split_half(values: np.ndarray, aggregate: str) -> float:

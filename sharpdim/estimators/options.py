@@ -1,12 +1,13 @@
 """How :func:`sharpdim.estimate_sharpness` estimates, as one small frozen value.
 
-The optimizer whose steps are examined is a ``torch.optim`` optimizer (its hyperparameters
-read by :func:`torch_optimizer_settings`), an update map (:mod:`sharpdim.curvature.update_maps`,
-the analogue of optax's ``GradientTransformation``: ``make_update_map("momentum", lr=0.1,
-momentum=0.9)``) or its name plus hyperparameters; *how* the sharpness is estimated — sample
-sizes, ``ε`` and its form, kernel smoothing, precision — is an :class:`EstimateOptions`. Both
-can be passed whole (``estimate_sharpness(..., optimizer=update_map, options=opts)``) or as the
-documented keywords; giving one setting both ways with different values is an error.
+The optimizer whose steps are examined is one object: a ``torch.optim`` optimizer (its
+hyperparameters read by :func:`torch_optimizer_settings`), an update map — anything meeting
+the :class:`~sharpdim.curvature.update_maps.UpdateMap` protocol, the analogue of optax's
+``GradientTransformation``: ``make_update_map("momentum", lr=0.1, momentum=0.9)`` — or a name
+with ``lr``. *How* the sharpness is estimated — Lanczos steps, ``ε`` and its form, kernel
+smoothing, the horizon, precision, how the model and data are read — is one
+:class:`EstimateOptions`. Each setting has exactly one channel; ``n_batches`` and ``seed``,
+which nearly every call sets, stay keywords of the call.
 """
 
 from __future__ import annotations
@@ -15,77 +16,83 @@ from dataclasses import dataclass, fields
 
 import torch
 
-from sharpdim.curvature.update_maps import AdamUpdate, HeavyBallUpdate, SGDUpdate
+from sharpdim.curvature.update_maps import AdamUpdate, HeavyBallUpdate, SGDUpdate, UpdateMap
+from sharpdim.vocabulary import (
+    OPTIMIZERS,
+    EpsilonForm,
+    LossReduction,
+    Reorthogonalization,
+    Smoothing,
+)
 
-__all__ = ["EstimateOptions", "merge_options", "torch_optimizer_settings",
+__all__ = ["EstimateOptions", "OPTION_NAMES", "torch_optimizer_settings",
            "update_map_settings"]
 
 
 @dataclass(frozen=True)
 class EstimateOptions:
-    """Numerical settings of an estimate (the keywords of the same names of
-    :func:`sharpdim.estimate_sharpness`; ``None`` means the documented default)."""
+    """Numerical and reading settings of an estimate; ``None`` means the documented default.
 
-    n_batches: int | None = None
+    Numerics: ``n_steps`` Lanczos steps ``m`` per minibatch (default ``min(100, S)``);
+    ``epsilon`` ``ε`` and ``epsilon_form`` (``"clamp"``: ``ln max(σ, ε)``; ``"additive"``, the
+    paper's: ``ln(σ + ε)``); ``smoothing`` of kde/ps (``"curvature"``, ``"log"``);
+    ``bandwidth`` of the Gaussian kernel (default Silverman's robust rule); ``n_quantiles``
+    ``M`` (default ``min(1000, S)``); ``n_bins`` of the paper's histogram; ``horizon`` ``k``
+    of the k-step product (default 1); ``reorthogonalization`` of the density methods'
+    Lanczos runs; ``dtype`` of the curvature products; ``progress`` bars (``None``: on a
+    terminal only).
+
+    Reading the model and data: ``train`` (the mode the model is evaluated in), ``output``
+    (what the loss reads from the model's return value), ``loss_reduction`` (``"sum"``: the
+    loss sums over the batch), ``n_examples`` (the first examples of an ``IterableDataset``),
+    ``target_key`` (the targets' entry of dict batches).
+
+    >>> EstimateOptions(n_steps=40, epsilon_form="additive").n_steps
+    40
+    """
+
     n_steps: int | None = None
     epsilon: float | None = None
-    epsilon_form: str = "clamp"
-    smoothing: str | None = None
+    epsilon_form: EpsilonForm = "clamp"
+    smoothing: Smoothing | None = None
     bandwidth: float | None = None
     n_quantiles: int | None = None
     n_bins: int = 100
+    horizon: int = 1
+    reorthogonalization: Reorthogonalization | None = None
     dtype: torch.dtype = torch.float64
     progress: bool | None = None
-    reorthogonalization: str | None = None
+    train: bool = False
+    output: object = None
+    loss_reduction: LossReduction = "mean"
+    n_examples: int | None = None
+    target_key: str = "labels"
 
 
-_DEFAULTS = EstimateOptions()
-
-
-def merge_options(options: EstimateOptions | None, **keywords) -> dict:
-    """The settings from ``options`` and the keywords: a keyword left at its default takes the
-    value of ``options`` (a missing keyword counts as left at its default); one set to
-    something else must agree with ``options``.
-
-    >>> merge_options(EstimateOptions(n_batches=5), n_batches=None, n_bins=100)["n_batches"]
-    5
-    """
-    if options is None:
-        return dict(keywords)
-    if not isinstance(options, EstimateOptions):
-        raise TypeError(f"options must be an EstimateOptions, got {type(options).__name__}")
-    out = {}
-    for field in fields(EstimateOptions):
-        name = field.name
-        default, held = getattr(_DEFAULTS, name), getattr(options, name)
-        given = keywords.get(name, default)
-        if given != default and held != default and given != held:
-            raise ValueError(f"{name} is given twice with different values: {given!r} as a "
-                             f"keyword and {held!r} in options")
-        out[name] = given if given != default else held
-    return out
+OPTION_NAMES = tuple(f.name for f in fields(EstimateOptions))
 
 
 def update_map_settings(update) -> dict:
-    """``optimizer`` (the canonical name), ``lr``, ``momentum``, ``weight_decay``, ``betas``,
-    ``adam_eps`` of an update map.
+    """``optimizer`` (the canonical name, or the class name of a user's own map), ``lr``,
+    ``momentum``, ``weight_decay`` (and ``betas``, ``adam_eps`` for Adam) of an update map:
+    any object meeting the :class:`~sharpdim.curvature.update_maps.UpdateMap` protocol. A
+    user's map without ``lr`` records ``lr=None``.
 
     >>> update_map_settings(HeavyBallUpdate(lr=0.1, momentum=0.9))["optimizer"]
     'momentum'
     """
-    if isinstance(update, SGDUpdate):
-        return dict(optimizer="sgd", lr=update.lr, momentum=0.0,
-                    weight_decay=update.weight_decay)
-    if isinstance(update, HeavyBallUpdate):
-        return dict(optimizer="momentum", lr=update.lr, momentum=update.momentum,
-                    weight_decay=update.weight_decay)
     if isinstance(update, AdamUpdate):
         return dict(optimizer="adamw" if update.decoupled else "adam", lr=update.lr,
                     momentum=0.0, weight_decay=update.weight_decay, betas=update.betas,
                     adam_eps=update.eps)
-    raise TypeError(f"optimizer must be a name {('sgd', 'momentum', 'adam', 'adamw')} or an "
-                    f"update map (SGDUpdate, HeavyBallUpdate, AdamUpdate), got "
-                    f"{type(update).__name__}")
+    if not isinstance(update, UpdateMap):
+        raise TypeError(f"optimizer must be a name {OPTIMIZERS}, a torch.optim optimizer or an "
+                        f"update map (an object with n_blocks, block_names and step), got "
+                        f"{type(update).__name__}")
+    own = {SGDUpdate: "sgd", HeavyBallUpdate: "momentum"}.get(type(update))
+    return dict(optimizer=own or type(update).__name__, lr=getattr(update, "lr", None),
+                momentum=float(getattr(update, "momentum", 0.0)),
+                weight_decay=float(getattr(update, "weight_decay", 0.0)))
 
 
 def _flag(group: dict, name: str, unsupported: str, kind: str) -> None:

@@ -130,6 +130,24 @@ def _as_mapping(f: FlatLoss, item, keys: tuple[str, ...], k: int) -> dict:
                     f"tensors, got {type(item).__name__}")
 
 
+def _flat_states(f: FlatLoss, update: UpdateMap, thetas, items) -> tuple[torch.Tensor, ...]:
+    """A user's own update map with ``n_blocks > 1``: its state at each point is given whole,
+    as a flat tensor ``(θ, …)`` of length ``n_blocks · N`` whose first block is the point."""
+    size, out = update.n_blocks * f.n_params, []
+    for k, (theta, item) in enumerate(zip(thetas, items, strict=True)):
+        if not isinstance(item, torch.Tensor) or tuple(item.shape) != (size,):
+            shape = tuple(item.shape) if isinstance(item, torch.Tensor) else type(item).__name__
+            raise ValueError(f"optimizer_state must be the flat state of {type(update).__name__} "
+                             f"({update.n_blocks} blocks of {f.n_params}: shape ({size},)) at "
+                             f"each point, got {shape} at point {k}")
+        state = item.detach().to(dtype=theta.dtype, device=theta.device)
+        if not torch.equal(state[:f.n_params], theta):
+            raise ValueError(f"optimizer_state at point {k} must start with the point's "
+                             "parameters (its first block is θ)")
+        out.append(state)
+    return tuple(out)
+
+
 def resolve_states(
     f: FlatLoss, update: UpdateMap, thetas: tuple[torch.Tensor, ...], optimizer_state
 ) -> tuple[tuple[UpdateMap, ...], tuple[torch.Tensor, ...], tuple[str, ...]]:
@@ -142,7 +160,7 @@ def resolve_states(
         return (update,) * P, thetas, ()
     if optimizer_state is None:
         items = [None] * P
-    elif isinstance(optimizer_state, torch.optim.Optimizer | Mapping):
+    elif isinstance(optimizer_state, torch.optim.Optimizer | Mapping | torch.Tensor):
         items = [optimizer_state] * P
     elif isinstance(optimizer_state, Sequence) and len(optimizer_state) == P:
         items = list(optimizer_state)
@@ -151,6 +169,8 @@ def resolve_states(
             f"optimizer_state must be one optimizer/mapping or a sequence of {P} (one per point), "
             f"got {type(optimizer_state).__name__}"
         )
+    if not isinstance(update, HeavyBallUpdate | AdamUpdate):
+        return (update,) * P, _flat_states(f, update, thetas, items), ()
     if isinstance(update, HeavyBallUpdate):
         states, zero = [], False
         for k, (theta, item) in enumerate(zip(thetas, items, strict=True)):
@@ -162,8 +182,6 @@ def resolve_states(
         notes = ("heavy-ball velocity v = 0 (default); the Jacobian does not depend on v",) \
             if zero else ()
         return (update,) * P, tuple(states), notes
-    if not isinstance(update, AdamUpdate):
-        raise TypeError(f"unsupported update map {type(update).__name__}")
     if optimizer_state is not None and P > 1 and not isinstance(optimizer_state, Sequence):
         raise ValueError(
             f"optimizer_state must be a sequence of {P} Adam states (one per point): the "

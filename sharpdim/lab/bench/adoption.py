@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from sharpdim.estimators.estimate import estimate_sharpness
+from sharpdim.estimators.options import EstimateOptions
 from sharpdim.lab.bench.curvature import (
     EXACT_WIDTHS,
     LARGE_WIDTHS,
@@ -49,7 +50,8 @@ class AdoptionRow:
 def _plan_row(name, widths, method, n_batches, x, y, repeats) -> AdoptionRow:
     model = mlp(widths, seed=0)
     kw = dict(lr=0.1, batch_size=128, method=method, n_batches=n_batches, seed=0,
-              n_steps=None if method == "exact" else 50, progress=False)
+              options=EstimateOptions(n_steps=None if method == "exact" else 50,
+                                      progress=False))
     plans, times = [], []
     for _ in range(repeats):
         plans.append(estimate_sharpness(model, F.cross_entropy, (x, y), dry_run=True, **kw))

@@ -439,6 +439,7 @@ def _slq_cost_rows(name, model, f, theta, x, y, *, batch_size, n_steps, group, r
     re-orthogonalization and with ``"full"`` for comparison; float32 like the model."""
     from sharpdim.curvature.slq import DEFAULT_REORTHOGONALIZATION
     from sharpdim.estimators.estimate import estimate_sharpness
+    from sharpdim.estimators.options import EstimateOptions
 
     rng = np.random.default_rng([seed, 11])
     probe = torch.as_tensor(rng.integers(0, 2, f.n_params) * 2.0 - 1, dtype=theta.dtype,
@@ -451,8 +452,10 @@ def _slq_cost_rows(name, model, f, theta, x, y, *, batch_size, n_steps, group, r
     def est(R: int, mode: str) -> Callable[[], None]:
         def run() -> None:
             estimate_sharpness(model, F.cross_entropy, (x, y), lr=0.1, batch_size=batch_size,
-                               method="slq", n_batches=R, n_steps=n_steps, seed=seed,
-                               dtype=theta.dtype, progress=False, reorthogonalization=mode)
+                               method="slq", n_batches=R, seed=seed,
+                               options=EstimateOptions(n_steps=n_steps, dtype=theta.dtype,
+                                                       progress=False,
+                                                       reorthogonalization=mode))
         return run
 
     (xb, yb), = _batches(x, y, 1, batch_size, rng)
@@ -490,6 +493,17 @@ def _slq_cost_rows(name, model, f, theta, x, y, *, batch_size, n_steps, group, r
            "estG_full": est(group, "full"), "graph": graph,
            "recurrence": recurrence, "engine": engine}
     turns = _turns(fns, repeats, device)
+    return _slq_cost_summary(name, turns, engine_turns, group=group, n_steps=n_steps,
+                             batch_size=batch_size)
+
+
+def _slq_cost_summary(name, turns, engine_turns, *, group, n_steps,
+                      batch_size) -> list[BenchRow]:
+    """The rows of :func:`_slq_cost_rows` from its timed turns: the goal ratios, the profile
+    of one run and the floor of a Lanczos run."""
+    from sharpdim.curvature.slq import DEFAULT_REORTHOGONALIZATION
+
+    default = DEFAULT_REORTHOGONALIZATION
     t = {k: float(np.min(v)) for k, v in turns.items()}
     rows = []
     bare = t["one"]
@@ -548,6 +562,7 @@ def reorthogonalization_study(*, n_runs: int = 32, n_seeds: int = 8, base_seed: 
     from sharpdim.dimension import sharpness_dimension
     from sharpdim.estimators.density import DEFAULT_EPSILON
     from sharpdim.estimators.estimate import estimate_sharpness
+    from sharpdim.estimators.options import EstimateOptions
     from sharpdim.lab.bench.convergence import _exact_profiles, default_cases
 
     modes = REORTHOGONALIZATIONS
@@ -567,8 +582,10 @@ def reorthogonalization_study(*, n_runs: int = 32, n_seeds: int = 8, base_seed: 
                     t0 = clock()
                     e = estimate_sharpness(model, case.loss_fn, case.data, lr=case.lr,
                                            batch_size=case.batch_size, method="slq",
-                                           n_batches=n_runs, n_steps=m, seed=s,
-                                           reorthogonalization=mode, progress=False)
+                                           n_batches=n_runs, seed=s,
+                                           options=EstimateOptions(
+                                               n_steps=m, reorthogonalization=mode,
+                                               progress=False))
                     secs[mode] += clock() - t0
                     est[mode].append(e.dimension)
             out.append(_study_row(case.name, m, "float64", n_runs, est, np.array(refs), None,
@@ -584,9 +601,10 @@ def reorthogonalization_study(*, n_runs: int = 32, n_seeds: int = 8, base_seed: 
             for mode in modes:
                 t0 = clock()
                 e = estimate_sharpness(model, F.cross_entropy, (x, y), lr=0.1, batch_size=128,
-                                       method="slq", n_batches=network_runs,
-                                       n_steps=network_steps, seed=s, dtype=dtype,
-                                       reorthogonalization=mode, progress=False)
+                                       method="slq", n_batches=network_runs, seed=s,
+                                       options=EstimateOptions(
+                                           n_steps=network_steps, dtype=dtype,
+                                           reorthogonalization=mode, progress=False))
                 secs[mode] += clock() - t0
                 est[mode].append(e.dimension)
                 lam[mode].append(e.lambda_1)

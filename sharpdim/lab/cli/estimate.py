@@ -196,8 +196,19 @@ def _state_mismatches(expected: dict, given: dict) -> list[str]:
     return out + shapes
 
 
+def _optimizer(args: argparse.Namespace) -> dict:
+    """The optimizer as one object: an update map from the flags (``--lr`` missing: the name,
+    which the estimator refuses with "lr must be given")."""
+    from sharpdim.curvature.update_maps import make_update_map
+
+    if args.lr is None:
+        return dict(optimizer=args.optimizer)
+    return dict(optimizer=make_update_map(args.optimizer, lr=args.lr, momentum=args.momentum,
+                                          weight_decay=args.weight_decay))
+
+
 def run(args: argparse.Namespace) -> int:
-    from sharpdim.estimators import estimate_sharpness
+    from sharpdim.estimators import EstimateOptions, estimate_sharpness
 
     try:
         if args.model is not None:
@@ -214,13 +225,15 @@ def run(args: argparse.Namespace) -> int:
     results = []
     for method in args.method:
         try:
+            options = EstimateOptions(
+                output=args.output, n_steps=args.n_steps, epsilon=args.epsilon,
+                epsilon_form=args.epsilon_form,
+                smoothing=args.smoothing if method in ("kde", "ps") else None)
             est = estimate_sharpness(
-                model, loss_fn, data, lr=args.lr, output=args.output, dry_run=args.dry_run,
+                model, loss_fn, data, **_optimizer(args), dry_run=args.dry_run,
                 batch_size=args.batch_size, method=method, aggregate=args.aggregate,
-                optimizer=args.optimizer, momentum=args.momentum, jacobian=args.jacobian,
-                weight_decay=args.weight_decay, seed=args.seed, n_batches=args.n_batches,
-                n_steps=args.n_steps, epsilon=args.epsilon, epsilon_form=args.epsilon_form,
-                smoothing=args.smoothing if method in ("kde", "ps") else None,
+                jacobian=args.jacobian, seed=args.seed, n_batches=args.n_batches,
+                options=options,
             )
         except (ValueError, TypeError, ArithmeticError) as exc:  # NonFiniteError included
             print(f"sharpdim estimate: {exc}", file=sys.stderr)

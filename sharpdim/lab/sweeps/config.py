@@ -43,7 +43,6 @@ or more values are the *factors* of the granulated Kendall analysis.
 from __future__ import annotations
 
 import hashlib
-import inspect
 import itertools
 import json
 import tomllib
@@ -347,10 +346,11 @@ def _grid(raw: Mapping[str, Any], train: Mapping[str, Any]) -> dict[str, Any]:
 
 def _estimator_options(key: str, table: Mapping[str, Any], extra: set[str]) -> dict[str, Any]:
     try:
-        from sharpdim.estimators import estimate_sharpness
+        from sharpdim.estimators.options import OPTION_NAMES
     except ImportError:  # estimators not installed: options are checked when measured
         return dict(table)
-    allowed = (set(inspect.signature(estimate_sharpness).parameters) - _ESTIMATOR_FIXED) | extra
+    # the call's n_batches and every EstimateOptions field, less what the sweep sets itself
+    allowed = ({"n_batches", *OPTION_NAMES} - _ESTIMATOR_FIXED) | extra
     unknown = sorted(set(table) - allowed)
     if unknown:
         raise ConfigError(f"unknown key measures.{key}.{unknown[0]}; allowed: {sorted(allowed)}")

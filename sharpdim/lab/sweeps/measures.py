@@ -202,17 +202,26 @@ def _estimator_optimizer(ctx: MeasureContext) -> tuple[str, float]:
     return ctx.optimizer, ctx.momentum if ctx.optimizer in ("sgd", "momentum") else 0.0
 
 
+_CALL_KEYWORDS = ("n_batches", "aggregate", "points", "optimizer_state")  # not options
+
+
 def _estimate(ctx: MeasureContext, *, method: str, jacobian: str, options: Mapping[str, Any],
               **extra: Any):
-    from sharpdim.estimators import estimate_sharpness
+    """``estimate_sharpness`` of the run's model with the run's optimizer as an update map and
+    the config's measure settings split into the call's keywords and its ``EstimateOptions``."""
+    from sharpdim.curvature.update_maps import make_update_map
+    from sharpdim.estimators import EstimateOptions, estimate_sharpness
 
     optimizer, momentum = _estimator_optimizer(ctx)
+    update = make_update_map(optimizer, lr=ctx.lr, momentum=momentum,
+                             weight_decay=ctx.weight_decay, betas=ctx.betas)
+    settings = {**dict(options), **extra}
+    call = {k: settings.pop(k) for k in _CALL_KEYWORDS if k in settings}
     x, y = ctx.data.x_train, ctx.data.y_train
     return estimate_sharpness(
-        ctx.model, ctx.loss_fn, (x, y), lr=ctx.lr, batch_size=ctx.batch_size, method=method,
-        optimizer=optimizer, momentum=momentum, weight_decay=ctx.weight_decay,
-        betas=ctx.betas, jacobian=jacobian, seed=ctx.seed, progress=ctx.progress,
-        **{**dict(options), **extra},
+        ctx.model, ctx.loss_fn, (x, y), batch_size=ctx.batch_size, method=method,
+        optimizer=update, jacobian=jacobian, seed=ctx.seed,
+        options=EstimateOptions(progress=ctx.progress, **settings), **call,
     )
 
 

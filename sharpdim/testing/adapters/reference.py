@@ -123,7 +123,7 @@ def density(model, loss_fn, data, seed: int = 0) -> tuple[np.ndarray, np.ndarray
                  {"method": "exact", "aggregate": "mean", "jacobian": "gd"}))
 def sharpness_dimension(model, loss_fn, data, *, lr: float, batch_size: int,
                         seed: int) -> float:
-    from sharpdim.estimators import estimate_sharpness
+    from sharpdim.estimators import EstimateOptions, estimate_sharpness
 
     return estimate_sharpness(model, loss_fn, data, lr=lr, batch_size=batch_size,
-                              seed=seed, progress=False).dimension
+                              seed=seed, options=EstimateOptions(progress=False)).dimension
