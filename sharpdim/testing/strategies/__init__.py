@@ -38,6 +38,7 @@ from __future__ import annotations
 from sharpdim.testing.strategies._checks import (  # noqa: F401 (re-exported)
     InvalidStrategyArgument,
     _as_strategy_error,
+    _bounds,
     _check_dims,
     _check_range,
     _choice,

@@ -46,8 +46,14 @@ def _check_range(lo_name: str, lo: float, hi_name: str, hi: float) -> None:
         _fail(f"{lo_name} must be <= {hi_name}, got {lo_name}={lo!r} > {hi_name}={hi!r}")
 
 
-def _check_dims(min_dim, max_dim) -> tuple[int, int]:
-    lo = _integer("min_dim", min_dim, minimum=1)
-    hi = _integer("max_dim", max_dim, minimum=1)
-    _check_range("min_dim", lo, "max_dim", hi)
+def _bounds(name: str, lo, hi, check=_real, **rule) -> tuple:
+    """``min_<name>`` and ``max_<name>`` checked by ``check`` with the same ``rule`` (e.g.
+    ``minimum=0, open_min=True``), then ``min <= max``; returns the checked pair."""
+    lo = check(f"min_{name}", lo, **rule)
+    hi = check(f"max_{name}", hi, **rule)
+    _check_range(f"min_{name}", lo, f"max_{name}", hi)
     return lo, hi
+
+
+def _check_dims(min_dim, max_dim) -> tuple[int, int]:
+    return _bounds("dim", min_dim, max_dim, _integer, minimum=1)

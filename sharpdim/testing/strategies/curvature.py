@@ -12,11 +12,10 @@ from hypothesis.strategies import SearchStrategy
 
 from sharpdim.testing.strategies._checks import (
     InvalidStrategyArgument,
+    _bounds,
     _check_dims,
-    _check_range,
     _choice,
     _fail,
-    _real,
 )
 from sharpdim.testing.strategies.spectra import spectra
 
@@ -85,9 +84,7 @@ def symmetric_matrices(
     """
     _choice("basis", basis, _BASES)
     if eigenvalues is None:
-        lo = _real("min_eigenvalue", min_eigenvalue)
-        hi = _real("max_eigenvalue", max_eigenvalue)
-        _check_range("min_eigenvalue", lo, "max_eigenvalue", hi)
+        lo, hi = _bounds("eigenvalue", min_eigenvalue, max_eigenvalue)
         alphas = spectra(min_dim=min_dim, max_dim=max_dim, min_value=lo, max_value=hi,
                          allow_ties=True)
     elif isinstance(eigenvalues, SearchStrategy):

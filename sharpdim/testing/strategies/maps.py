@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
 from sharpdim.testing.strategies._checks import (
+    _bounds,
     _check_dims,
-    _check_range,
     _choice,
     _fail,
     _integer,
@@ -61,9 +61,7 @@ def random_linear_rds(
     for kind in kinds:
         _choice("kinds entry", kind, LINEAR_RDS_KINDS)
     min_dim, max_dim = _check_dims(min_dim, max_dim)
-    lo = _real("min_log_scale", min_log_scale)
-    hi = _real("max_log_scale", max_log_scale)
-    _check_range("min_log_scale", lo, "max_log_scale", hi)
+    lo, hi = _bounds("log_scale", min_log_scale, max_log_scale)
     tau_hi = _real("max_log_std", max_log_std, minimum=0)
     off_hi = _real("max_off_diagonal", max_off_diagonal, minimum=0)
     n_states = _integer("max_states", max_states, minimum=1)

@@ -12,7 +12,7 @@ from hypothesis.strategies import SearchStrategy
 
 from sharpdim.testing.oracles._deep_linear import DeepLinearShape
 from sharpdim.testing.strategies._checks import (
-    _check_range,
+    _bounds,
     _choice,
     _fail,
     _integer,
@@ -64,12 +64,8 @@ def scalar_network_parameters(
     ``1 + margin ≤ k ≤ √5 − 1 − margin`` (``"two_cycle"``) or ``k ≥ 1 + margin``
     (``"no_stable_minimum"``); ``"any"`` picks one of those the bounds allow.
     """
-    y_lo = _real("min_target", min_target, minimum=0, open_min=True)
-    y_hi = _real("max_target", max_target, minimum=0, open_min=True)
-    _check_range("min_target", y_lo, "max_target", y_hi)
-    lr_lo = _real("min_lr", min_lr, minimum=0, open_min=True)
-    lr_hi = _real("max_lr", max_lr, minimum=0, open_min=True)
-    _check_range("min_lr", lr_lo, "max_lr", lr_hi)
+    y_lo, y_hi = _bounds("target", min_target, max_target, minimum=0, open_min=True)
+    lr_lo, lr_hi = _bounds("lr", min_lr, max_lr, minimum=0, open_min=True)
     _choice("regime", regime, SCALAR_NETWORK_REGIMES)
     m = _real("margin", margin, minimum=0, open_min=True)
     if m >= (_CYCLE_MAX - 1.0) / 2:
@@ -153,15 +149,10 @@ def deep_linear_networks(
     ...     assert p.n_params == p.depth * p.width ** 2
     >>> test()
     """
-    d_lo = _integer("min_depth", min_depth, minimum=1)
-    d_hi = _integer("max_depth", max_depth, minimum=1)
-    _check_range("min_depth", d_lo, "max_depth", d_hi)
-    w_lo = _integer("min_width", min_width, minimum=1)
-    w_hi = _integer("max_width", max_width, minimum=1)
-    _check_range("min_width", w_lo, "max_width", w_hi)
-    s_lo = _real("min_singular_value", min_singular_value, minimum=0, open_min=True)
-    s_hi = _real("max_singular_value", max_singular_value, minimum=0, open_min=True)
-    _check_range("min_singular_value", s_lo, "max_singular_value", s_hi)
+    d_lo, d_hi = _bounds("depth", min_depth, max_depth, _integer, minimum=1)
+    w_lo, w_hi = _bounds("width", min_width, max_width, _integer, minimum=1)
+    s_lo, s_hi = _bounds("singular_value", min_singular_value, max_singular_value,
+                         minimum=0, open_min=True)
 
     @st.composite
     def build(draw) -> DeepLinearNetworkParameters:

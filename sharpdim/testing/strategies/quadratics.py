@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
 from sharpdim.testing.strategies._checks import (
+    _bounds,
     _check_dims,
-    _check_range,
     _choice,
     _fail,
     _real,
@@ -133,9 +133,7 @@ def quadratic_losses(
     and the rotation of seed 0.
     """
     min_dim, max_dim = _check_dims(min_dim, max_dim)
-    lr_lo = _real("min_lr", min_lr, minimum=0, open_min=True)
-    lr_hi = _real("max_lr", max_lr, minimum=0, open_min=True)
-    _check_range("min_lr", lr_lo, "max_lr", lr_hi)
+    lr_lo, lr_hi = _bounds("lr", min_lr, max_lr, minimum=0, open_min=True)
     _choice("regime", regime, GD_REGIMES)
     _choice("volume", volume, _VOLUMES)
     _choice("basis", basis, _BASES)
@@ -217,12 +215,8 @@ def heavy_ball_parameters(
     ``"edge_of_stability"`` (at least one unstable) or ``"any"``. Then ``H = Q diag(x/lr) Qᵀ``.
     """
     min_dim, max_dim = _check_dims(min_dim, max_dim)
-    lr_lo = _real("min_lr", min_lr, minimum=0, open_min=True)
-    lr_hi = _real("max_lr", max_lr, minimum=0, open_min=True)
-    _check_range("min_lr", lr_lo, "max_lr", lr_hi)
-    b_lo = _real("min_momentum", min_momentum, minimum=0)
-    b_hi = _real("max_momentum", max_momentum, minimum=0)
-    _check_range("min_momentum", b_lo, "max_momentum", b_hi)
+    lr_lo, lr_hi = _bounds("lr", min_lr, max_lr, minimum=0, open_min=True)
+    b_lo, b_hi = _bounds("momentum", min_momentum, max_momentum, minimum=0)
     if b_hi >= 1.0:
         _fail(f"max_momentum must be < 1 (|β| < 1 for any stable direction), got {max_momentum!r}")
     _choice("regime", regime, ("stable", "edge_of_stability", "any"))

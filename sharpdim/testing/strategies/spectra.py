@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
 from sharpdim.testing.strategies._checks import (
+    _bounds,
     _check_dims,
-    _check_range,
     _choice,
     _fail,
     _flag,
@@ -86,9 +86,7 @@ def spectra(
     sharpdim.testing.strategies.InvalidStrategyArgument: min_dim must be <= max_dim, got ...
     """
     min_dim, max_dim = _check_dims(min_dim, max_dim)
-    lo = _real("min_value", min_value)
-    hi = _real("max_value", max_value)
-    _check_range("min_value", lo, "max_value", hi)
+    lo, hi = _bounds("value", min_value, max_value)
     for name, flag in (("allow_neg_inf", allow_neg_inf), ("allow_ties", allow_ties),
                        ("allow_zeros", allow_zeros)):
         _flag(name, flag)
@@ -151,9 +149,7 @@ def weighted_spectra(
     ``allow_zero_weights``: some weights may be exactly 0 (at least one stays positive).
     Shrinks like :func:`spectra`, weights toward the simplest value in range.
     """
-    w_lo = _real("min_weight", min_weight, minimum=0, open_min=True)
-    w_hi = _real("max_weight", max_weight, minimum=0, open_min=True)
-    _check_range("min_weight", w_lo, "max_weight", w_hi)
+    w_lo, w_hi = _bounds("weight", min_weight, max_weight, minimum=0, open_min=True)
     _flag("integer_weights", integer_weights)
     _flag("allow_zero_weights", allow_zero_weights)
     if integer_weights and math.ceil(w_lo) > math.floor(w_hi):
