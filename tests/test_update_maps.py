@@ -158,7 +158,7 @@ def test_matrix_free_products_match_the_dense_jacobian():
     assert torch.allclose(op.rmatvec(u), J.T @ u, rtol=0, atol=scale * float(u.abs().max()))
     gram = op.gram()
     assert torch.allclose(gram.matvec(u), J.T @ (J @ u), rtol=1e-12, atol=1e-12)
-    assert (op.n_jvp, op.n_vjp, gram.n_hvp) == (2, 2, 1)
+    assert (op.n_jvp, op.n_vjp, gram.n_hvp) == (2, 2, 2)  # a Gram product: one J u, one Jᵀ
     assert torch.allclose(op.to_dense(), J, rtol=0, atol=scale)
 
 

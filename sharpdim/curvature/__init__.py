@@ -1,5 +1,6 @@
 """Curvature of a torch model's loss (layer 4): flat-parameter losses, exact Hessians,
-Hessian-vector products behind one operator type, Lanczos, Hutchinson traces and SLQ
+Hessian-vector products and update Jacobians behind one operator base class
+(:class:`~sharpdim.curvature.operator.CurvatureOperator`), Lanczos, Hutchinson traces and SLQ
 spectral measures.
 
 Arithmetic on spectra (tridiagonal matrices, Ritz values, quadrature weights, traces) is
@@ -37,6 +38,7 @@ from sharpdim.curvature.lanczos import (
     lanczos_lockstep,
     lanczos_plain,
 )
+from sharpdim.curvature.operator import AdjointOperator, CurvatureOperator
 from sharpdim.curvature.slq import draw_minibatch, slq_run_seeds, slq_spectral_measure
 from sharpdim.curvature.spectral_measure import (
     DensityGrid,
@@ -60,6 +62,8 @@ __all__ = [
     "flat_loss",
     "exact_hessian",
     "exact_hessian_eigenvalues",
+    "CurvatureOperator",
+    "AdjointOperator",
     "HVP_METHODS",
     "HessianOperator",
     "HessianStack",

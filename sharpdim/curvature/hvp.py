@@ -27,13 +27,13 @@ from __future__ import annotations
 import warnings
 from typing import Protocol, runtime_checkable
 
-import numpy as np
 import torch
 from torch.func import grad as func_grad
 from torch.func import jvp, linearize, vmap
 
 from sharpdim._numerics import symmetry_tolerance
 from sharpdim.curvature.functional import FlatLoss, batch_fingerprint
+from sharpdim.curvature.operator import CurvatureOperator, default_chunk
 from sharpdim.vocabulary import HVP_METHODS, HvpMethod, choice
 
 __all__ = [
@@ -53,7 +53,9 @@ __all__ = [
 
 @runtime_checkable
 class SymmetricOperator(Protocol):
-    """What Lanczos and trace estimators need: a symmetric linear map on torch vectors."""
+    """What Lanczos and trace estimators need: a symmetric linear map on torch vectors
+    (every :class:`~sharpdim.curvature.operator.CurvatureOperator` with ``symmetric = True``
+    follows it; a user's own object needs only these members)."""
 
     shape: tuple[int, int]
     dtype: torch.dtype
@@ -65,98 +67,10 @@ class SymmetricOperator(Protocol):
     def matmat(self, V: torch.Tensor) -> torch.Tensor: ...
 
 
-class _OperatorBase:
-    """Shared validation, counting, scipy and dense views for symmetric operators."""
-
-    shape: tuple[int, int]
-    dtype: torch.dtype
-    device: torch.device
-
-    def __init__(self) -> None:
-        self.n_hvp = 0
-
-    def _vector(self, v, name: str = "v") -> torch.Tensor:
-        if isinstance(v, np.ndarray):
-            v = torch.from_numpy(v)
-        if not isinstance(v, torch.Tensor):
-            raise TypeError(f"{name} must be a torch.Tensor, got {type(v).__name__}")
-        if v.shape != (self.shape[0],):
-            raise ValueError(f"{name} must have shape ({self.shape[0]},), got {tuple(v.shape)}")
-        return v.to(device=self.device, dtype=self.dtype)
-
-    def _block(self, V) -> torch.Tensor:
-        if isinstance(V, np.ndarray):
-            V = torch.from_numpy(V)
-        if not isinstance(V, torch.Tensor):
-            raise TypeError(f"V must be a torch.Tensor, got {type(V).__name__}")
-        if V.ndim != 2 or V.shape[0] != self.shape[0]:
-            raise ValueError(f"V must have shape ({self.shape[0]}, k), got {tuple(V.shape)}")
-        return V.to(device=self.device, dtype=self.dtype)
-
-    def matvec(self, v: torch.Tensor) -> torch.Tensor:
-        """``H v`` for a vector ``v`` of shape ``(N,)`` (cast to the operator's dtype)."""
-        v = self._vector(v)
-        out = self._matvec(v)
-        self.n_hvp += 1
-        return out
-
-    def matmat(self, V: torch.Tensor) -> torch.Tensor:
-        """``H V`` for a block ``V`` of shape ``(N, k)``: ``k`` products in one call."""
-        V = self._block(V)
-        if V.shape[1] == 0:
-            return V.clone()
-        out = self._matmat(V)
-        self.n_hvp += V.shape[1]
-        return out
-
-    def _matvec(self, v: torch.Tensor) -> torch.Tensor:
-        return self._matmat(v[:, None])[:, 0]
-
-    def _matmat(self, V: torch.Tensor) -> torch.Tensor:
-        return torch.stack([self._matvec(V[:, j]) for j in range(V.shape[1])], dim=1)
-
-    def as_linear_operator(self):
-        """A ``scipy.sparse.linalg.LinearOperator`` (numpy float64 in and out, symmetric)."""
-        from scipy.sparse.linalg import LinearOperator
-
-        def mv(x: np.ndarray) -> np.ndarray:
-            x = np.asarray(x, dtype=np.float64).reshape(-1)
-            return self.matvec(torch.from_numpy(x)).detach().double().cpu().numpy()
-
-        def mm(X: np.ndarray) -> np.ndarray:
-            X = np.asarray(X, dtype=np.float64)
-            return self.matmat(torch.from_numpy(X)).detach().double().cpu().numpy()
-
-        return LinearOperator(self.shape, matvec=mv, rmatvec=mv, matmat=mm, rmatmat=mm,
-                              dtype=np.float64)
-
-    def to_dense(self, *, chunk_size: int | None = None) -> torch.Tensor:
-        """The ``N × N`` matrix, built from ``matmat`` on identity columns in chunks."""
-        n = self.shape[0]
-        chunk = chunk_size or _default_chunk(n, self.dtype)
-        out = torch.empty((n, n), dtype=self.dtype, device=self.device)
-        for a in range(0, n, chunk):
-            b = min(n, a + chunk)
-            E = torch.zeros((n, b - a), dtype=self.dtype, device=self.device)
-            E[torch.arange(a, b, device=self.device), torch.arange(b - a, device=self.device)] = 1
-            out[:, a:b] = self.matmat(E)
-        return out
+_default_chunk = default_chunk  # the old private name, imported by estimators.cost
 
 
-_DENSE_BLOCK = 64
-"""Probes per batched product when a Hessian is built densely. Measured (13k-parameter MLP,
-batch 128, float64, one thread): per column 1.2× one HVP at 64, 1.4× at 128, 1.6× at 256,
-2.8× at 642 (the old 64 MiB block); wide blocks spill the activations' batched copies out of
-cache."""
-
-
-def _default_chunk(n: int, dtype: torch.dtype) -> int:
-    # probes per batched product: _DENSE_BLOCK, and the probe block itself at most 64 MiB
-    itemsize = torch.empty((), dtype=dtype).element_size()
-    return int(max(1, min(n, _DENSE_BLOCK, (64 * 2**20) // max(1, n * itemsize))))
-
-
-class MatrixOperator(_OperatorBase):
+class MatrixOperator(CurvatureOperator):
     """An explicit symmetric ``N × N`` matrix as an operator (``n_hvp`` counts products).
 
     Symmetry is checked to ``N · eps · max|A|`` (rounding of a symmetrized product).
@@ -183,14 +97,14 @@ class MatrixOperator(_OperatorBase):
         self.dtype = A.dtype
         self.device = A.device
 
-    def _matvec(self, v: torch.Tensor) -> torch.Tensor:
+    def _matvec(self, v: torch.Tensor) -> torch.Tensor:  # gemv: its own rounding, kept
         return self.matrix @ v
 
     def _matmat(self, V: torch.Tensor) -> torch.Tensor:
         return self.matrix @ V
 
 
-class HessianOperator(_OperatorBase):
+class HessianOperator(CurvatureOperator):
     """Minibatch Hessian ``H = ∇²L(θ; x, y)`` applied matrix-free (see module docstring).
 
     Made by :func:`hessian_operator`; one subclass per strategy (:class:`GraphHessian`,
@@ -286,10 +200,11 @@ class GraphHessian(HessianOperator):
         """The ``N × N`` matrix, row block by row block: ``H[a:b] = (H E_{a:b})ᵀ`` is one
         batched double backward with the identity's rows ``a..b−1`` as probes, written
         straight into contiguous rows (no transposed copy); ``chunk_size`` probes per block
-        (default :data:`_DENSE_BLOCK`). Row ``i`` is the product ``H e_i`` as computed, so the
-        matrix is symmetric up to the products' rounding."""
+        (default :func:`~sharpdim.curvature.operator.default_chunk`). Row ``i`` is the
+        product ``H e_i`` as computed, so the matrix is symmetric up to the products'
+        rounding."""
         n = self.shape[0]
-        chunk = chunk_size or _default_chunk(n, self.dtype)
+        chunk = chunk_size or default_chunk(n, self.dtype)
         out = torch.empty((n, n), dtype=self.dtype, device=self.device)
         E = torch.zeros((min(chunk, n), n), dtype=self.dtype, device=self.device)
         rows = torch.arange(E.shape[0], device=self.device)
@@ -305,7 +220,7 @@ class GraphHessian(HessianOperator):
             if not bool(torch.isfinite(block.sum())):
                 self._checked(block.T)
             out[a:b] = block
-            self.n_hvp += b - a
+            self._count(b - a)
         return out
 
 
@@ -469,7 +384,7 @@ class HessianStack:
                    else torch.stack([op._double_backward(v, batched=False)
                                      for op, v in zip(self._ops, V, strict=True)]))
             for op in self._ops:
-                op.n_hvp += 1
+                op._count(1)
         if check:
             self.check_products(V, out)
         self.n_hvp += self.R
@@ -482,7 +397,7 @@ class HessianStack:
         if self.strategy != "per-run":
             raise ValueError(f"run_product needs the 'per-run' strategy, got {self.strategy!r}")
         op = self._ops[i]
-        op.n_hvp += 1
+        op._count(1)
         self.n_hvp += 1
         return op._double_backward(v, batched=False)
 

@@ -31,6 +31,7 @@ from torch.func import grad as func_grad
 from sharpdim import _validate
 from sharpdim.curvature.functional import FlatLoss, NonFiniteError
 from sharpdim.curvature.lanczos import extreme_eigenvalues
+from sharpdim.curvature.operator import CurvatureOperator
 from sharpdim.curvature.update_maps import GradientFn, UpdateMap
 
 __all__ = [
@@ -192,20 +193,25 @@ def update_singular_values(
     return torch.linalg.svdvals(J).double().cpu().numpy()
 
 
-class UpdateJacobianOperator:
+class UpdateJacobianOperator(CurvatureOperator):
     """``J = Dφ(s)`` applied matrix-free: ``matvec(u) = J u``, ``rmatvec(u) = Jᵀ u``.
 
     The step ``φ(s)`` is evaluated once with its graph kept; ``Jᵀu`` is a reverse pass through
     it and ``J u`` a reverse pass through the graph of ``c ↦ Jᵀc`` (linear in ``c``), the
     "double backward" trick — each about one Hessian-vector product of the loss, and much
     cheaper than re-tracing a forward-mode product per call.
-    ``shape = (S, S)``; ``n_jvp``/``n_vjp`` count products; ``output`` is ``φ(s)``.
+    ``shape = (S, S)``; ``n_jvp``/``n_vjp`` count ``J`` and ``Jᵀ`` products, ``n_hvp`` their
+    sum (one loss Hessian-vector product each); ``adjoint()`` is ``Jᵀ``; ``output`` is
+    ``φ(s)``.
     """
+
+    symmetric = False
 
     def __init__(self, update: UpdateMap, state: torch.Tensor, grad_fn: GradientFn, *,
                  describe: Callable[[int], str] | None = None,
                  batch: str = "minibatch") -> None:
         _check_state(update, state)
+        super().__init__()
         self.update = update
         self.state = state.detach()
         n = state.numel()
@@ -223,70 +229,56 @@ class UpdateJacobianOperator:
         self._c = torch.zeros_like(self.output, requires_grad=True)
         self._jt_c = _pullback(self._out, self._s, self._c, create_graph=True)
 
-    def _vector(self, u: torch.Tensor) -> torch.Tensor:
-        if not isinstance(u, torch.Tensor) or u.shape != (self.shape[0],):
-            shape = tuple(u.shape) if isinstance(u, torch.Tensor) else type(u).__name__
-            raise ValueError(f"u must be a tensor of shape ({self.shape[0]},), got {shape}")
-        return u.to(dtype=self.dtype, device=self.device)
+    def _vector(self, u, name: str = "u", *, n: int | None = None) -> torch.Tensor:
+        return super()._vector(u, "u", n=n)
+
+    def _count(self, k: int, *, adjoint: bool = False) -> None:
+        super()._count(k, adjoint=adjoint)
+        if adjoint:
+            self.n_vjp += k
+        else:
+            self.n_jvp += k
 
     def _checked(self, out: torch.Tensor, what: str) -> torch.Tensor:
         _raise_non_finite(self.update, self.state, out, what, self._describe, self._batch)
         return out
 
-    def matvec(self, u: torch.Tensor) -> torch.Tensor:
+    def _matvec(self, u: torch.Tensor) -> torch.Tensor:
         """``J u`` (one Jacobian-vector product)."""
-        u = self._vector(u)
         if self._jt_c.requires_grad:
             (out,) = torch.autograd.grad(self._jt_c, self._c, u, retain_graph=True,
                                          allow_unused=True, materialize_grads=True)
         else:  # a step that does not depend on the state: J = 0
             out = torch.zeros_like(u)
-        self.n_jvp += 1
         return self._checked(out, "Jacobian-vector product")
 
-    def rmatvec(self, u: torch.Tensor) -> torch.Tensor:
+    def _rmatvec(self, u: torch.Tensor) -> torch.Tensor:
         """``Jᵀ u`` (one vector-Jacobian product)."""
-        out = _pullback(self._out, self._s, self._vector(u))
-        self.n_vjp += 1
-        return self._checked(out, "vector-Jacobian product")
-
-    @property
-    def n_hvp(self) -> int:
-        """Hessian-vector products of the loss spent so far (one per ``J`` or ``Jᵀ`` product)."""
-        return self.n_jvp + self.n_vjp
+        return self._checked(_pullback(self._out, self._s, u), "vector-Jacobian product")
 
     def gram(self) -> GramOperator:
         """``JᵀJ`` as a symmetric positive semi-definite operator (eigenvalues ``σ_i²``)."""
         return GramOperator(self)
 
-    def to_dense(self) -> torch.Tensor:
-        """``J`` from ``S`` forward products (for checks; use :func:`update_jacobian` to build)."""
-        eye = torch.eye(self.shape[0], dtype=self.dtype, device=self.device)
-        return torch.stack([self.matvec(e) for e in eye], dim=1)
 
+class GramOperator(CurvatureOperator):
+    """``JᵀJ`` of an :class:`UpdateJacobianOperator` (symmetric, positive semi-definite).
 
-class GramOperator:
-    """``JᵀJ`` of an :class:`UpdateJacobianOperator`, following the ``SymmetricOperator``
-    protocol (``matvec``, ``matmat``, ``shape``, ``dtype``, ``device``, ``n_hvp``).
-
-    ``n_hvp`` here counts Gram products as seen by Lanczos; each costs two loss HVPs (one
-    ``J u``, one ``Jᵀ``), which the underlying ``jacobian.n_hvp`` records.
+    ``n_hvp`` counts loss Hessian-vector products, as for every operator: two per Gram
+    product (one ``J u``, one ``Jᵀ``), which the underlying ``jacobian`` records as well.
     """
 
+    hvp_per_product = 2
+
     def __init__(self, jacobian: UpdateJacobianOperator) -> None:
+        super().__init__()
         self.jacobian = jacobian
         self.shape = jacobian.shape
         self.dtype = jacobian.dtype
         self.device = jacobian.device
-        self.n_hvp = 0
 
-    def matvec(self, v: torch.Tensor) -> torch.Tensor:
-        out = self.jacobian.rmatvec(self.jacobian.matvec(v))
-        self.n_hvp += 1
-        return out
-
-    def matmat(self, V: torch.Tensor) -> torch.Tensor:
-        return torch.stack([self.matvec(V[:, j]) for j in range(V.shape[1])], dim=1)
+    def _matvec(self, v: torch.Tensor) -> torch.Tensor:
+        return self.jacobian.rmatvec(self.jacobian.matvec(v))
 
 
 @dataclass(frozen=True)
