@@ -1,169 +1,38 @@
-"""Sweep configuration: a TOML file, validated completely before any training.
-
-::
-
-    name = "mnist1d_small"             # required; names the sweep and its report folder
-    task = "mnist1d_mlp"               # required; see sharpdim.lab.sweeps.tasks
-    seeds = [0]                        # required; training seeds (replicates)
-    description = "..."                # optional
-    output = "reports/demo/sweep.sqlite"   # optional (default reports/<name>/sweep.sqlite);
-                                       # relative to the current directory, not this file
-
-    [task_options]    # optional overrides of the task's options (width, n_samples, ...)
-    [train]           # epochs (required: the schedule, or the cap with stop = "criterion"
-                      # or "train_loss"), stop ("epochs" | "criterion" | "train_loss"),
-                      # target_loss (0.01), max_steps,
-                      # optimizer, momentum, weight_decay, betas, divergence_loss,
-                      # checkpoints (number of evenly spaced checkpoints),
-                      # checkpoint_weights (true: keep the weights at every checkpoint
-                      # besides the initial and final ones, which are always kept)
-    [grid]            # lr and batch_size (required; "full" = the whole training set of
-                      # each task-option combination: full-batch GD), weight_decay,
-                      # optimizer (optional);
-                      # [grid.lr_by_optimizer] gives each optimizer its own lr list instead,
-                      # [grid.weight_decay_by_optimizer] its own weight decays (AdamW's
-                      # decoupled decay and SGD's coupled one are not the same number);
-                      # [grid.task_options] makes task options grid factors, e.g.
-                      # label_noise = [0.0, 0.2] or train_size = [300, 0]
-    [measures]        # final, checkpoint (group lists), exact_max_params and the option
-                      # tables exact, density, update, sup, hessian, topology,
-                      # fixed_batch (batch_size, method + estimator options), eos
-                      # (n_batches, n_steps, slq_runs, method), bound (n_points, chunk);
-                      # exact_runs = [[lr, batch_size, seed], ...]: take sd_exact / sd_sup
-                      # on these runs only (exact spectra of a large net are costly)
-    [engine]          # workers (LocalCluster worker processes)
-
-Every key is checked: an unknown key, a missing required key, a wrong type, an empty list,
-a non-positive learning rate, an unknown task, optimizer or measure group is a
-:class:`ConfigError` (a ``ValueError``) that names the key and the bad value. The grid is the
-product lr × batch_size × weight_decay × optimizer × task options × seeds; grid keys with two
-or more values are the *factors* of the granulated Kendall analysis.
-"""
+"""A TOML sweep configuration to a validated :class:`SweepConfig`, every key checked before any
+training; every error a :class:`ConfigError` naming the key (:mod:`sharpdim.lab.sweeps.config`)."""
 
 from __future__ import annotations
 
-import hashlib
-import itertools
 import json
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sharpdim import _validate
 from sharpdim.lab.stats import is_finite_number
-from sharpdim.lab.sweeps.measures import GROUPS, MeasureSettings
+from sharpdim.lab.sweeps.config.plan import _option_combos
+from sharpdim.lab.sweeps.config.schema import (
+    _BOUND,
+    _ENGINE,
+    _EOS,
+    _ESTIMATOR_FIXED,
+    _GRID,
+    _HESSIAN,
+    _MEASURES,
+    _TOP,
+    _TOPOLOGY,
+    _TRAIN,
+    FULL_BATCH,
+    ConfigError,
+    SweepConfig,
+)
+from sharpdim.lab.sweeps.measures import GROUPS
 from sharpdim.lab.sweeps.tasks import get_task
 from sharpdim.lab.sweeps.training import OPTIMIZERS, STOP_MODES
 from sharpdim.vocabulary import METHODS
 
-__all__ = ["ConfigError", "SweepConfig", "RunSpec", "load_config", "parse_config", "plan_runs"]
-
-
-FULL_BATCH = "full"  # grid.batch_size: every step uses the whole training set
-
-
-class ConfigError(ValueError):
-    """A sweep configuration that cannot run; the message names the key and the value."""
-
-
-_TOP = {"name", "task", "seeds", "description", "output", "task_options", "train", "grid",
-        "measures", "engine"}
-_TRAIN = {"epochs", "optimizer", "momentum", "weight_decay", "betas", "divergence_loss",
-          "checkpoints", "stop", "target_loss", "max_steps", "checkpoint_weights"}
-_GRID = {"lr", "batch_size", "weight_decay", "optimizer", "lr_by_optimizer",
-         "weight_decay_by_optimizer", "task_options"}
-_MEASURES = {"final", "checkpoint", "exact_max_params", "exact", "density", "update", "sup",
-             "hessian", "topology", "fixed_batch", "eos", "bound", "exact_runs"}
-_EXACT_GROUPS = ("sd_exact", "sd_sup")
-_EOS = {"n_batches", "n_steps", "slq_runs", "method"}
-_BOUND = {"n_points", "chunk"}
-_HESSIAN = {"method", "n_examples", "n_steps", "trace_samples"}
-_TOPOLOGY = {"iterates", "alpha", "n_sizes", "loss_examples"}
-_ENGINE = {"workers"}
-_ESTIMATOR_FIXED = {"model", "loss_fn", "data", "lr", "batch_size", "method", "optimizer",
-                    "momentum", "weight_decay", "betas", "jacobian", "seed", "progress",
-                    "points", "optimizer_state", "aggregate"}
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    """One training run of a sweep: everything it needs, JSON-able, and its identity.
-
-    ``run_id`` is a SHA-256 prefix of ``key`` (the canonical JSON of every field that
-    affects the result), so a rerun recognizes a finished run by content.
-    """
-
-    run_id: str
-    sweep: str
-    task: str
-    task_options: Mapping[str, Any]
-    lr: float
-    batch_size: int
-    weight_decay: float
-    optimizer: str
-    seed: int
-    train: Mapping[str, Any]
-    measures: Mapping[str, Any]
-    progress: bool = False
-
-    @property
-    def hyperparameters(self) -> dict[str, Any]:
-        return {"lr": self.lr, "batch_size": self.batch_size, "weight_decay": self.weight_decay,
-                "optimizer": self.optimizer}
-
-    def label(self) -> str:
-        return (f"{self.task} lr={self.lr:g} bs={self.batch_size} wd={self.weight_decay:g} "
-                f"{self.optimizer} seed={self.seed}")
-
-
-@dataclass(frozen=True)
-class SweepConfig:
-    """A validated sweep configuration (see the module docstring)."""
-
-    name: str
-    task: str
-    seeds: tuple[int, ...]
-    description: str
-    output: str
-    task_options: Mapping[str, Any]
-    train: Mapping[str, Any]
-    grid: Mapping[str, Any]
-    measures: Mapping[str, Any]
-    engine: Mapping[str, Any]
-    source: str = ""
-    text: str = field(default="", repr=False)
-
-    @property
-    def factors(self) -> tuple[str, ...]:
-        """Hyperparameters that vary across the grid (the granulated-Kendall factors)."""
-        out = []
-        lrs = {lr for v in self.grid["lr"].values() for lr in v}
-        if len(lrs) > 1:
-            out.append("lr")
-        wd = self.grid["weight_decay"]
-        wds = {w for v in wd.values() for w in v} if isinstance(wd, Mapping) else set(wd)
-        for key in ("batch_size", "weight_decay", "optimizer"):
-            if (len(wds) if key == "weight_decay" else len(self.grid[key])) > 1:
-                out.append(key)
-        out += [k for k, v in self.grid.get("task_options", {}).items() if len(v) > 1]
-        return tuple(out)
-
-    def canonical(self) -> dict[str, Any]:
-        """The fields that determine the results (not the output path nor the engine)."""
-        return {"name": self.name, "task": self.task, "seeds": list(self.seeds),
-                "task_options": dict(self.task_options), "train": dict(self.train),
-                "grid": json.loads(json.dumps(self.grid)), "measures": dict(self.measures)}
-
-    @property
-    def config_hash(self) -> str:
-        return _digest(self.canonical())
-
-
-def _digest(obj: Any) -> str:
-    text = json.dumps(obj, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+__all__ = ["load_config", "parse_config"]
 
 
 def _fail(key: str, rule: str, value: Any) -> ConfigError:
@@ -525,69 +394,3 @@ def load_config(path: str | Path) -> SweepConfig:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
     return parse_config(raw, source=str(path), text=text)
-
-
-def measure_settings(measures: Mapping[str, Any]) -> MeasureSettings:
-    """The :class:`MeasureSettings` of a validated ``measures`` mapping."""
-    return MeasureSettings(
-        final=tuple(measures["final"]), checkpoint=tuple(measures["checkpoint"]),
-        exact_max_params=measures["exact_max_params"], exact=measures["exact"],
-        density=measures["density"], update=measures["update"], sup=measures["sup"],
-        hessian=measures["hessian"], topology=measures["topology"],
-        fixed_batch=measures.get("fixed_batch", {}), eos=measures.get("eos", {}),
-        bound=measures.get("bound", {}))
-
-
-def _option_combos(grid: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Every combination of the ``[grid.task_options]`` values (``[{}]`` when none)."""
-    table = grid.get("task_options", {})
-    keys = list(table)
-    return [dict(zip(keys, vals, strict=True))
-            for vals in itertools.product(*(table[k] for k in keys))]
-
-
-def plan_runs(config: SweepConfig, *, progress: bool = False) -> list[RunSpec]:
-    """Every run of the grid, in a fixed order (optimizer, task options, lr, batch size,
-    weight decay, seed), each with its content-derived ``run_id``."""
-    train = dict(config.train)
-    runs = []
-    for opt in config.grid["optimizer"]:
-        for combo in _option_combos(config.grid):
-            task_options = {**config.task_options, **combo}
-            batch_sizes = [_full_batch(config.task, task_options) if b == FULL_BATCH else b
-                           for b in config.grid["batch_size"]]
-            wds = config.grid["weight_decay"]
-            wds = wds[opt] if isinstance(wds, Mapping) else wds
-            for lr, bs, wd, seed in itertools.product(config.grid["lr"][opt], batch_sizes, wds,
-                                                      config.seeds):
-                run_train = {**train,
-                             "momentum": train["momentum"] if opt == "momentum" else 0.0}
-                run_train.pop("optimizer")
-                run_train.pop("weight_decay")
-                measures = _run_measures(config.measures, lr, bs, seed)
-                key = {"task": config.task, "task_options": task_options, "lr": lr,
-                       "batch_size": bs, "weight_decay": wd, "optimizer": opt, "seed": seed,
-                       "train": run_train, "measures": measures}
-                runs.append(RunSpec(run_id=_digest(key), sweep=config.name, task=config.task,
-                                    task_options=dict(task_options), lr=lr, batch_size=bs,
-                                    weight_decay=wd, optimizer=opt, seed=seed,
-                                    train=run_train, measures=measures,
-                                    progress=progress))
-    return runs
-
-
-def _full_batch(task: str, task_options: Mapping[str, Any]) -> int:
-    """The training-set size of ``task_options``: the batch size of ``"full"``."""
-    t = get_task(task)
-    return int(t.dataset(t.options(task_options)).n_train)
-
-
-def _run_measures(measures: Mapping[str, Any], lr: float, bs: int,
-                  seed: int) -> dict[str, Any]:
-    """The measures of one run: without the exact-spectrum groups when ``exact_runs`` names
-    other runs only."""
-    out = dict(measures)
-    subset = out.get("exact_runs") or []
-    if subset and [float(lr), bs, seed] not in subset:
-        out["final"] = [g for g in out["final"] if g not in _EXACT_GROUPS]
-    return out
