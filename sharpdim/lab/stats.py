@@ -321,6 +321,40 @@ def _statistic_value(value: Any) -> float | None:
     return _finite_number(value)
 
 
+def stratified_indices(rng: np.random.Generator, members: Sequence[np.ndarray]) -> np.ndarray:
+    """One stratified bootstrap resample — the package's one: within every group of record
+    indices, as many draws as it has, with replacement, groups in order.
+
+    >>> stratified_indices(np.random.default_rng(0), [np.array([0, 1]), np.array([2])]).size
+    3
+    """
+    return np.concatenate([rng.choice(g, size=g.size, replace=True) for g in members])
+
+
+def nested_indices(rng: np.random.Generator, members: Sequence[np.ndarray]) -> np.ndarray:
+    """One two-stage resample: groups (configurations) drawn with replacement, then within each
+    drawn group as many records as it has — the interval over configurations and seeds."""
+    picked = rng.integers(len(members), size=len(members))
+    return np.concatenate([rng.choice(members[p], members[p].size) for p in picked])
+
+
+def _resampled_values(draw: Callable[[], Any], n_resamples: int) -> list[float]:
+    """The finite values of ``n_resamples`` calls of ``draw`` (a statistic of one resample);
+    an error when none is finite — never a silent NaN interval."""
+    values = [v for v in (_statistic_value(draw()) for _ in range(int(n_resamples)))
+              if v is not None]
+    if not values:
+        raise ValueError(
+            f"statistic was None or non-finite on all {n_resamples} resamples; no interval")
+    return values
+
+
+def _percentile_interval(values: Sequence[float], confidence: float) -> tuple[float, float]:
+    alpha = (1.0 - confidence) / 2.0
+    low, high = np.quantile(np.asarray(values), [alpha, 1.0 - alpha])
+    return float(low), float(high)
+
+
 def bootstrap_ci(
     records: Sequence[Mapping[str, Any]],
     statistic: Callable[[list[Mapping[str, Any]]], float | None],
@@ -370,18 +404,9 @@ def bootstrap_ci(
         raise ValueError("statistic of the original records is None or non-finite")
     rng = np.random.default_rng(int(seed))
     members = [np.asarray(g) for g in groups.values()]
-    values = []
-    for _ in range(int(n_resamples)):
-        picked = np.concatenate([rng.choice(g, size=g.size, replace=True) for g in members])
-        value = _statistic_value(statistic([rows[i] for i in picked]))
-        if value is not None:
-            values.append(value)
-    if not values:
-        raise ValueError(
-            f"statistic was None or non-finite on all {n_resamples} resamples; no interval"
-        )
-    alpha = (1.0 - confidence) / 2.0
-    low, high = np.quantile(np.asarray(values), [alpha, 1.0 - alpha])
+    values = _resampled_values(
+        lambda: statistic([rows[i] for i in stratified_indices(rng, members)]), n_resamples)
+    low, high = _percentile_interval(values, confidence)
     return BootstrapInterval(
         estimate=estimate,
         low=float(low),
@@ -566,17 +591,13 @@ def block_bootstrap_ci(
     rng = np.random.default_rng(int(seed))
     n_blocks = -(-int(n) // int(ell))
     offsets = np.arange(int(ell))
-    values = []
-    for _ in range(int(n_resamples)):
+
+    def one() -> float | None:
         starts = rng.integers(0, int(n) - int(ell) + 1, size=n_blocks)
-        idx = (starts[:, None] + offsets[None, :]).reshape(-1)[: int(n)]
-        value = _statistic_value(statistic(idx))
-        if value is not None:
-            values.append(value)
-    if not values:
-        raise ValueError(f"statistic was None or non-finite on all {n_resamples} resamples")
-    alpha = (1.0 - confidence) / 2.0
-    low, high = np.quantile(np.asarray(values), [alpha, 1.0 - alpha])
+        return statistic((starts[:, None] + offsets[None, :]).reshape(-1)[: int(n)])
+
+    values = _resampled_values(one, n_resamples)
+    low, high = _percentile_interval(values, confidence)
     return BootstrapInterval(estimate=estimate, low=float(low), high=float(high),
                              confidence=float(confidence), n_resamples=int(n_resamples),
                              n_failed=int(n_resamples) - len(values), seed=int(seed), strata=1,

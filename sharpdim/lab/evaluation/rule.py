@@ -30,6 +30,7 @@ from typing import Literal
 import numpy as np
 
 from sharpdim.lab.evaluation.records import column, configuration_keys
+from sharpdim.lab.stats import nested_indices, stratified_indices
 
 __all__ = ["RuleResult", "Resamples", "draw_resamples", "paired_rule", "is_constant",
            "CONSTANT_RELATIVE_RANGE", "RULE_TEXT"]
@@ -75,10 +76,9 @@ def draw_resamples(rows: Sequence[Mapping], hyperparameters: Sequence[str], *, s
     rng = np.random.default_rng(seed)
     nested, within = [], []
     for _ in range(n_resamples):
-        picked = rng.integers(len(members), size=len(members))
-        nested.append(np.concatenate([rng.choice(members[p], members[p].size) for p in picked]))
+        nested.append(nested_indices(rng, members))
         if seed_only:
-            within.append(np.concatenate([rng.choice(g, g.size) for g in members]))
+            within.append(stratified_indices(rng, members))
     return Resamples(tuple(nested), tuple(within), int(seed))
 
 
