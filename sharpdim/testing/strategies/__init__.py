@@ -24,7 +24,7 @@ the one drawn from seed 0.
 >>> test()
 
 One module per domain, every name importable from this package:
-:mod:`~sharpdim.testing.strategies.spectra` (spectra, weighted spectra),
+:mod:`~sharpdim.testing.strategies.spectral` (spectra, weighted spectra),
 :mod:`~sharpdim.testing.strategies.curvature` (orthogonal and symmetric matrices),
 :mod:`~sharpdim.testing.strategies.quadratics` (GD and heavy ball on quadratics),
 :mod:`~sharpdim.testing.strategies.maps` (random linear RDS, the logistic map) and
@@ -82,7 +82,7 @@ from sharpdim.testing.strategies.quadratics import (  # noqa: F401 (re-exported)
     heavy_ball_parameters,
     quadratic_losses,
 )
-from sharpdim.testing.strategies.spectra import (  # noqa: F401 (re-exported)
+from sharpdim.testing.strategies.spectral import (  # noqa: F401 (re-exported)
     _ORDERS,
     WeightedSpectrum,
     _check_resolution,

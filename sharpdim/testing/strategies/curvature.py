@@ -17,7 +17,7 @@ from sharpdim.testing.strategies._checks import (
     _choice,
     _fail,
 )
-from sharpdim.testing.strategies.spectra import spectra
+from sharpdim.testing.strategies.spectral import spectra
 
 __all__ = ["SymmetricMatrix", "orthogonal_matrices", "symmetric_matrices"]
 
