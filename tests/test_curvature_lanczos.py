@@ -220,3 +220,17 @@ def test_timing_clock_replaces_wall_time_within_its_block_only():
         raise RuntimeError("leaves the block")
     res = lanczos(MatrixOperator(A), torch.ones(10, dtype=D), 4, reorthogonalize="none")
     assert 0 < res.seconds < 60 and res.seconds != int(res.seconds)  # wall time again
+
+
+def test_clock_is_a_parameter_with_the_timing_clock_as_default():
+    from itertools import count
+
+    A = _planted(np.linspace(1.0, 2.0, 10), 5)
+    ticks = count()
+    res = lanczos(MatrixOperator(A), torch.ones(10, dtype=D), 4, reorthogonalize="full",
+                  clock=lambda: float(next(ticks)))
+    for v in (res.seconds, res.hvp_seconds, res.reorth_seconds):
+        assert v == int(v) and v >= 1
+    wall = lanczos(MatrixOperator(A), torch.ones(10, dtype=D), 4, reorthogonalize="full")
+    assert np.array_equal(res.alphas, wall.alphas) and np.array_equal(res.betas, wall.betas)
+    assert 0 < wall.seconds < 60 and wall.seconds != int(wall.seconds)

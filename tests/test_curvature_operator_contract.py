@@ -229,3 +229,17 @@ def test_n_hvp_counts_the_products_made(name):
         assert inner.n_hvp - inner0 == total
     if isinstance(op, UpdateJacobianOperator):
         assert op.n_hvp == op.n_jvp + op.n_vjp and op.n_vjp == 2
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_lanczos_reports_the_operators_own_n_hvp(name):
+    from sharpdim.curvature.lanczos import extreme_eigenvalues, lanczos
+
+    op, _ = CASES[name]()
+    if not op.symmetric:
+        pytest.skip("Lanczos needs a symmetric operator")
+    res = lanczos(op, _probes(op.shape[0], 1, 11)[:, 0], 4)
+    assert res.n_hvp == op.n_hvp == 4 * op.hvp_per_product
+    before = op.n_hvp
+    ext = extreme_eigenvalues(op, k=1, seed=0, n_steps=op.shape[0])
+    assert ext.n_hvp == op.n_hvp - before == ext.n_steps * op.hvp_per_product

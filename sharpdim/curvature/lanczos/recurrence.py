@@ -1,145 +1,29 @@
-"""Lanczos tridiagonalization, one run or many in lockstep, with full, partial or no
-re-orthogonalization.
-
-From a unit start ``q_1``, ``m`` steps of ``w = H q_j − α_j q_j − β_{j−1} q_{j−1}``,
-``α_j = q_jᵀ H q_j``, ``β_j = ‖w‖``, ``q_{j+1} = w / β_j`` build ``H Q_m = Q_m T_m + β_m
-q_{m+1} e_mᵀ`` with ``T_m`` tridiagonal (diagonal ``α``, off-diagonal ``β_1..β_{m−1}``).
-Full re-orthogonalization (classical Gram–Schmidt, applied twice) keeps ``Q_m`` orthonormal
-to working precision, so no spurious copies of converged eigenvalues appear; partial
-re-orthogonalization (Simon) keeps it to ``√eps``, enough for ``T_m`` to be the projection of
-the operator to ``O(eps)``; without re-orthogonalization converged Ritz values reappear as
-ghost copies sharing the original's weight (Paige; the quadrature of smooth functions is
-still accurate, Knizhnerman 1996). Which one SLQ uses is decided by measured SD error and
-cost (:data:`sharpdim.curvature.slq.DEFAULT_REORTHOGONALIZATION`).
-
-From ``T_m = S diag(θ) Sᵀ`` (``eigh`` in float64): Ritz values ``θ_ℓ``; quadrature weights
-``ω_ℓ = S_{1ℓ}²`` (they sum to 1 and satisfy ``Σ_ℓ ω_ℓ θ_ℓ^p = q_1ᵀ H^p q_1`` for
-``p ≤ 2m − 1`` — Gauss quadrature, the basis of SLQ); residual norms
-``‖H y_ℓ − θ_ℓ y_ℓ‖ = β_m |S_{mℓ}|`` for the Ritz vectors ``y_ℓ = Q_m S_{:ℓ}``.
-
-A breakdown (``β_j ≤ 10 √N · eps · ‖T‖``: the Krylov space is invariant up to rounding)
-ends a run early — its quadrature is then exact — except in :func:`extreme_eigenvalues`,
-which restarts with a fresh random vector orthogonal to the basis so that all of the
-spectrum stays reachable.
-"""
+"""The Lanczos recurrence: ``R`` runs advanced in lockstep (:class:`_Lockstep`), and the
+entry points :func:`lanczos` (one operator), :func:`lanczos_lockstep` (``R`` at once) and
+:func:`lanczos_plain` (one run, no re-orthogonalization, scalars kept as Python floats)."""
 
 from __future__ import annotations
 
-import contextlib
 import math
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 import torch
-from scipy.linalg import eigh_tridiagonal
 
 from sharpdim import _validate
 from sharpdim.curvature.hvp import SymmetricOperator
-from sharpdim.vocabulary import (
-    EXTREMES,
-    REORTHOGONALIZATIONS,
-    Extremes,
-    Reorthogonalization,
-    choice,
+from sharpdim.curvature.lanczos.clock import Clock, resolve_clock
+from sharpdim.curvature.lanczos.reorthogonalization import (
+    orthogonalize,
+    partial_reorthogonalize,
 )
+from sharpdim.curvature.lanczos.results import LanczosResult, _result
+from sharpdim.vocabulary import REORTHOGONALIZATIONS, Reorthogonalization, choice
 
-__all__ = [
-    "LanczosResult",
-    "ExtremeEigenvalues",
-    "LanczosNotConverged",
-    "lanczos",
-    "lanczos_lockstep",
-    "lanczos_plain",
-    "extreme_eigenvalues",
-    "timing_clock",
-]
+__all__ = ["lanczos", "lanczos_lockstep", "lanczos_plain"]
 
 
-@dataclass(frozen=True)
-class LanczosResult:
-    """One Lanczos run (float64 numpy arrays).
-
-    ``alphas`` (``m``) and ``betas`` (``m − 1``) define ``T_m``; ``beta_last`` is ``β_m``;
-    ``ritz_values`` ascending, ``ritz_weights`` their squared first components (sum 1),
-    ``residual_norms`` ``β_m |S_{mℓ}|``; ``n_steps`` = ``m`` (fewer than asked after a
-    breakdown, ``breakdown`` then True); ``v0_norm`` the start vector's norm; seconds: wall
-    time of the run (``hvp_seconds`` in products, ``reorth_seconds`` in re-orthogonalization;
-    for runs in lockstep these are the shared totals of the group); ``reorthogonalization``
-    the mode (``"full"``, ``"partial"``, ``"none"``) and ``n_reorth`` the steps of this run
-    that re-orthogonalized (all of them for ``"full"``, none for ``"none"``).
-    """
-
-    alphas: np.ndarray
-    betas: np.ndarray
-    beta_last: float
-    ritz_values: np.ndarray
-    ritz_weights: np.ndarray
-    residual_norms: np.ndarray
-    n_steps: int
-    n_hvp: int
-    breakdown: bool
-    reorthogonalized: bool
-    v0_norm: float
-    seconds: float
-    hvp_seconds: float
-    reorth_seconds: float
-    reorthogonalization: str = "full"
-    n_reorth: int = 0
-
-
-@dataclass(frozen=True)
-class ExtremeEigenvalues:
-    """Extreme eigenvalues from Lanczos: ``top`` (``k`` largest, descending) and ``bottom``
-    (``k`` smallest, ascending), ``None`` for an end not asked for; ``*_residuals`` their
-    residual norms ``β_m |S_{mℓ}|``; ``converged`` when every wanted residual is ``≤ tol ·
-    max|θ|``; cost ``n_steps``/``n_hvp``/``seconds``; ``seed`` of the start vector(s)."""
-
-    top: np.ndarray | None
-    bottom: np.ndarray | None
-    top_residuals: np.ndarray | None
-    bottom_residuals: np.ndarray | None
-    converged: bool
-    which: str
-    k: int
-    tol: float
-    n_steps: int
-    n_hvp: int
-    seed: int
-    seconds: float
-
-
-class LanczosNotConverged(RuntimeError):
-    """Lanczos ran out of steps before the wanted Ritz pairs converged; ``partial`` holds the
-    :class:`ExtremeEigenvalues` reached (``converged=False``)."""
-
-    def __init__(self, message: str, partial: ExtremeEigenvalues) -> None:
-        super().__init__(message)
-        self.partial = partial
-
-
-_CLOCKS = [time.perf_counter]
-
-
-def _clock() -> float:
-    return _CLOCKS[-1]()
-
-
-@contextlib.contextmanager
-def timing_clock(clock: Callable[[], float]) -> Iterator[None]:
-    """Within the block, the times Lanczos records (``seconds``, ``hvp_seconds``,
-    ``reorth_seconds``) are read from ``clock`` instead of wall time — e.g.
-    ``time.thread_time``, so that a benchmark's split of one run is in the same clock as its
-    totals."""
-    _CLOCKS.append(clock)
-    try:
-        yield
-    finally:
-        _CLOCKS.pop()
-
-
-_DGKS = 1 / np.sqrt(2)
 # A computed residual w carries rounding of norm ~ √N · eps · ‖H‖ (entrywise errors of
 # size eps·‖H‖ adding up like a random walk); a β below 10× that level is noise: breakdown.
 _BREAKDOWN = 10.0
@@ -170,8 +54,9 @@ class _Lockstep:
     def __init__(self, apply: Callable[[torch.Tensor], torch.Tensor], Q0: torch.Tensor,
                  n_max: int, *, reorthogonalize: str, restart_rng=None,
                  check: Callable[[torch.Tensor, torch.Tensor], None] | None = None,
-                 inplace: bool = False) -> None:
+                 inplace: bool = False, clock: Clock | None = None) -> None:
         R, N = Q0.shape
+        self.clock = resolve_clock(clock)
         self.apply, self.R, self.N, self.n_max = apply, R, N, n_max
         self.mode, self.restart_rng, self.check = reorthogonalize, restart_rng, check
         self.inplace = inplace  # apply returns a new tensor each call: update it in place
@@ -203,75 +88,20 @@ class _Lockstep:
             self.eps1 = np.sqrt(N) * self.eps / 2     # PROPACK's rounding level per step
             self.pending = np.zeros(R, dtype=bool)    # re-orthogonalize q_{j+1} as well
 
-    def _orthogonalize(self, w: torch.Tensor, k: int, runs=None) -> torch.Tensor:
-        """Classical Gram–Schmidt against the first ``k`` basis vectors of each live run (or
-        of ``runs``), repeated once when the norm drops below ``1/√2`` of its value (the
-        DGKS criterion: "twice is enough"). One matrix-vector pair per run: a batched ``bmm``
-        over strided basis slices measured 3–4× slower per run on CPU."""
-        if runs is None:
-            runs = np.flatnonzero(self.alive) if self.R > 1 else (0,)
-        for r in runs:
-            Q, v = self.basis[r, :k], w[r]
-            for _ in range(2):
-                before = torch.linalg.vector_norm(v)
-                v = torch.addmv(v, Q.t(), Q.mv(v), alpha=-1)
-                if torch.linalg.vector_norm(v) > _DGKS * before:
-                    break
-            w[r] = v
-        return w
-
-    def _partial(self, w: torch.Tensor, b: torch.Tensor, b_np: np.ndarray,
-                 live: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
-        """Simon's partial re-orthogonalization (H. D. Simon, Math. Comp. 42, 1984): advance
-        the estimates ``ω_{j+1,k}`` of ``q_{j+1}ᵀq_k`` by the recurrence
-
-            β_{j+1} ω_{j+1,k} = β_{k+1} ω_{j,k+1} + (α_k − α_j) ω_{j,k} + β_k ω_{j,k−1}
-                                − β_j ω_{j−1,k} ± ε₁ (‖T‖ + ‖T‖)
-
-        (``ε₁ = √N·eps/2``, PROPACK's rounding model), and when some ``|ω_{j+1,k}| > √eps``
-        orthogonalize ``q_{j+1}`` and ``q_{j+2}`` against the whole basis (resetting their
-        ``ω`` to ``ε₁``). Orthogonality is then kept at ``√eps`` (semi-orthogonality), which
-        leaves ``T_m`` equal to the projection of ``H`` on an orthonormal basis up to
-        ``O(eps‖H‖)`` (Simon's theorem), so Ritz values and weights are as accurate as
-        with full re-orthogonalization."""
-        j = self.j
-        om, prev = self.omega, self.omega_prev
-        new = np.zeros_like(om)
-        safe = np.where(b_np > 0, b_np, 1.0)
-        if j >= 1:
-            k = np.arange(j)
-            a, bt = self.alphas, self.betas
-            t = (bt[:, k] * om[:, k + 1] + (a[:, k] - a[:, [j]]) * om[:, k]
-                 - bt[:, [j - 1]] * prev[:, k])
-            t[:, 1:] += bt[:, k[1:] - 1] * om[:, k[1:] - 1]
-            t += np.sign(t) * (2 * self.eps1 * self.scale[:, None])
-            new[:, :j] = t / safe[:, None]
-        new[:, j] = self.eps1
-        new[:, j + 1] = 1.0
-        lost = live & (np.abs(new[:, :j + 1]).max(axis=1) > np.sqrt(self.eps))
-        redo = (lost | self.pending) & live
-        if redo.any():
-            t0 = _clock()
-            w = self._orthogonalize(w, j + 1, np.flatnonzero(redo))
-            b = torch.linalg.vector_norm(w, dim=1)
-            b_np = b.double().cpu().numpy()
-            new[redo, :j + 1] = self.eps1
-            self.n_reorth[redo] += 1
-            self.reorth_seconds += _clock() - t0
-        self.pending = lost & ~self.pending
-        self.omega_prev, self.omega = om, new
-        return w, b, b_np
+    # re-orthogonalization (reorthogonalization.py): full Gram–Schmidt and Simon's partial
+    _orthogonalize = orthogonalize
+    _partial = partial_reorthogonalize
 
     def step(self) -> None:
         j, R = self.j, self.R
         if self.reorth:
             self.basis[:, j] = self.q
-        t0 = _clock()
+        t0 = self.clock()
         w = self.apply(self.q)
         if not self.inplace:
             w = w.clone()
         _sync(self.device)
-        t1 = _clock()
+        t1 = self.clock()
         # α first: a non-finite product shows in it, and the raw product is still intact
         a = _rowdot(self.q, w)
         a_l = a.tolist()  # one transfer; also the host sync that ends the product
@@ -305,7 +135,7 @@ class _Lockstep:
         np.maximum(self.scale, np.maximum(np.abs(a_np), b_np), out=self.scale)
         if self.mode == "partial":
             w, b, b_np = self._partial(w, b, b_np, live)
-        self.reorth_seconds += _clock() - t1
+        self.reorth_seconds += self.clock() - t1
         self.hvp_seconds += t1 - t0
         self.betas[rows, j] = b_np[rows]
         self.steps[rows] = j + 1
@@ -366,7 +196,7 @@ class _Lockstep:
         hvp_s = other_s = 0.0
         broke = False
         inplace, cuda, device = self.inplace, self.device.type == "cuda", self.device
-        clock, isfinite, frexp, ldexp = _CLOCKS[-1], math.isfinite, math.frexp, math.ldexp
+        clock, isfinite, frexp, ldexp = self.clock, math.isfinite, math.frexp, math.ldexp
         t0 = clock()
         for j in range(self.n_max):
             w = matvec(u)
@@ -432,24 +262,6 @@ class _Lockstep:
         return self.alphas[r, :m].copy(), self.betas[r, :m - 1].copy(), float(self.betas[r, m - 1])
 
 
-def _ritz(alphas: np.ndarray, betas: np.ndarray, beta_last: float):
-    theta, S = eigh_tridiagonal(alphas, betas)
-    return theta, S[0] ** 2, np.abs(beta_last * S[-1])
-
-
-def _result(engine: _Lockstep, r: int, v0_norm: float, seconds: float) -> LanczosResult:
-    alphas, betas, beta_last = engine.tridiagonal(r)
-    theta, weights, residuals = _ritz(alphas, betas, beta_last)
-    return LanczosResult(
-        alphas=alphas, betas=betas, beta_last=beta_last, ritz_values=theta,
-        ritz_weights=weights, residual_norms=residuals, n_steps=int(engine.steps[r]),
-        n_hvp=int(engine.steps[r]), breakdown=bool(engine.breakdown[r]),
-        reorthogonalized=engine.reorth, v0_norm=v0_norm, seconds=seconds,
-        hvp_seconds=engine.hvp_seconds, reorth_seconds=engine.reorth_seconds,
-        reorthogonalization=engine.mode, n_reorth=int(engine.n_reorth[r]),
-    )
-
-
 def _mode(reorthogonalize) -> str:
     """``True`` ↦ ``"full"``, ``False`` ↦ ``"none"``, else one of :data:`REORTHOGONALIZATIONS`."""
     if isinstance(reorthogonalize, bool):
@@ -465,7 +277,8 @@ def _unit_rows(V0: torch.Tensor) -> tuple[torch.Tensor, np.ndarray]:
 
 
 def lanczos(
-    op: SymmetricOperator, v0, n_steps: int, *, reorthogonalize: bool | Reorthogonalization = True
+    op: SymmetricOperator, v0, n_steps: int, *,
+    reorthogonalize: bool | Reorthogonalization = True, clock: Clock | None = None,
 ) -> LanczosResult:
     """``n_steps`` Lanczos steps of the symmetric operator ``op`` from ``v0`` (normalized
     here), in ``op``'s dtype and device; ``T``, Ritz values and weights in float64.
@@ -474,7 +287,10 @@ def lanczos(
     semi-orthogonality, re-orthogonalizing only when the estimated loss of orthogonality
     passes ``√eps``) or ``"none"`` (``False``: the plain three-term recurrence; converged
     Ritz values then reappear as ghost copies that share the weight of the original, and the
-    Gauss quadrature of smooth functions stays accurate — Knizhnerman 1996).
+    Gauss quadrature of smooth functions stays accurate — Knizhnerman 1996). ``clock``
+    times the run (default: :func:`~sharpdim.curvature.lanczos.clock.timing_clock`'s, else
+    wall time). ``n_hvp`` is ``n_steps`` products of ``op``, in ``op``'s unit
+    (``op.hvp_per_product`` per product when it has one: two for a Gram operator ``JᵀJ``).
 
     >>> import torch
     >>> from sharpdim.curvature.hvp import MatrixOperator
@@ -489,8 +305,9 @@ def lanczos(
     if v0.shape != (N,):
         raise ValueError(f"v0 must have shape ({N},), got {tuple(v0.shape)}")
     (result,) = lanczos_lockstep(lambda Q: op.matvec(Q[0])[None], v0[None], n_steps,
-                                 reorthogonalize=reorthogonalize)
-    return result
+                                 reorthogonalize=reorthogonalize, clock=clock)
+    per = getattr(op, "hvp_per_product", 1)
+    return result if per == 1 else replace(result, n_hvp=result.n_steps * per)
 
 
 def lanczos_lockstep(
@@ -501,6 +318,7 @@ def lanczos_lockstep(
     reorthogonalize: bool | Reorthogonalization = True,
     check: Callable[[torch.Tensor, torch.Tensor], None] | None = None,
     inplace: bool = False,
+    clock: Clock | None = None,
 ) -> tuple[LanczosResult, ...]:
     """``R`` independent Lanczos runs advanced together: ``apply(Q)[i] = H_i Q[i]`` for
     ``Q`` of shape ``(R, N)`` (e.g. :meth:`HessianStack.apply`), start rows ``V0[i]``.
@@ -511,21 +329,22 @@ def lanczos_lockstep(
     scanned for non-finite entries; a non-finite ``α`` or ``β`` calls ``check(Q, apply(Q))``
     (which should raise the error naming the culprit), else raises ``FloatingPointError``.
     ``inplace=True`` promises that ``apply`` returns a new tensor on every call, which the
-    recurrence then overwrites instead of copying.
+    recurrence then overwrites instead of copying. ``clock`` as in :func:`lanczos`.
     """
     if not isinstance(V0, torch.Tensor) or V0.ndim != 2:
         raise ValueError(f"V0 must be an (R, N) tensor, got {getattr(V0, 'shape', V0)!r}")
     n_steps = _validate.integer("n_steps", n_steps, minimum=1, maximum=V0.shape[1])
     Q0, norms = _unit_rows(V0)
-    t0 = _clock()
+    clock = resolve_clock(clock)
+    t0 = clock()
     engine = _Lockstep(apply, Q0, n_steps, reorthogonalize=_mode(reorthogonalize),
-                       check=check, inplace=inplace)
+                       check=check, inplace=inplace, clock=clock)
     if engine.R == 1 and engine.mode == "none":
         engine.run_single_plain(lambda u: apply(u[None])[0],
                                 None if check is None else lambda u, w: check(u[None], w[None]))
     while not engine.done:
         engine.step()
-    seconds = _clock() - t0
+    seconds = clock() - t0
     return tuple(_result(engine, r, float(norms[r]), seconds) for r in range(engine.R))
 
 
@@ -536,6 +355,7 @@ def lanczos_plain(
     *,
     check: Callable[[torch.Tensor, torch.Tensor], None] | None = None,
     inplace: bool = False,
+    clock: Clock | None = None,
 ) -> LanczosResult:
     """One Lanczos run without re-orthogonalization (the plain three-term recurrence) on a
     product of 1-D tensors, ``matvec(u) = H u`` for ``u`` of shape ``(N,)``, from ``v0``
@@ -544,8 +364,8 @@ def lanczos_plain(
     The same run as ``lanczos_lockstep(apply, v0[None], n_steps, reorthogonalize="none")``
     with ``apply(Q) = matvec(Q[0])[None]``, without the views each step of that form takes
     (a few percent of a step at 13k parameters). ``check(u, matvec(u))`` is called only when
-    a step's ``α`` is not finite, to raise the error naming the culprit; ``inplace`` as in
-    :func:`lanczos_lockstep`.
+    a step's ``α`` is not finite, to raise the error naming the culprit; ``inplace`` and
+    ``clock`` as in :func:`lanczos_lockstep`.
 
     >>> H = torch.diag(torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64))
     >>> res = lanczos_plain(lambda u: H @ u, torch.ones(3, dtype=torch.float64), 3)
@@ -556,87 +376,9 @@ def lanczos_plain(
         raise ValueError(f"v0 must be a 1-D tensor, got {getattr(v0, 'shape', v0)!r}")
     n_steps = _validate.integer("n_steps", n_steps, minimum=1, maximum=v0.shape[0])
     Q0, norms = _unit_rows(v0[None])
-    t0 = _clock()
+    clock = resolve_clock(clock)
+    t0 = clock()
     engine = _Lockstep(lambda Q: matvec(Q[0])[None], Q0, n_steps, reorthogonalize="none",
-                       inplace=inplace)
+                       inplace=inplace, clock=clock)
     engine.run_single_plain(matvec, check)
-    return _result(engine, 0, float(norms[0]), _clock() - t0)
-
-
-def extreme_eigenvalues(
-    op: SymmetricOperator,
-    *,
-    k: int = 1,
-    which: Extremes = "both",
-    n_steps: int | None = None,
-    seed: int | None = None,
-    tol: float | None = None,
-) -> ExtremeEigenvalues:
-    """The ``k`` largest and/or smallest eigenvalues of ``op`` by Lanczos with full
-    re-orthogonalization from a Gaussian start vector drawn with ``seed``.
-
-    Stops as soon as every wanted Ritz pair has residual ``β_m|S_{mℓ}| ≤ tol · max|θ|``
-    (default ``tol = √eps`` of ``op``'s dtype: the eigenvalue error is then
-    ``≲ residual² / gap``, i.e. near ``eps``), or after ``n_steps`` (default
-    ``min(N, 200)``) steps. On a breakdown it restarts orthogonally, so every eigenvalue
-    stays reachable. Raises :class:`LanczosNotConverged` (``.partial`` holds the result
-    reached) when the budget runs out first. ``seed=None`` draws fresh entropy, recorded.
-
-    Like any single-vector Krylov method it sees one copy of a repeated eigenvalue until a
-    breakdown forces a restart: for ``k > 1`` with a repeated eigenvalue among the wanted
-    ones, only a run to exhaustion (``n_steps = N``) is guaranteed to list every copy.
-    """
-    N = op.shape[0]
-    choice("which", which, EXTREMES)
-    k = _validate.integer("k", k, minimum=1, maximum=N)
-    n_steps = _validate.integer("n_steps", min(N, 200) if n_steps is None else n_steps,
-                                minimum=1, maximum=N)
-    if n_steps < k:
-        raise ValueError(f"n_steps must be >= k={k}, got {n_steps}")
-    eps = float(torch.finfo(op.dtype).eps)
-    tol = float(np.sqrt(eps)) if tol is None else tol
-    tol = _validate.positive("tol", tol)
-    seed = _validate.seed(seed)
-    rng = np.random.default_rng(seed)
-    v0 = torch.as_tensor(rng.standard_normal(N), dtype=op.dtype, device=op.device)
-    t0 = _clock()
-    engine = _Lockstep(lambda Q: op.matvec(Q[0])[None], (v0 / torch.linalg.vector_norm(v0))[None],
-                       n_steps, reorthogonalize="full", restart_rng=rng)
-    state = None
-    while not engine.done:
-        engine.step()
-        # after a restart every residual is 0 (T decoupled) though eigenvalues in the new
-        # block, e.g. further copies of a repeated one, are unseen yet: check a step later
-        if engine.j >= k and not engine.restarted:
-            state = _extremes(engine, k, which, tol)
-            if state[-1]:
-                break
-    top, top_res, bottom, bottom_res, converged = state or _extremes(engine, k, which, tol)
-    result = ExtremeEigenvalues(
-        top=top, bottom=bottom, top_residuals=top_res, bottom_residuals=bottom_res,
-        converged=converged, which=which, k=int(k), tol=tol, n_steps=int(engine.j),
-        n_hvp=int(engine.j), seed=int(seed), seconds=_clock() - t0,
-    )
-    if not converged:
-        worst = max(float(np.max(r)) for r in (top_res, bottom_res) if r is not None)
-        raise LanczosNotConverged(
-            f"extreme eigenvalues not converged after n_steps={engine.j}: worst residual "
-            f"{worst:.3g} > tol·max|θ| (tol={tol:.3g}); raise n_steps or tol "
-            "(the partial result is attached as .partial)", result)
-    return result
-
-
-def _extremes(engine: _Lockstep, k: int, which: str, tol: float):
-    alphas, betas, beta_last = engine.tridiagonal(0)
-    theta, _, residuals = _ritz(alphas, betas, beta_last)
-    bound = tol * max(float(np.abs(theta).max()), np.finfo(np.float64).tiny)
-    exhausted = engine.j >= engine.N  # the whole space is spanned: T is similar to H
-    top = top_res = bottom = bottom_res = None
-    ok = True
-    if which in ("both", "largest"):
-        top, top_res = theta[::-1][:k].copy(), residuals[::-1][:k].copy()
-        ok &= exhausted or bool(np.all(top_res <= bound))
-    if which in ("both", "smallest"):
-        bottom, bottom_res = theta[:k].copy(), residuals[:k].copy()
-        ok &= exhausted or bool(np.all(bottom_res <= bound))
-    return top, top_res, bottom, bottom_res, bool(ok)
+    return _result(engine, 0, float(norms[0]), clock() - t0)
