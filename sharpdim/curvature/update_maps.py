@@ -25,6 +25,7 @@ Jacobians in :mod:`sharpdim.curvature.update_jacobian` differentiate through it.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -70,7 +71,9 @@ class UpdateMap(Protocol):
 
 
 # An update map may also define ``non_differentiable(output) -> bool tensor (d,)``: the
-# parameters where the step is not differentiable (Adam at v' = 0); Jacobians check it.
+# parameters where the step is not differentiable (Adam at v' = 0); Jacobians check it; and
+# ``after(steps) -> UpdateMap``: the map of a later step, for a map with a step counter (Adam's
+# bias corrections); the k-step products advance it. A map without it is the same every step.
 
 
 def _positive(name: str, value: float) -> float:
@@ -212,6 +215,15 @@ class AdamUpdate:
         c2 = 1.0 - b2**self.t
         w_new = decayed - (self.lr / c1) * m_new / (torch.sqrt(v_new) / math.sqrt(c2) + self.eps)
         return torch.cat([w_new, m_new, v_new])
+
+    def after(self, steps: int) -> AdamUpdate:
+        """The map of the step ``steps`` later (``t + steps``): Adam's one piece of state that
+        is not in the flat state, since the step's Jacobian has no derivative in it.
+
+        >>> AdamUpdate(lr=0.1, t=3).after(2).t
+        5
+        """
+        return dataclasses.replace(self, t=self.t + steps)
 
     def non_differentiable(self, output: torch.Tensor) -> torch.Tensor:
         """Parameters (length ``d``, bool) where the step taken to reach ``output`` has no

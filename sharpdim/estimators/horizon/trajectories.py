@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -34,7 +34,7 @@ from sharpdim._numerics import resolve_seed
 from sharpdim.curvature.functional import NonFiniteError
 from sharpdim.curvature.lanczos import extreme_eigenvalues
 from sharpdim.curvature.update_jacobian import UpdateJacobianOperator, update_jacobian
-from sharpdim.curvature.update_maps import AdamUpdate, GradientFn, UpdateMap
+from sharpdim.curvature.update_maps import GradientFn, UpdateMap
 from sharpdim.estimators.horizon.products import (
     DEFAULT_SWEEPS,
     _is_int,
@@ -47,10 +47,10 @@ HORIZON_METHODS = ("dense", "lanczos")
 
 
 def _map_at(update: UpdateMap, step: int) -> UpdateMap:
-    """The update map for the ``step``-th step after the given state (Adam's ``t`` advances)."""
-    if isinstance(update, AdamUpdate):
-        return replace(update, t=update.t + step)
-    return update
+    """The update map for the ``step``-th step after the given state: its ``after(step)``
+    (Adam's ``t`` advances), or the map itself when it has no step counter."""
+    after = getattr(update, "after", None)
+    return update if after is None or step == 0 else after(step)
 
 
 @dataclass(frozen=True)
