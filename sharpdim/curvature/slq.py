@@ -40,6 +40,7 @@ __all__ = [
     "slq_run_seeds",
     "draw_minibatch",
     "run_probe",
+    "indices_hash",
     "lockstep_quadratures",
     "LazyMinibatches",
     "DEFAULT_REORTHOGONALIZATION",
@@ -185,7 +186,13 @@ def lockstep_quadratures(
     return results, strategies, fallbacks
 
 
-def _indices_hash(idx: np.ndarray) -> str:
+def indices_hash(idx: np.ndarray) -> str:
+    """The identity of a minibatch that results record: a SHA-1 prefix of its index array
+    (int64 bytes) — one definition for every SLQ and exact estimate.
+
+    >>> indices_hash(np.array([0, 2])) == indices_hash(np.array([0, 2], dtype=np.int32))
+    True
+    """
     return hashlib.sha1(np.asarray(idx, dtype=np.int64).tobytes()).hexdigest()[:16]
 
 
@@ -278,7 +285,7 @@ def slq_spectral_measure(
     hashes, probes, indices = [], [], []
     for s in run_seeds:
         idx = draw_minibatch(n, batch_size, np.random.default_rng(s))
-        hashes.append(_indices_hash(idx))
+        hashes.append(indices_hash(idx))
         probes.append(run_probe(s, n, batch_size, N))
         indices.append(torch.as_tensor(idx, device=_device_of(targets)))
     minibatches = LazyMinibatches(lambda index: (_take(inputs, index), targets[index]), indices)

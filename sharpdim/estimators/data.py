@@ -18,7 +18,6 @@ the same minibatches for the same seed, and any single minibatch is reproducible
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,7 +25,7 @@ import torch
 
 from sharpdim import _validate
 from sharpdim._numerics import resolve_seed  # noqa: F401 (the package's one seed resolver)
-from sharpdim.curvature.slq import draw_minibatch, run_probe
+from sharpdim.curvature.slq import draw_minibatch, indices_hash, run_probe
 
 __all__ = ["TrainingData", "training_data", "resolve_seed", "Minibatch", "minibatch"]
 
@@ -250,5 +249,4 @@ class Minibatch:
 def minibatch(index: int, batch_seed: int, n: int, batch_size: int) -> Minibatch:
     """Draw minibatch ``index`` from its seed (see the module docstring)."""
     idx = draw_minibatch(n, batch_size, np.random.default_rng(batch_seed))
-    digest = hashlib.sha1(np.asarray(idx, dtype=np.int64).tobytes()).hexdigest()[:16]
-    return Minibatch(index, int(batch_seed), idx, digest, int(n))
+    return Minibatch(index, int(batch_seed), idx, indices_hash(idx), int(n))
