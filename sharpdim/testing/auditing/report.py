@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sharpdim._markdown import replace_marked
+
 __all__ = ["AuditRow", "AuditReport", "write_markdown", "write_json", "section_id"]
 
 
@@ -227,15 +229,8 @@ def write_markdown(path: Path, report: AuditReport, *, title: str = "Audit repor
                    intro: str = "") -> None:
     """Write ``report`` into its own section of the Markdown file at ``path`` (created with a
     ``title`` and ``intro`` when absent; other sections and hand-written text are kept)."""
-    key = section_id(report)
-    start, end = f"<!-- audit:{key} -->", f"<!-- /audit:{key} -->"
-    block = f"{start}\n{report.to_markdown()}\n{end}"
     text = path.read_text() if path.exists() else _header(title, intro)
-    pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.S)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: block, text)
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
+    text = replace_marked(text, f"audit:{section_id(report)}", report.to_markdown())
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
 
