@@ -1,5 +1,7 @@
 """Dynamics layer (numpy): the map protocol, QR Lyapunov spectra, RDS sharpness,
-random-attractor samples and fractal dimensions of point clouds."""
+random-attractor samples and fractal dimensions of point clouds (box-counting and correlation
+here; the persistent-homology dimension in :mod:`sharpdim.dynamics.topology`, not re-exported
+here)."""
 
 from sharpdim.dynamics.attractor import (
     AttractorSnapshot,

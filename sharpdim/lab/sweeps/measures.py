@@ -77,8 +77,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from sharpdim.dynamics.topology import lifetime_sum, loss_distance_matrix, ph_dimension
 from sharpdim.lab.sweeps.data import Dataset
-from sharpdim.lab.sweeps.topology import lifetime_sum, loss_distance_matrix, ph_dimension
 from sharpdim.vocabulary import MeasureStatus
 
 __all__ = [
