@@ -4,7 +4,7 @@ Absolute seconds depend on the machine and on what else runs on it; a ratio to a
 measured alongside (e.g. the bare LAPACK calls an algorithm cannot avoid) is what a benchmark
 report states and what a goal refers to. Tests never assert on timings.
 
-:mod:`sharpdim.lab.bench.convergence` is the accuracy benchmark of the density estimators
-(SD-SLQ/KDE/PS against the exact SD as runs and Lanczos steps grow), which writes
-``reports/estimator_convergence.md``.
+Timing only: the accuracy study of the density estimators (SD-SLQ/KDE/PS against the exact SD,
+``reports/estimator_convergence.md``) and the re-orthogonalization study are in
+:mod:`sharpdim.lab.studies`; ``sharpdim.lab.bench.convergence`` is an alias of the former.
 """

@@ -40,9 +40,7 @@ from sharpdim.curvature.hessian import exact_hessian
 from sharpdim.curvature.hvp import hessian_operator, hessian_stack
 from sharpdim.curvature.lanczos import lanczos_lockstep, timing_clock
 from sharpdim.curvature.slq import lockstep_quadratures, slq_spectral_measure
-from sharpdim.lab.bench.markdown import table_row
 from sharpdim.lab.bench.timing import within_turn_ratio
-from sharpdim.vocabulary import REORTHOGONALIZATIONS
 
 __all__ = [
     "BenchRow",
@@ -50,7 +48,6 @@ __all__ = [
     "bench_curvature",
     "mlp",
     "render_curvature_markdown",
-    "reorthogonalization_study",
     "synthetic_classification",
 ]
 
@@ -544,93 +541,6 @@ def _slq_cost_summary(name, turns, engine_turns, *, group, n_steps,
     return rows
 
 
-def reorthogonalization_study(*, n_runs: int = 32, n_seeds: int = 8, base_seed: int = 2026,
-                              network_seeds: int = 4, network_runs: int = 16,
-                              network_steps: int = 100, x=None, y=None) -> list[dict]:
-    """SD error of each re-orthogonalization mode, the data behind
-    :data:`~sharpdim.curvature.slq.DEFAULT_REORTHOGONALIZATION`.
-
-    On the convergence-table spectra (:func:`sharpdim.lab.bench.convergence.default_cases`, every
-    Lanczos length ``m`` of each case, ``R = n_runs`` runs, seeds ``base_seed + k``): the RMSE
-    of SD-SLQ against the exact pooled SD of the same minibatches, for ``"full"``,
-    ``"partial"`` and ``"none"``, and the paired RMS difference of each mode's SD from
-    ``"full"`` (same minibatches and probes). On the 13k MLP at initialization (``m ≪ N``,
-    float32 and float64, ``network_runs`` runs, ``η = 0.1``), where no exact SD is at hand,
-    the paired differences of SD and ``λ_1`` from ``"full"``. The statistical error each
-    difference is judged against is the standard deviation of the ``"full"`` estimate over
-    the seeds; ``within`` says whether every mode's paired difference is below it."""
-    from sharpdim.dimension import sharpness_dimension
-    from sharpdim.estimators.density import DEFAULT_EPSILON
-    from sharpdim.estimators.estimate import estimate_sharpness
-    from sharpdim.estimators.options import EstimateOptions
-    from sharpdim.lab.bench.convergence import _exact_profiles, default_cases
-
-    modes = REORTHOGONALIZATIONS
-    clock = _clock(torch.device("cpu"))
-    out = []
-    seeds = [base_seed + k for k in range(n_seeds)]
-    for case in default_cases():
-        model = case.make_model()
-        for m in case.steps:
-            est = {mode: [] for mode in modes}
-            secs = dict.fromkeys(modes, 0.0)
-            refs = []
-            for s in seeds:
-                z = _exact_profiles(case, model, s, n_runs, DEFAULT_EPSILON, "clamp")
-                refs.append(sharpness_dimension(z.ravel(), np.full(z.size, 1 / n_runs)))
-                for mode in modes:
-                    t0 = clock()
-                    e = estimate_sharpness(model, case.loss_fn, case.data, lr=case.lr,
-                                           batch_size=case.batch_size, method="slq",
-                                           n_batches=n_runs, seed=s,
-                                           options=EstimateOptions(
-                                               n_steps=m, reorthogonalization=mode,
-                                               progress=False))
-                    secs[mode] += clock() - t0
-                    est[mode].append(e.dimension)
-            out.append(_study_row(case.name, m, "float64", n_runs, est, np.array(refs), None,
-                                  secs))
-    if x is None:
-        x, y = synthetic_classification(4000, seed=0)
-    model = mlp(SMALL_WIDTHS, seed=0)
-    for dtype in (torch.float32, torch.float64):
-        est = {mode: [] for mode in modes}
-        lam = {mode: [] for mode in modes}
-        secs = dict.fromkeys(modes, 0.0)
-        for s in range(base_seed, base_seed + network_seeds):
-            for mode in modes:
-                t0 = clock()
-                e = estimate_sharpness(model, F.cross_entropy, (x, y), lr=0.1, batch_size=128,
-                                       method="slq", n_batches=network_runs, seed=s,
-                                       options=EstimateOptions(
-                                           n_steps=network_steps, dtype=dtype,
-                                           reorthogonalization=mode, progress=False))
-                secs[mode] += clock() - t0
-                est[mode].append(e.dimension)
-                lam[mode].append(e.lambda_1)
-        out.append(_study_row("13k MLP (init)", network_steps, str(dtype).removeprefix("torch."),
-                              network_runs, est, None, lam, secs))
-    return out
-
-
-def _study_row(case, m, dtype, runs, est, refs, lam, secs) -> dict:
-    full = np.array(est["full"])
-    spread = float(full.std(ddof=1))
-    row = dict(case=case, m=m, dtype=dtype, runs=runs, seeds=len(full), sd_spread=spread,
-               seconds={k: float(v) for k, v in secs.items()})
-    for mode, values in est.items():
-        v = np.array(values)
-        row[f"paired_{mode}"] = float(np.sqrt(((v - full) ** 2).mean()))
-        row[f"rmse_{mode}"] = (None if refs is None
-                               else float(np.sqrt(((v - refs) ** 2).mean())))
-        if lam is not None:
-            lf = np.array(lam["full"])
-            row[f"lambda_paired_{mode}"] = float(np.sqrt(((np.array(lam[mode]) - lf) ** 2).mean()))
-            row["lambda_spread"] = float(lf.std(ddof=1))
-    row["within"] = all(row[f"paired_{m_}"] <= spread for m_ in est)
-    return row
-
-
 EXACT_LR = 0.1  # η of the exact SD rows: η·λ_max ≈ 2 for the 13k model at initialization
 
 
@@ -791,7 +701,7 @@ def bench_curvature(
     eigh_sizes: tuple[str, ...] = ("1k", "5k", "13k"),
     models: tuple[str, ...] = ("13k", "280k"),
     cost_repeats: dict[str, int] | None = None,
-    reorth_study: bool = True,
+    reorth_study: Callable[..., list[dict]] | None = None,
     reorth_options: dict | None = None,
 ) -> CurvatureBenchmark:
     """Measure every ratio of the curvature benchmark in one run (see module docstring).
@@ -805,9 +715,15 @@ def bench_curvature(
     against the bare graph + ``m`` HVPs in turns, ``cost_repeats[model]`` times (default 10
     at 13k, where one turn takes a tenth of a second and one disturbance of the shared machine
     shows, and 5 at 280k)
-    (:func:`_slq_cost_rows`). ``reorth_study`` adds :func:`reorthogonalization_study`
-    (keywords ``reorth_options``), the data behind the default re-orthogonalization.
+    (:func:`_slq_cost_rows`). ``reorth_study``, when given, is run after the timings with
+    keywords ``reorth_options`` and its rows are kept in the config: ``sharpdim bench
+    curvature`` passes the re-orthogonalization study
+    (:func:`sharpdim.lab.studies.reorthogonalization.reorthogonalization_study`, the data behind
+    the default re-orthogonalization), which lives with the studies, not the benchmarks.
     """
+    if reorth_study is True:
+        raise TypeError("reorth_study must be the study function (sharpdim.lab.studies."
+                        "reorthogonalization.reorthogonalization_study) or None, got True")
     device = torch.device(device)
     slq_runs = {"13k": 16, "280k": 8, **(slq_runs or {})}
     cost_repeats = {"13k": 10, "280k": 5, **(cost_repeats or {})}
@@ -835,7 +751,7 @@ def bench_curvature(
                                seed=seed, device=device)
     rows += _exact_rows(exact_sizes, eigh_sizes, x, y, batch_size=batch_size, seed=seed,
                         device=device)
-    study = (reorthogonalization_study(**(reorth_options or {})) if reorth_study else [])
+    study = reorth_study(**(reorth_options or {})) if reorth_study else []
     config = dict(seed=seed, device=str(device), batch_size=batch_size, n_examples=n_examples,
                   repeats=repeats, lanczos_steps=lanczos_steps, slq_steps=slq_steps,
                   slq_runs=slq_runs, slq_repeats=slq_repeats, exact_sizes=exact_sizes,
@@ -903,43 +819,12 @@ def _met(met: bool | None) -> str:
     return "" if met is None else ("met" if met else "not met")
 
 
-def _render_study(study: list[dict]) -> list[str]:
-    from sharpdim.curvature.slq import DEFAULT_REORTHOGONALIZATION
-
-    def f(v):
-        return "—" if v is None else f"{v:.3g}"
-
-    lines = [
-        "", "### Re-orthogonalization: SD error of each mode (the data behind the default)", "",
-        f"Default: `{DEFAULT_REORTHOGONALIZATION}` (`sharpdim.curvature.slq."
-        "DEFAULT_REORTHOGONALIZATION`). Rule: a mode may be the default when, on every row, "
-        "its SD differs from the fully re-orthogonalized SD of the same minibatches and probes "
-        "(paired RMS over the seeds) by less than the estimator's own statistical error, the "
-        "standard deviation of the SD over seeds; among those, the cheapest. RMSE is against "
-        "the exact pooled SD of the same minibatches (convergence-table spectra, float64); the "
-        "13k rows (m ≪ N) have no exact SD and compare with `full` only (SD, and λ₁ in "
-        "brackets). Seconds: all seeds of the row.",
-        "", "| case | m | dtype | R | seeds | SD spread (sd over seeds) | RMSE full | RMSE "
-        "partial | RMSE none | paired partial − full | paired none − full | within | "
-        "seconds full / partial / none |",
-        "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | :-: | --- |",
-    ]
-    for r in study:
-        pp, pn = f(r["paired_partial"]), f(r["paired_none"])
-        spread = f(r["sd_spread"])
-        if "lambda_spread" in r:
-            pp += f" [{f(r['lambda_paired_partial'])}]"
-            pn += f" [{f(r['lambda_paired_none'])}]"
-            spread += f" [{f(r['lambda_spread'])}]"
-        secs = " / ".join(f"{r['seconds'][m]:.1f}" for m in REORTHOGONALIZATIONS)
-        lines.append(table_row(r["case"], r["m"], r["dtype"], r["runs"], r["seeds"], spread,
-                               f(r["rmse_full"]), f(r["rmse_partial"]), f(r["rmse_none"]), pp,
-                               pn, "yes" if r["within"] else "no", secs))
-    return lines
-
-
-def render_curvature_markdown(result: CurvatureBenchmark) -> str:
-    """The ``## Curvature`` section of ``reports/benchmarks.md`` (generated)."""
+def render_curvature_markdown(
+        result: CurvatureBenchmark, *,
+        render_study: Callable[[list[dict]], list[str]] | None = None) -> str:
+    """The ``## Curvature`` section of ``reports/benchmarks.md`` (generated); the rows of a
+    study run along (``bench_curvature(reorth_study=...)``) are rendered by ``render_study``
+    (:func:`sharpdim.lab.studies.reorthogonalization.render_reorthogonalization_markdown`)."""
     c, p = result.config, result.provenance
     lines = [
         "## Curvature (`sharpdim bench curvature`)",
@@ -970,8 +855,8 @@ def render_curvature_markdown(result: CurvatureBenchmark) -> str:
         lines += [f"| {r.model} | {r.quantity} | {_fmt(r.value, r.unit)} | {r.unit} | {r.goal} "
                   f"| {_met(r.met)} | {r.note} |" for r in rows]
     study = c.get("reorth_study") or []
-    if study:
-        lines += _render_study(study)
+    if study and render_study is not None:
+        lines += render_study(study)
     lines += [
         "",
         f"PyHessian: {p.get('pyhessian')} (benchmark-only optional extra). Its `density` calls "
@@ -983,3 +868,12 @@ def render_curvature_markdown(result: CurvatureBenchmark) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def __getattr__(name: str):
+    """``reorthogonalization_study`` under its old path (it moved to the studies)."""
+    if name == "reorthogonalization_study":
+        from sharpdim.lab.studies.reorthogonalization import reorthogonalization_study
+
+        return reorthogonalization_study
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
