@@ -1,4 +1,4 @@
-"""The ``sharpdim`` command line: check, bench, estimate, sweep, report, audit.
+"""The ``sharpdim`` command line: check, bench, estimate, sweep, measure, report, audit, study.
 
 Each subcommand lives in its own module exposing ``add_parser(subparsers)`` and
 ``run(args) -> int`` (the exit status).
@@ -12,7 +12,8 @@ import sys
 
 __all__ = ["main", "build_parser"]
 
-_SUBCOMMANDS = ("check", "bench", "estimate", "sweep", "measure", "report", "audit")
+_SUBCOMMANDS = ("check", "bench", "estimate", "sweep", "measure", "report", "audit",
+                "study")
 
 
 def build_parser() -> argparse.ArgumentParser:
