@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from sharpdim._markdown import marked_block, marked_section
 from sharpdim.dimension import kaplan_yorke_dimension, sharpness_dimension
 from sharpdim.dynamics.lyapunov import lyapunov_spectrum, noise_generator
 from sharpdim.dynamics.sharpness import rds_sharpness_samples
@@ -478,14 +479,9 @@ are reported; a verdict that differs between them is decided by rounding, not by
 
 
 def _readme(records: Sequence[RunRecord], path: Path, provenance: dict) -> None:
-    reading = ""
-    if path.exists():
-        text = path.read_text()
-        a, b = text.find("<!-- reading -->"), text.find("<!-- /reading -->")
-        if a >= 0 and b > a:
-            reading = text[a:b + len("<!-- /reading -->")]
+    reading = marked_section(path.read_text(), "reading") if path.exists() else None
     if not reading:
-        reading = "<!-- reading -->\n*(no reading written yet)*\n<!-- /reading -->"
+        reading = marked_block("reading", "*(no reading written yet)*")
     head = ("| run | η | b | S | Λ₁ ± se | D_KY ± se | λ₁ (sup) | SD sup ± se | SD mean ± se "
             "| sup | mean | D_KY⁰ | SD sup⁰ | SD mean⁰ | sup⁰ | mean⁰ |\n"
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---:|---|---|\n")
