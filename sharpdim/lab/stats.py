@@ -59,6 +59,9 @@ __all__ = [
     "accuracy_standard_error",
     "default_block_length",
     "block_bootstrap_ci",
+    "bootstrap_standard_error",
+    "stratified_indices",
+    "nested_indices",
     "SERIES_VERDICT_RULE",
     "paired_series_tau_difference",
     "change_point",
@@ -336,6 +339,28 @@ def nested_indices(rng: np.random.Generator, members: Sequence[np.ndarray]) -> n
     drawn group as many records as it has — the interval over configurations and seeds."""
     picked = rng.integers(len(members), size=len(members))
     return np.concatenate([rng.choice(members[p], members[p].size) for p in picked])
+
+
+def bootstrap_standard_error(values: np.ndarray, statistic: Callable[[np.ndarray], float], *,
+                             axis: int, rng: np.random.Generator,
+                             n_resamples: int = 200) -> float:
+    """Bootstrap standard error of ``statistic(values)``: the sample standard deviation of the
+    statistic over ``n_resamples`` i.i.d. resamples of ``values`` along ``axis`` (with
+    replacement, draws from ``rng``). With fewer than 2 entries along ``axis`` no resample
+    differs from the data and a standard error is undefined: the value is NaN, by definition
+    and documented, not a failure.
+
+    >>> x = np.arange(10.0)
+    >>> se = bootstrap_standard_error(x, np.mean, axis=0, rng=np.random.default_rng(0))
+    >>> 0.5 < se < 1.5          # σ/√n = 2.87/√10 ≈ 0.91
+    True
+    """
+    size = values.shape[axis]
+    if size < 2:
+        return float("nan")
+    draws = [statistic(np.take(values, rng.integers(0, size, size), axis=axis))
+             for _ in range(n_resamples)]
+    return float(np.std(draws, ddof=1))
 
 
 def _resampled_values(draw: Callable[[], Any], n_resamples: int) -> list[float]:

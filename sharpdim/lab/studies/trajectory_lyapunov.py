@@ -46,6 +46,7 @@ from sharpdim.dimension import kaplan_yorke_dimension, sharpness_dimension
 from sharpdim.dynamics.lyapunov import lyapunov_spectrum, noise_generator
 from sharpdim.dynamics.sharpness import rds_sharpness_samples
 from sharpdim.estimators.training_map import TrainingMap, training_map
+from sharpdim.lab.stats import bootstrap_standard_error
 from sharpdim.testing.oracles.linear_network import deep_linear_network, half_squared_error
 
 __all__ = ["Setting", "RunRecord", "SETTINGS", "TINY_SETTINGS", "build_map", "run_setting",
@@ -209,15 +210,6 @@ def _ky_stderr(exponents: np.ndarray, stderr: np.ndarray) -> float:
     return math.sqrt(total)
 
 
-def _bootstrap(values: np.ndarray, axis: int, fn, rng: np.random.Generator, n: int = 200
-               ) -> float:
-    size = values.shape[axis]
-    if size < 2:
-        return float("nan")
-    draws = [fn(np.take(values, rng.integers(0, size, size), axis=axis)) for _ in range(n)]
-    return float(np.std(draws, ddof=1))
-
-
 def run_setting(setting: Setting) -> RunRecord:
     """Run one setting (module docstring); a run whose trajectory diverges is recorded with
     ``diverged=True`` and NaN measures."""
@@ -282,9 +274,9 @@ def run_setting(setting: Setting) -> RunRecord:
         m.n_params, setting.steps, float(exps[0]), kaplan_yorke_dimension(exps),
         float(sup[0]), sharpness_dimension(mean), sharpness_dimension(sup),
         float(exps_se[0]), _ky_stderr(exps, exps_se),
-        _bootstrap(ordered, axis, lam_sup, boot_rng),
-        _bootstrap(ordered, axis, sd_mean, boot_rng),
-        _bootstrap(ordered, axis, sd_sup, boot_rng),
+        bootstrap_standard_error(ordered, lam_sup, axis=axis, rng=boot_rng),
+        bootstrap_standard_error(ordered, sd_mean, axis=axis, rng=boot_rng),
+        bootstrap_standard_error(ordered, sd_sup, axis=axis, rng=boot_rng),
         setting.momentum, setting.seed, m.dim, ratio, float(exps.sum()), spec.log_det_mean,
         kaplan_yorke_dimension(neutral_exps), sharpness_dimension(_snap(sup)),
         sharpness_dimension(_snap(mean)), int((neutral_exps == 0).sum()),
