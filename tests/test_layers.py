@@ -15,7 +15,7 @@ import sharpdim
 LAYERS = {
     # the library wing
     "_numerics": 0, "vocabulary": 0, "_validate": 0,   # careful numerics, names, checks
-    "_serialize": 0, "_markdown": 0,                   # results as JSON, Markdown sections
+    "_serialize": 0, "_markdown": 0, "_alias": 0,      # JSON, Markdown sections, old paths
     "__version__": 0,                # the version constant __init__ defines before any import
     "dimension": 1,
     "dynamics": 2,
@@ -162,7 +162,8 @@ def test_a_package_level_import_that_resolves_nowhere_is_reported():
     assert upward_imports("from sharpdim import no_such_name", 9)
 
 
-@pytest.mark.parametrize("name", ["lab/provenance", "_validate", "_serialize", "_markdown"])
+@pytest.mark.parametrize("name", ["lab/provenance", "_validate", "_serialize", "_markdown",
+                                  "_alias"])
 def test_layer_zero_modules_import_nothing_from_sharpdim(name):
     assert _imports(ROOT / f"{name}.py") == []
 

@@ -6,13 +6,9 @@ sharpdim.lab.bench.convergence`` working (every name, private ones included, thr
 import sys
 
 import sharpdim.lab.studies.estimator_convergence as _new
-from sharpdim.lab.studies.estimator_convergence import *  # noqa: F403
+from sharpdim._alias import forwarding
 
-__all__ = list(_new.__all__)
-
-
-def __getattr__(name: str):
-    return getattr(_new, name)
+__all__, __getattr__ = forwarding(_new)
 
 
 if __name__ == "__main__":  # pragma: no cover - the old report entry point

@@ -78,6 +78,7 @@ from sharpdim.vocabulary import AGGREGATES, EPSILON_FORMS
 
 __all__ = [
     "NETWORK_SECTION",
+    "slq_estimate",
     "READING_SECTION",
     "NetworkCase",
     "NetworkRow",
@@ -221,6 +222,15 @@ def _prefix(measure: SpectralMeasure, n_runs: int, total: int) -> SpectralMeasur
                            measure.run_ids[keep])
 
 
+def slq_estimate(case: ConvergenceCase, model, *, seed: int, n_batches: int, **options):
+    """``estimate_sharpness(method="slq")`` of ``case`` at ``model`` with ``n_batches`` runs
+    from ``seed`` and the given :class:`EstimateOptions` fields: the call every study of the
+    SLQ estimator makes."""
+    return estimate_sharpness(model, case.loss_fn, case.data, lr=case.lr,
+                              batch_size=case.batch_size, method="slq", n_batches=n_batches,
+                              seed=seed, options=EstimateOptions(**options))
+
+
 def _exact_profiles(case: ConvergenceCase, model, seed: int, n_batches: int,
                     eps: float, epsilon_form: str) -> np.ndarray:
     """Exact log singular values ``(n_batches, N)`` of the minibatches a call with ``seed``
@@ -293,12 +303,8 @@ def convergence_table(
             cells: dict[tuple[str, int, int], list[tuple[float, float, float]]] = {}
             for m in case.steps:
                 for s in seeds:
-                    est = estimate_sharpness(model, case.loss_fn, case.data, lr=case.lr,
-                                             batch_size=case.batch_size, method="slq",
-                                             n_batches=R_max, seed=s,
-                                             options=EstimateOptions(
-                                                 n_steps=m, epsilon_form=form,
-                                                 progress=progress))
+                    est = slq_estimate(case, model, seed=s, n_batches=R_max, n_steps=m,
+                                       epsilon_form=form, progress=progress)
                     for R in runs:
                         sub = _prefix(est.curvature_measure, R, R_max)
                         z = exact[s][:R]

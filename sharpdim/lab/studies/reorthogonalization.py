@@ -22,7 +22,11 @@ from sharpdim.estimators.estimate import estimate_sharpness
 from sharpdim.estimators.options import EstimateOptions
 from sharpdim.lab.bench.curvature import SMALL_WIDTHS, _clock, mlp, synthetic_classification
 from sharpdim.lab.bench.markdown import table_row
-from sharpdim.lab.studies.estimator_convergence import _exact_profiles, default_cases
+from sharpdim.lab.studies.estimator_convergence import (
+    _exact_profiles,
+    default_cases,
+    slq_estimate,
+)
 from sharpdim.vocabulary import REORTHOGONALIZATIONS
 
 __all__ = ["reorthogonalization_study", "render_reorthogonalization_markdown"]
@@ -59,12 +63,8 @@ def reorthogonalization_study(*, n_runs: int = 32, n_seeds: int = 8, base_seed: 
                 refs.append(sharpness_dimension(z.ravel(), np.full(z.size, 1 / n_runs)))
                 for mode in modes:
                     t0 = clock()
-                    e = estimate_sharpness(model, case.loss_fn, case.data, lr=case.lr,
-                                           batch_size=case.batch_size, method="slq",
-                                           n_batches=n_runs, seed=s,
-                                           options=EstimateOptions(
-                                               n_steps=m, reorthogonalization=mode,
-                                               progress=False))
+                    e = slq_estimate(case, model, seed=s, n_batches=n_runs, n_steps=m,
+                                     reorthogonalization=mode, progress=False)
                     secs[mode] += clock() - t0
                     est[mode].append(e.dimension)
             out.append(_study_row(case.name, m, "float64", n_runs, est, np.array(refs), None,

@@ -4,10 +4,6 @@ keeps ``import sharpdim.lab.sweeps.topology`` working (every name, private ones 
 through ``__getattr__``)."""
 
 import sharpdim.dynamics.topology as _new
-from sharpdim.dynamics.topology import *  # noqa: F403
+from sharpdim._alias import forwarding
 
-__all__ = list(_new.__all__)
-
-
-def __getattr__(name: str):
-    return getattr(_new, name)
+__all__, __getattr__ = forwarding(_new)
