@@ -131,7 +131,7 @@ def test_report_regenerates_byte_for_byte_from_its_sweep_file(sweep_file, tmp_pa
                                                               monkeypatch):
     # The code digest covers every sharpdim source file, which may change between the two
     # writes while others edit the tree; pin it so the comparison is about the sweep file.
-    monkeypatch.setattr("sharpdim.lab.reports.sections.source_digest", lambda *a: "pinned")
+    monkeypatch.setattr("sharpdim.lab.reports.sections.general.source_digest", lambda *a: "pinned")
     readme = write_report(sweep_file, n_resamples=10)
     assert readme.parent == sweep_file.parent  # reports/<name>/ beside the sweep file
     text = readme.read_text()
