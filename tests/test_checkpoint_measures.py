@@ -81,8 +81,8 @@ def test_sd_modal_at_full_krylov_depth_has_the_exact_spectral_radius_of_the_step
 
 
 def test_sd_modal_reuses_the_slq_runs_of_sd_slq(trained_heavy_ball, monkeypatch):
-    # the SLQ estimate's home: the density estimate looks _estimate up there at call time
-    import sharpdim.lab.sweeps.measures.core as measures
+    # the module whose density estimate looks _estimate up at call time
+    import sharpdim.lab.sweeps.measures.sharpness as measures
 
     calls = []
     real = measures._estimate
