@@ -20,7 +20,6 @@ the rounding, never which minibatch or probe a run gets.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Sequence
 from functools import partial
@@ -32,6 +31,13 @@ from sharpdim import _validate
 from sharpdim.curvature.functional import FlatLoss, NonFiniteError
 from sharpdim.curvature.hvp import hessian_stack
 from sharpdim.curvature.lanczos import lanczos_lockstep, lanczos_plain
+from sharpdim.curvature.minibatch import (
+    draw_minibatch,
+    indices_hash,
+    minibatch,
+    run_probe,
+    slq_run_seeds,
+)
 from sharpdim.curvature.spectral_measure import SpectralMeasure
 from sharpdim.vocabulary import REORTHOGONALIZATIONS, Reorthogonalization, choice
 
@@ -70,34 +76,6 @@ parameters; above it each run keeps its own graph (their recurrences still advan
 Measured (``sharpdim bench curvature``, one thread, batch 128): a stacked product per run costs
 0.45 gradients against 0.69 for a run's own graph at 13k parameters, but 1.46 against 1.35 at
 280k, where the batched matrix products of the vmapped graph lose to plain ones."""
-
-
-def slq_run_seeds(seed: int, n_runs: int) -> tuple[int, ...]:
-    """Independent per-run seeds ``SeedSequence(seed).spawn(n_runs)`` as plain ints."""
-    children = np.random.SeedSequence(seed).spawn(n_runs)
-    return tuple(int(c.generate_state(1, dtype=np.uint64)[0] >> 1) for c in children)
-
-
-def draw_minibatch(n: int, batch_size: int, rng: np.random.Generator) -> np.ndarray:
-    """``batch_size`` distinct indices out of ``range(n)`` (uniform, without replacement)."""
-    return rng.choice(n, size=batch_size, replace=False)
-
-
-def run_probe(run_seed: int, n: int, batch_size: int, size: int) -> np.ndarray:
-    """The Rademacher probe (``size`` entries ``±1``) of the run with seed ``run_seed``:
-    ``default_rng(run_seed)`` draws the run's minibatch (:func:`draw_minibatch` of ``n``
-    examples) first, then the probe. The generator is re-created from the seed on every call,
-    so no object carries a half-consumed generator, and the probe is a pure function of the
-    seed (the protocol of :func:`slq_spectral_measure` and
-    :func:`sharpdim.estimate_sharpness`).
-
-    >>> a = run_probe(7, 10, 3, 5)
-    >>> bool(np.array_equal(a, run_probe(7, 10, 3, 5))) and set(a.tolist()) <= {-1.0, 1.0}
-    True
-    """
-    rng = np.random.default_rng(run_seed)
-    draw_minibatch(n, batch_size, rng)
-    return rng.integers(0, 2, size=size).astype(np.float64) * 2 - 1
 
 
 class LazyMinibatches(Sequence):
@@ -186,16 +164,6 @@ def lockstep_quadratures(
     return results, strategies, fallbacks
 
 
-def indices_hash(idx: np.ndarray) -> str:
-    """The identity of a minibatch that results record: a SHA-1 prefix of its index array
-    (int64 bytes) — one definition for every SLQ and exact estimate.
-
-    >>> indices_hash(np.array([0, 2])) == indices_hash(np.array([0, 2], dtype=np.int32))
-    True
-    """
-    return hashlib.sha1(np.asarray(idx, dtype=np.int64).tobytes()).hexdigest()[:16]
-
-
 def _take(x, idx: torch.Tensor):
     if isinstance(x, tuple | list):
         return type(x)(t[idx] for t in x)
@@ -282,12 +250,10 @@ def slq_spectral_measure(
     reorthogonalize = choice("reorthogonalize", reorthogonalize, REORTHOGONALIZATIONS)
 
     run_seeds = slq_run_seeds(int(seed), n_runs)
-    hashes, probes, indices = [], [], []
-    for s in run_seeds:
-        idx = draw_minibatch(n, batch_size, np.random.default_rng(s))
-        hashes.append(indices_hash(idx))
-        probes.append(run_probe(s, n, batch_size, N))
-        indices.append(torch.as_tensor(idx, device=_device_of(targets)))
+    batches = [minibatch(i, s, n, batch_size) for i, s in enumerate(run_seeds)]
+    hashes = [b.index_hash for b in batches]
+    probes = [b.probe(N) for b in batches]
+    indices = [torch.as_tensor(b.indices, device=_device_of(targets)) for b in batches]
     minibatches = LazyMinibatches(lambda index: (_take(inputs, index), targets[index]), indices)
 
     def named(err: NonFiniteError, a: int, b: int) -> NonFiniteError:

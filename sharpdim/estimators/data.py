@@ -25,7 +25,7 @@ import torch
 
 from sharpdim import _validate
 from sharpdim._numerics import resolve_seed  # noqa: F401 (the package's one seed resolver)
-from sharpdim.curvature.slq import draw_minibatch, indices_hash, run_probe
+from sharpdim.curvature.minibatch import Minibatch, minibatch  # noqa: F401 (the protocol)
 
 __all__ = ["TrainingData", "training_data", "resolve_seed", "Minibatch", "minibatch"]
 
@@ -222,31 +222,3 @@ def _named_parts(inputs) -> tuple[tuple[str, ...], tuple[torch.Tensor, ...]]:
                                                           for k in range(len(parts)))
         return names, parts
     return ("inputs",), (inputs,)
-
-
-@dataclass(frozen=True)
-class Minibatch:
-    """Minibatch ``index`` of a call: its ``seed``, ``indices`` (out of ``n_examples``) and
-    their hash. :meth:`probe` re-creates the run's Rademacher probe from the seed (no
-    generator is kept in the object)."""
-
-    index: int
-    seed: int
-    indices: np.ndarray
-    index_hash: str
-    n_examples: int
-
-    def probe(self, size: int) -> np.ndarray:
-        """The run's probe of length ``size``
-        (:func:`sharpdim.curvature.slq.run_probe`: drawn after the indices from
-        ``default_rng(seed)``)."""
-        return run_probe(self.seed, self.n_examples, int(self.indices.size), size)
-
-    def label(self) -> str:
-        return f"minibatch {self.index} (batch seed {self.seed}, indices sha1 {self.index_hash})"
-
-
-def minibatch(index: int, batch_seed: int, n: int, batch_size: int) -> Minibatch:
-    """Draw minibatch ``index`` from its seed (see the module docstring)."""
-    idx = draw_minibatch(n, batch_size, np.random.default_rng(batch_seed))
-    return Minibatch(index, int(batch_seed), idx, indices_hash(idx), int(n))
