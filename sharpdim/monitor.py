@@ -26,11 +26,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-import warnings
 from pathlib import Path
 
 from sharpdim import _validate
 from sharpdim.estimators.estimate import estimate_sharpness
+from sharpdim.estimators.moved_keywords import options_spelling, warn_moved
 from sharpdim.estimators.options import OPTION_NAMES, EstimateOptions
 from sharpdim.vocabulary import METHODS, Method, choice
 
@@ -60,10 +60,7 @@ def _with_moved_options(merged: dict) -> dict:
     moved = {k: merged.pop(k) for k in tuple(merged) if k in OPTION_NAMES}
     if not moved:
         return merged
-    warnings.warn(f"SharpnessMonitor: the keyword(s) {sorted(moved)} moved and will be removed "
-                  f"in the next release; pass options=EstimateOptions("
-                  + ", ".join(f"{k}={v!r}" for k, v in moved.items()) + ")",
-                  DeprecationWarning, stacklevel=3)
+    warn_moved("SharpnessMonitor", moved, options_spelling(moved), stacklevel=4)
     base = merged.get("options") or EstimateOptions()
     return {**merged, "options": dataclasses.replace(base, **moved)}
 

@@ -64,7 +64,9 @@ def test_a_users_own_update_map_gives_the_planted_closed_form(jacobian):
     est = estimate_sharpness(p.model(), p.loss_fn, p.data, batch_size=p.n, n_batches=1,
                              seed=0, optimizer=PlainSGD(LR), jacobian=jacobian)
     closed = np.sort(np.log(np.abs(1 - LR * ALPHA)))[::-1]
-    # eigvalsh of a 5×5 Hessian formed from products: backward error ~ 5·eps·‖ηH‖ (Higham)
+    # eigvalsh of a 5×5 Hessian formed from products: eigenvalue error ≤ 5·eps·‖ηH‖ ≈ 2.5e-15
+    # (Higham §3.5; ‖ηH‖ = 2.25), divided by min|1 − ηα| = 0.25 in the logarithm: ≤ 1e-14;
+    # 1e-13 leaves a factor 10 for the planted design's own rounding
     np.testing.assert_allclose(est.sharpness, closed, rtol=0, atol=1e-13)
     assert est.diagnostics.optimizer == "PlainSGD"
     assert isinstance(PlainSGD(LR), UpdateMap)
@@ -82,6 +84,9 @@ def test_a_users_two_block_map_takes_its_flat_state_and_gives_the_block_singular
     blocks = [np.linalg.svd([[1 - LR * a, -LR * beta], [a, beta]], compute_uv=False)
               for a in ALPHA]
     closed = np.sort(np.log(np.concatenate(blocks)))[::-1]
+    # singular values of the 10×10 autodiff Jacobian: error ≤ 10·eps·‖J‖ ≈ 1e-14 (‖J‖ < 5,
+    # Higham §3.5), divided by the smallest σ ≈ 0.13 (block α = 4.5: σ₁σ₂ = |det| = β = 0.6,
+    # σ₁ ≈ 4.7) in the logarithm: ≤ 1e-13; 1e-12 leaves a factor 10
     np.testing.assert_allclose(est.sharpness, closed, rtol=0, atol=1e-12)
     with pytest.raises(ValueError, match=r"optimizer_state must be the flat state of "
                                          r"OwnHeavyBall \(2 blocks of 5: shape \(10,\)\)"):

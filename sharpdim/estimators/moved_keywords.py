@@ -27,7 +27,7 @@ from sharpdim.estimators.options import (
 )
 from sharpdim.vocabulary import OPTIMIZERS
 
-__all__ = ["OPTIMIZER_KEYWORDS", "accepts_moved_keywords"]
+__all__ = ["OPTIMIZER_KEYWORDS", "accepts_moved_keywords", "warn_moved", "options_spelling"]
 
 OPTIMIZER_KEYWORDS = {"momentum": 0.0, "weight_decay": 0.0, "betas": (0.9, 0.999),
                       "adam_eps": 1e-8}  # with the defaults they had
@@ -98,8 +98,7 @@ def _new_spelling(moved: dict, kwargs: dict) -> str:
         else:
             hints.append(f"nothing for {sorted(to_optimizer)}: the optimizer object holds them")
     if to_options:
-        hints.append("options=EstimateOptions("
-                     + ", ".join(f"{k}={v!r}" for k, v in to_options.items()) + ")")
+        hints.append(options_spelling(to_options))
     return " and ".join(hints)
 
 
@@ -112,6 +111,17 @@ def _respelled(moved: dict, kwargs: dict) -> dict:
     return kwargs
 
 
+def warn_moved(caller: str, moved: dict, spelling: str, *, stacklevel: int) -> None:
+    """The one deprecation warning of a moved keyword, naming the new ``spelling``."""
+    warnings.warn(f"{caller}: the keyword(s) {sorted(moved)} moved and will be removed in the "
+                  f"next release; pass {spelling}", DeprecationWarning, stacklevel=stacklevel)
+
+
+def options_spelling(moved: dict) -> str:
+    """``options=EstimateOptions(k=v, …)`` for the moved option fields."""
+    return "options=EstimateOptions(" + ", ".join(f"{k}={v!r}" for k, v in moved.items()) + ")"
+
+
 def accepts_moved_keywords(fn):
     """Wrap ``fn`` (keeping its signature) so the moved keywords still work, with a warning."""
     moved_names = set(OPTION_NAMES) | set(OPTIMIZER_KEYWORDS)
@@ -120,9 +130,7 @@ def accepts_moved_keywords(fn):
     def wrapper(*args, **kwargs):
         moved = {k: kwargs.pop(k) for k in tuple(kwargs) if k in moved_names}
         if moved:
-            warnings.warn(f"{fn.__name__}: the keyword(s) {sorted(moved)} moved and will be "
-                          f"removed in the next release; pass {_new_spelling(moved, kwargs)}",
-                          DeprecationWarning, stacklevel=2)
+            warn_moved(fn.__name__, moved, _new_spelling(moved, kwargs), stacklevel=3)
             kwargs = _respelled(moved, kwargs)
         return fn(*args, **kwargs)
 
