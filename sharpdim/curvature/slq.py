@@ -16,12 +16,18 @@ so any single run is reproducible on its own. Runs are grouped ``lockstep`` at a
 Hessians are stacked (:class:`~sharpdim.curvature.hvp.HessianStack`) so one double backward
 gives all their products, and their re-orthogonalizations are batched. Grouping changes only
 the rounding, never which minibatch or probe a run gets.
+
+One front end, :func:`slq_runs`, serves every SLQ in the package: this module's
+:func:`slq_spectral_measure` (one point, a measure) and the density estimators of
+:func:`sharpdim.estimate_sharpness` (several points; the Hessian or the update Jacobian's
+``JᵀJ``). Its Hessian runs go through the one engine, :func:`lockstep_quadratures`.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from functools import partial
 
 import numpy as np
@@ -30,8 +36,9 @@ import torch
 from sharpdim import _validate
 from sharpdim.curvature.functional import FlatLoss, NonFiniteError
 from sharpdim.curvature.hvp import hessian_stack
-from sharpdim.curvature.lanczos import lanczos_lockstep, lanczos_plain
+from sharpdim.curvature.lanczos import LanczosResult, lanczos, lanczos_lockstep, lanczos_plain
 from sharpdim.curvature.minibatch import (
+    Minibatch,
     draw_minibatch,
     indices_hash,
     minibatch,
@@ -39,10 +46,20 @@ from sharpdim.curvature.minibatch import (
     slq_run_seeds,
 )
 from sharpdim.curvature.spectral_measure import SpectralMeasure
-from sharpdim.vocabulary import REORTHOGONALIZATIONS, Reorthogonalization, choice
+from sharpdim.curvature.update_jacobian import UpdateJacobianOperator, gradient_function
+from sharpdim.curvature.update_maps import UpdateMap
+from sharpdim.vocabulary import (
+    JACOBIANS,
+    REORTHOGONALIZATIONS,
+    JacobianKind,
+    Reorthogonalization,
+    choice,
+)
 
 __all__ = [
     "slq_spectral_measure",
+    "slq_runs",
+    "SLQRuns",
     "slq_run_seeds",
     "draw_minibatch",
     "run_probe",
@@ -164,6 +181,109 @@ def lockstep_quadratures(
     return results, strategies, fallbacks
 
 
+@dataclass(frozen=True)
+class SLQRuns:
+    """What :func:`slq_runs` returns: ``results[p][i]``, the Lanczos run ``i`` at point ``p``;
+    ``group``, the runs per lockstep group (1 for ``jacobian="update"``); the stacking
+    ``strategies`` used and the ``fallbacks`` (reasons a group kept one graph per run)."""
+
+    results: tuple[tuple[LanczosResult, ...], ...]
+    group: int
+    strategies: frozenset[str]
+    fallbacks: frozenset[str]
+
+
+def slq_runs(
+    f: FlatLoss,
+    thetas: Sequence[torch.Tensor],
+    batches: Sequence[Minibatch],
+    take: Callable[[np.ndarray], tuple],
+    n_steps: int,
+    *,
+    dtype: torch.dtype,
+    jacobian: JacobianKind = "gd",
+    updates: Sequence[UpdateMap] | None = None,
+    states: Sequence[torch.Tensor] | None = None,
+    lockstep: int | None = None,
+    on_error: Callable[[NonFiniteError, int, int, int], Exception] | None = None,
+    on_group: Callable[[int, int], None] | None = None,
+    reorthogonalize: Reorthogonalization = DEFAULT_REORTHOGONALIZATION,
+) -> SLQRuns:
+    """The one SLQ front end: run ``i`` takes minibatch ``batches[i]`` (``take(indices)`` gives
+    its ``(inputs, targets)``) and its probe ``batches[i].probe(S)``, the same at every point
+    ``thetas[p]``, and runs ``n_steps`` Lanczos steps on
+
+    * ``jacobian="gd"``: the minibatch Hessian ``H_i`` (``S = N``), through the one engine
+      :func:`lockstep_quadratures` (``lockstep`` runs per group);
+    * ``jacobian="update"``: ``J_iᵀJ_i``, ``J_i`` the Jacobian of the step of ``updates[p]``
+      at the flat optimizer state ``states[p]`` (``S`` its size), one run at a time; each
+      result's ``n_hvp`` counts loss Hessian-vector products (two per product of ``JᵀJ``).
+
+    ``on_error(err, a, b, p)`` turns a ``NonFiniteError`` in runs ``a..b−1`` at point ``p``
+    into the exception to raise; ``on_group(a, b)`` is called after runs ``a..b−1`` (at each
+    point: progress). ``reorthogonalize``: as in :func:`lockstep_quadratures`.
+    """
+    jacobian = choice("jacobian", jacobian, JACOBIANS)
+    reorthogonalize = choice("reorthogonalize", reorthogonalize, REORTHOGONALIZATIONS)
+    if jacobian == "gd":
+        return _hessian_runs(f, thetas, batches, take, n_steps, dtype=dtype, lockstep=lockstep,
+                             on_error=on_error, on_group=on_group,
+                             reorthogonalize=reorthogonalize)
+    if updates is None or states is None or not len(updates) == len(states) == len(thetas):
+        raise ValueError(f"jacobian='update' must come with one update map and one state per "
+                         f"point, got {len(thetas)} points, "
+                         f"{None if updates is None else len(updates)} maps and "
+                         f"{None if states is None else len(states)} states")
+    return _update_runs(f, thetas, batches, take, n_steps, dtype=dtype, updates=updates,
+                        states=states, on_error=on_error, on_group=on_group,
+                        reorthogonalize=reorthogonalize)
+
+
+def _hessian_runs(f, thetas, batches, take, n_steps, *, dtype, lockstep, on_error, on_group,
+                  reorthogonalize) -> SLQRuns:
+    probes = np.stack([mb.probe(f.n_params) for mb in batches])
+    tensors = LazyMinibatches(take, [mb.indices for mb in batches])
+    results, strategies, fallbacks = [], set(), set()
+    for p, theta in enumerate(thetas):
+        named = None if on_error is None else partial(_at_point, on_error, p=p)
+        runs, used, fell_back = lockstep_quadratures(
+            f, theta, tensors, probes, n_steps, dtype=dtype, lockstep=lockstep,
+            on_error=named, on_group=on_group, reorthogonalize=reorthogonalize)
+        results.append(tuple(runs))
+        strategies |= used
+        fallbacks |= fell_back
+    group = _group_size(lockstep, len(batches), n_steps, f.n_params, dtype, thetas[0].device)
+    return SLQRuns(tuple(results), group, frozenset(strategies), frozenset(fallbacks))
+
+
+def _at_point(on_error, err: NonFiniteError, a: int, b: int, *, p: int) -> Exception:
+    return on_error(err, a, b, p)
+
+
+def _update_runs(f, thetas, batches, take, n_steps, *, dtype, updates, states, on_error,
+                 on_group, reorthogonalize) -> SLQRuns:
+    size = int(states[0].numel())
+    results: list[list[LanczosResult]] = [[] for _ in thetas]
+    for i, mb in enumerate(batches):
+        inputs, targets = take(mb.indices)
+        grad_fn = gradient_function(f, inputs, targets)
+        v0 = torch.as_tensor(mb.probe(size), dtype=dtype, device=f.device)
+        for p, (update, state) in enumerate(zip(updates, states, strict=True)):
+            try:   # a non-finite loss or gradient is found (and named) before any product
+                f.loss_and_gradient(thetas[p].to(dtype), inputs, targets)
+            except NonFiniteError as err:
+                if on_error is None:
+                    raise
+                raise on_error(err, i, i + 1, p) from err
+            J = UpdateJacobianOperator(update, state.detach().to(dtype), grad_fn,
+                                       describe=f.parameter_of, batch=mb.label())
+            res = lanczos(J.gram(), v0, n_steps, reorthogonalize=reorthogonalize)
+            results[p].append(replace(res, n_hvp=int(J.n_hvp)))
+            if on_group is not None:
+                on_group(i, i + 1)
+    return SLQRuns(tuple(map(tuple, results)), 1, frozenset(), frozenset())
+
+
 def _take(x, idx: torch.Tensor):
     if isinstance(x, tuple | list):
         return type(x)(t[idx] for t in x)
@@ -251,19 +371,20 @@ def slq_spectral_measure(
 
     run_seeds = slq_run_seeds(int(seed), n_runs)
     batches = [minibatch(i, s, n, batch_size) for i, s in enumerate(run_seeds)]
-    hashes = [b.index_hash for b in batches]
-    probes = [b.probe(N) for b in batches]
-    indices = [torch.as_tensor(b.indices, device=_device_of(targets)) for b in batches]
-    minibatches = LazyMinibatches(lambda index: (_take(inputs, index), targets[index]), indices)
+    device = _device_of(targets)
 
-    def named(err: NonFiniteError, a: int, b: int) -> NonFiniteError:
+    def take(indices: np.ndarray) -> tuple:
+        index = torch.as_tensor(indices, device=device)
+        return _take(inputs, index), targets[index]
+
+    def named(err: NonFiniteError, a: int, b: int, p: int) -> NonFiniteError:
         return NonFiniteError(f"SLQ runs {a}..{b - 1} (seed {seed}): {err}", batch=err.batch,
                               parameter=err.parameter)
 
     t0 = time.perf_counter()
-    results, strategies, fallbacks = lockstep_quadratures(
-        f, theta, minibatches, np.stack(probes), n_steps, dtype=dtype, lockstep=group,
-        on_error=named, reorthogonalize=reorthogonalize)
+    runs = slq_runs(f, [theta], batches, take, n_steps, dtype=dtype, lockstep=group,
+                    on_error=named, reorthogonalize=reorthogonalize)
+    (results,) = runs.results
     n_hvp = sum(r.n_hvp for r in results)
     # per group the seconds are shared by its runs: count each group once (its first run)
     firsts = range(0, n_runs, group)
@@ -278,7 +399,7 @@ def slq_spectral_measure(
         "method": "slq",
         "seed": int(seed),
         "run_seeds": run_seeds,
-        "batch_index_hashes": tuple(hashes),
+        "batch_index_hashes": tuple(b.index_hash for b in batches),
         "n_runs": n_runs,
         "n_steps": n_steps,
         "steps_per_run": tuple(r.n_steps for r in results),
@@ -287,8 +408,8 @@ def slq_spectral_measure(
         "batch_size": batch_size,
         "n_params": N,
         "lockstep": group,
-        "strategy": "+".join(sorted(strategies)),
-        "stacking_fallbacks": tuple(sorted(fallbacks)),
+        "strategy": "+".join(sorted(runs.strategies)),
+        "stacking_fallbacks": tuple(sorted(runs.fallbacks)),
         "dtype": str(dtype).removeprefix("torch."),
         "device": str(theta.device),
         "train": f.train,

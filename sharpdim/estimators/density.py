@@ -45,14 +45,8 @@ from tqdm.auto import tqdm
 
 from sharpdim._numerics import EPSILON_FORMS, gd_log_singular_value, gram_log_singular_value
 from sharpdim.curvature.functional import FlatLoss, NonFiniteError, batch_fingerprint
-from sharpdim.curvature.lanczos import lanczos
-from sharpdim.curvature.slq import (
-    DEFAULT_REORTHOGONALIZATION,
-    LazyMinibatches,
-    lockstep_quadratures,
-)
+from sharpdim.curvature.slq import DEFAULT_REORTHOGONALIZATION, slq_runs
 from sharpdim.curvature.spectral_measure import SpectralMeasure, robust_bandwidth
-from sharpdim.curvature.update_jacobian import UpdateJacobianOperator, gradient_function
 from sharpdim.curvature.update_maps import UpdateMap
 from sharpdim.dimension import (
     gaussian_mixture_dimension,
@@ -105,10 +99,10 @@ class RunQuadrature:
     n_hvp: int
 
 
-def _run_quadrature(res, n_hvp: int) -> RunQuadrature:
+def _run_quadrature(res) -> RunQuadrature:
     r = res.residual_norms
     return RunQuadrature(res.ritz_values.copy(), res.ritz_weights.copy(),
-                         float(max(r[0], r[-1])), int(n_hvp))
+                         float(max(r[0], r[-1])), int(res.n_hvp))
 
 
 def slq_quadratures(
@@ -126,50 +120,27 @@ def slq_quadratures(
     reorthogonalize: str = DEFAULT_REORTHOGONALIZATION,
 ) -> list[list[RunQuadrature]]:
     """Lanczos quadratures ``[run][point]`` of ``H_i`` (``"gd"``) or ``J_iᵀJ_i``
-    (``"update"``) for the given minibatches at every point.
-
-    The probe of run ``i`` is ``batches[i].probe(S)`` (re-created from the run's seed), shared
-    by all points; ``jacobian="gd"`` runs through the package's one SLQ engine,
-    :func:`sharpdim.curvature.slq.lockstep_quadratures`. ``reorthogonalize``: the Lanczos
-    mode (``"full"``, ``"partial"``, ``"none"``).
+    (``"update"``) for the given minibatches at every point, from the package's one SLQ
+    front end, :func:`sharpdim.curvature.slq.slq_runs` (the probe of run ``i`` is
+    ``batches[i].probe(S)``, shared by all points). ``reorthogonalize``: the Lanczos mode
+    (``"full"``, ``"partial"``, ``"none"``).
     """
     R, P = len(batches), len(thetas)
-    size = f.n_params if jacobian == "gd" else int(states[0].numel())
-    probes = np.stack([mb.probe(size) for mb in batches])
-    out: list[list[RunQuadrature]] = [[None] * P for _ in range(R)]  # type: ignore[list-item]
+
+    def named(err: NonFiniteError, a: int, b: int, p: int) -> NonFiniteError:
+        tensors = None if b == a + 1 else [data.take(mb.indices) for mb in batches[a:b]]
+        return _named(err, batches, a, b, p, tensors)
+
     bar = tqdm(total=R * P, desc=f"SLQ ({jacobian})", unit="run", disable=_disable(progress),
                leave=False)
     try:
-        if jacobian == "gd":
-            mbs = LazyMinibatches(data.take, [mb.indices for mb in batches])
-            for p, theta in enumerate(thetas):
-                def named(err, a, b, p=p):
-                    return _named(err, batches, a, b, p, mbs[a:b])
-
-                results, _, _ = lockstep_quadratures(
-                    f, theta, mbs, probes, n_steps, dtype=dtype, on_error=named,
-                    reorthogonalize=reorthogonalize,
-                    on_group=lambda a, b: bar.update(b - a))
-                for i, res in enumerate(results):
-                    out[i][p] = _run_quadrature(res, res.n_hvp)
-        else:
-            for i, mb in enumerate(batches):
-                inputs, targets = data.take(mb.indices)
-                grad_fn = gradient_function(f, inputs, targets)
-                v0 = torch.as_tensor(probes[i], dtype=dtype, device=f.device)
-                for p, (update, state) in enumerate(zip(updates, states, strict=True)):
-                    try:
-                        f.loss_and_gradient(thetas[p].to(dtype), inputs, targets)
-                    except NonFiniteError as err:
-                        raise _named(err, batches, i, i + 1, p) from err
-                    J = UpdateJacobianOperator(update, state.detach().to(dtype), grad_fn,
-                                               describe=f.parameter_of, batch=mb.label())
-                    res = lanczos(J.gram(), v0, n_steps, reorthogonalize=reorthogonalize)
-                    out[i][p] = _run_quadrature(res, J.n_hvp)
-                    bar.update(1)
+        runs = slq_runs(f, thetas, batches, data.take, n_steps, dtype=dtype, jacobian=jacobian,
+                        updates=updates, states=states, on_error=named,
+                        on_group=lambda a, b: bar.update(b - a),
+                        reorthogonalize=reorthogonalize)
     finally:
         bar.close()
-    return out
+    return [[_run_quadrature(runs.results[p][i]) for p in range(P)] for i in range(R)]
 
 
 def _disable(progress: bool | None) -> bool | None:
