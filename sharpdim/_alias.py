@@ -16,6 +16,10 @@ An alias module reads::
 >>> names, getattr_ = forwarding(new)
 >>> names, getattr_("f") is len, getattr_("_g") is abs
 (['f'], True, True)
+
+A package split into several modules forwards to each in turn (``forwarding(a, b)``: ``a``'s
+names first); a name none of them has is an ``AttributeError`` naming the old path's
+modules.
 """
 
 from __future__ import annotations
@@ -26,10 +30,15 @@ from types import ModuleType
 __all__ = ["forwarding"]
 
 
-def forwarding(module: ModuleType) -> tuple[list[str], Callable[[str], object]]:
-    """``__all__`` and a module ``__getattr__`` that forward an old path to ``module``."""
+def forwarding(*modules: ModuleType) -> tuple[list[str], Callable[[str], object]]:
+    """``__all__`` (the modules' ``__all__`` together) and a module ``__getattr__`` that
+    forward an old path to ``modules``, the first holding a name winning."""
 
     def __getattr__(name: str) -> object:
-        return getattr(module, name)
+        for module in modules:
+            if hasattr(module, name):
+                return getattr(module, name)
+        where = ", ".join(m.__name__ for m in modules)
+        raise AttributeError(f"no name {name!r} in {where}")
 
-    return list(module.__all__), __getattr__
+    return [name for module in modules for name in module.__all__], __getattr__

@@ -1,7 +1,5 @@
-"""Old path of the dysts map catalogue study: the code lives in
-:mod:`sharpdim.lab.studies.dysts_maps`. This alias keeps ``import
-sharpdim.lab.reports.dysts_maps`` working (every name, private ones included, through
-``__getattr__``) and ``python -m sharpdim.lab.reports.dysts_maps``."""
+"""Old path of the dysts map catalogue study, kept working for ``import`` (every name, through
+``__getattr__``) and ``python -m``: the code lives in :mod:`sharpdim.lab.studies.dysts_maps`."""
 
 import sys
 

@@ -1,7 +1,6 @@
-"""Old path of the trajectory Lyapunov study: the code lives in
-:mod:`sharpdim.lab.studies.trajectory_lyapunov`. This alias keeps ``import
-sharpdim.lab.sweeps.trajectory_lyapunov`` working (every name, private ones included, through
-``__getattr__``) and ``python -m sharpdim.lab.sweeps.trajectory_lyapunov``."""
+"""Old path of the trajectory Lyapunov study, kept working for ``import`` (every name,
+through ``__getattr__``) and ``python -m``: the code lives in
+:mod:`sharpdim.lab.studies.trajectory_lyapunov`."""
 
 import sys
 

@@ -11,13 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
 from sharpdim.testing.oracles._deep_linear import DeepLinearShape
-from sharpdim.testing.strategies._checks import (
-    _bounds,
-    _choice,
-    _fail,
-    _integer,
-    _real,
-)
+from sharpdim.testing.strategies._checks import _bounds, _choice, _fail, _integer, _real
 
 __all__ = ["SCALAR_NETWORK_REGIMES", "ScalarNetworkParameters", "DeepLinearNetworkParameters",
            "scalar_network_parameters", "deep_linear_networks"]

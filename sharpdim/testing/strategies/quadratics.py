@@ -9,13 +9,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
-from sharpdim.testing.strategies._checks import (
-    _bounds,
-    _check_dims,
-    _choice,
-    _fail,
-    _real,
-)
+from sharpdim.testing.strategies._checks import _bounds, _check_dims, _choice, _fail, _real
 from sharpdim.testing.strategies.curvature import _BASES, _basis_strategy, _symmetric_from
 
 __all__ = ["GD_REGIMES", "QuadraticGDParameters", "HeavyBallParameters", "quadratic_losses",

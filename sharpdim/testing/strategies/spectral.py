@@ -10,14 +10,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
-from sharpdim.testing.strategies._checks import (
-    _bounds,
-    _check_dims,
-    _choice,
-    _fail,
-    _flag,
-    _real,
-)
+from sharpdim.testing.strategies._checks import _bounds, _check_dims, _choice, _fail, _flag, _real
 
 __all__ = ["WeightedSpectrum", "spectra", "weighted_spectra"]
 

@@ -48,47 +48,15 @@ grid expanded into runs, each a :class:`RunSpec`).
 
 from __future__ import annotations
 
-# every module-level name of the single module this package was, so every old import works
-from sharpdim.lab.sweeps.config.parser import (  # noqa: F401 (re-exported)
-    _checked,
-    _estimator_options,
-    _fail,
-    _grid,
-    _linspace,
-    _lrs,
-    _measures,
-    _non_empty_list,
-    _optimizer,
-    _required,
-    _table,
-    _train,
-    load_config,
-    parse_config,
-)
-from sharpdim.lab.sweeps.config.plan import (  # noqa: F401 (re-exported)
-    _full_batch,
-    _option_combos,
-    _run_measures,
-    plan_runs,
-)
-from sharpdim.lab.sweeps.config.schema import (  # noqa: F401 (re-exported)
-    _BOUND,
-    _ENGINE,
-    _EOS,
-    _ESTIMATOR_FIXED,
-    _EXACT_GROUPS,
-    _GRID,
-    _HESSIAN,
-    _MEASURES,
-    _TOP,
-    _TOPOLOGY,
-    _TRAIN,
-    FULL_BATCH,
-    ConfigError,
-    RunSpec,
-    SweepConfig,
-    _digest,
-    measure_settings,
-)
+from sharpdim._alias import forwarding
+from sharpdim.lab.sweeps.config import parser, plan, schema
+from sharpdim.lab.sweeps.config.parser import ConfigError, load_config, parse_config
+from sharpdim.lab.sweeps.config.plan import plan_runs
+from sharpdim.lab.sweeps.config.schema import FULL_BATCH, RunSpec, SweepConfig, measure_settings
 
-__all__ = ["ConfigError", "SweepConfig", "RunSpec", "load_config", "parse_config", "plan_runs"]
+__all__ = ["ConfigError", "SweepConfig", "RunSpec", "load_config", "parse_config", "plan_runs",
+           "measure_settings", "FULL_BATCH"]
+
+# every other module-level name of the single module this package was (the key tables, the
+# parser's helpers), so every old import keeps working
+_, __getattr__ = forwarding(schema, parser, plan)
