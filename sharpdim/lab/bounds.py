@@ -51,8 +51,7 @@ class BoundValue:
 
 def bound_terms(delta: float, *, sd: float, L: float, B: float, n: int) -> tuple[float, float]:
     """``(2Lδ, 2B·√(4·SD·ln(1/δ)/n))`` for one δ in (0, 1]."""
-    if not 0 < delta <= 1:
-        raise ValueError(f"delta must be in (0, 1], got {delta!r}")
+    _validate.real("delta", delta, minimum=0, maximum=1, open_min=True)
     return 2 * L * delta, 2 * B * math.sqrt(4 * sd * math.log(1 / delta) / n)
 
 

@@ -214,9 +214,7 @@ def triangular_matrix_product(
     if (tau < 0).any():
         bad = int(np.flatnonzero(tau < 0)[0])
         raise ValueError(f"log_diagonal_std must be >= 0, got {tau[bad]} at index {bad}")
-    c = _validate.real("off_diagonal_std", off_diagonal_std)
-    if c < 0:
-        raise ValueError(f"off_diagonal_std must be >= 0, got {off_diagonal_std!r}")
+    c = _validate.non_negative("off_diagonal_std", off_diagonal_std)
     return TriangularMatrixProduct(readonly(mu), readonly(tau), c)
 
 

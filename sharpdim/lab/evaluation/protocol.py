@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from sharpdim import _validate
 from sharpdim.lab.evaluation.cmi import cmi_pgdl, cmi_weighted
 from sharpdim.lab.evaluation.controls import POWER_KS, null_control, power_curve
 from sharpdim.lab.evaluation.partial import partial_spearman
@@ -80,8 +81,7 @@ class ProtocolSpec:
         default_factory=lambda: COMPARISON_SETS)
 
     def __post_init__(self) -> None:
-        if not (finite_value(self.target_train_loss) and self.target_train_loss > 0):
-            raise ValueError(f"target_train_loss must be > 0, got {self.target_train_loss!r}")
+        _validate.positive("target_train_loss", self.target_train_loss)
         if isinstance(self.hyperparameters, str):
             raise TypeError(f"hyperparameters must be a sequence of columns (empty for a "
                             f"single configuration), got the string {self.hyperparameters!r}")

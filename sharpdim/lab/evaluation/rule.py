@@ -29,6 +29,7 @@ from typing import Literal
 
 import numpy as np
 
+from sharpdim import _validate
 from sharpdim.lab.evaluation.records import column, configuration_keys
 from sharpdim.lab.stats import nested_indices, stratified_indices
 
@@ -67,8 +68,7 @@ def draw_resamples(rows: Sequence[Mapping], hyperparameters: Sequence[str], *, s
                    n_resamples: int = 1000, seed_only: bool = True) -> Resamples:
     """Draw both kinds of bootstrap index sets over ``rows`` grouped by ``hyperparameters``
     (the seed-only kind left empty with ``seed_only=False``)."""
-    if n_resamples < 1:
-        raise ValueError(f"n_resamples must be >= 1, got {n_resamples!r}")
+    _validate.integer("n_resamples", n_resamples, minimum=1)
     groups: dict[tuple, list[int]] = {}
     for i, key in enumerate(configuration_keys(rows, hyperparameters)):
         groups.setdefault(key, []).append(i)

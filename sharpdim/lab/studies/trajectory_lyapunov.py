@@ -44,6 +44,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from sharpdim import _validate
 from sharpdim._markdown import marked_block, marked_section
 from sharpdim.dimension import kaplan_yorke_dimension, sharpness_dimension
 from sharpdim.dynamics.lyapunov import lyapunov_spectrum, noise_generator
@@ -153,8 +154,7 @@ def _digits(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
 def build_map(setting: Setting) -> tuple[TrainingMap, np.ndarray, float | None]:
     """The training map, the seeded initial state and (deep linear only) ``η·λ_max`` of the
     balanced minimum (``> 2``: no global minimum is GD-stable)."""
-    if setting.model not in MODELS:
-        raise ValueError(f"model must be one of {MODELS}, got {setting.model!r}")
+    _validate.choice("model", setting.model, MODELS)
     if setting.optimizer not in ("gd", "sgd", "momentum"):
         raise ValueError(f"optimizer must be 'gd', 'sgd' or 'momentum', got {setting.optimizer!r}")
     momentum = setting.momentum if setting.optimizer == "momentum" else 0.0

@@ -163,12 +163,9 @@ def modular_addition_data(
     >>> int(y) == (int(x[:5].argmax()) + int(x[5:].argmax())) % 5
     True
     """
-    p = _validate.integer("modulus", modulus, minimum=1)
-    if p < 2:
-        raise ValueError(f"modulus must be >= 2, got {p}")
+    p = _validate.integer("modulus", modulus, minimum=2)
     train_fraction = _validate.fraction("train_fraction", train_fraction)
-    if encoding not in ("onehot", "tokens"):
-        raise ValueError(f"encoding must be 'onehot' or 'tokens', got {encoding!r}")
+    _validate.choice("encoding", encoding, ("onehot", "tokens"))
     seed = _validate.integer("seed", seed, minimum=0)
     a, b = np.meshgrid(np.arange(p), np.arange(p), indexing="ij")
     a, b = a.ravel(), b.ravel()

@@ -64,8 +64,7 @@ def mlp(
     for name, v in (("in_features", in_features), ("width", width),
                     ("out_features", out_features), ("depth", depth)):   # depth: linear layers
         _validate.integer(name, v, minimum=1)
-    if activation not in _ACTIVATIONS:
-        raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}")
+    _validate.choice("activation", activation, sorted(_ACTIVATIONS))
     gen = _generator(seed)
     sizes = [in_features] + [width] * (depth - 1) + [out_features]
     layers: list[nn.Module] = []

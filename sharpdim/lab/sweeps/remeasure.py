@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from sharpdim import _validate
 from sharpdim.lab.sweeps.config import measure_settings
 from sharpdim.lab.sweeps.load import load_run
 from sharpdim.lab.sweeps.measures import GROUPS, MeasureContext, compute_measures
@@ -38,8 +39,7 @@ def remeasure(sweep_file: str | Path, group: str, *,
               log: Callable[[str], None] = lambda text: None) -> dict[str, int]:
     """Add ``group``'s outputs to every finished run of ``sweep_file`` that lacks them;
     returns counts ``{"measured", "skipped_done", "no_weights"}``."""
-    if group not in GROUPS:
-        raise ValueError(f"group must be one of {sorted(GROUPS)}, got {group!r}")
+    _validate.choice("group", group, sorted(GROUPS))
     if group in NEEDS_TRAINING_STATE:
         raise ValueError(f"group {group!r} needs state a sweep file does not keep (the "
                          "optimizer or the last iterates); add it to the sweep's [measures] "

@@ -88,8 +88,7 @@ class TrainSettings:
         bad = [e for e in self.checkpoint_epochs if not 0 <= e <= self.epochs]
         if bad:
             raise ValueError(f"checkpoint_epochs must lie in [0, epochs={self.epochs}], got {bad}")
-        if not self.divergence_loss > 0:
-            raise ValueError(f"divergence_loss must be > 0, got {self.divergence_loss!r}")
+        _validate.positive("divergence_loss", self.divergence_loss)
         _validate.choice("stop", self.stop, STOP_MODES)
         _validate.positive("target_loss", self.target_loss)
         if self.max_steps is not None:

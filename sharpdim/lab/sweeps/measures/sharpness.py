@@ -11,6 +11,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from sharpdim import _validate
 from sharpdim.lab.sweeps.measures.core import (
     GroupValues,
     MeasureContext,
@@ -93,8 +94,7 @@ STATE_FACTOR = {"sgd": 1, "momentum": 2, "adam": 3, "adamw": 3}
 def state_size(optimizer: str, n_parameters: int) -> int:
     """Size of the optimizer's state, on which its update Jacobian acts:
     ``STATE_FACTOR[optimizer] · N``."""
-    if optimizer not in STATE_FACTOR:
-        raise ValueError(f"optimizer must be one of {sorted(STATE_FACTOR)}, got {optimizer!r}")
+    _validate.choice("optimizer", optimizer, sorted(STATE_FACTOR))
     return STATE_FACTOR[optimizer] * int(n_parameters)
 
 
