@@ -2,7 +2,8 @@
 
 Oracles: the closed-form Hessian ``2XᵀX/n`` of least squares; a sympy-derived Hessian of a
 tanh network; the dense Hessian for every product strategy (three autograd paths checked
-against one built column by column, each path a different algorithm).
+against one built column by column, each path a different algorithm). A loss torch cannot
+differentiate forward-over-reverse is refused by name on the paths that need it.
 """
 
 from __future__ import annotations
@@ -110,6 +111,32 @@ def test_hvp_equals_dense_hessian_times_vector(method):
     bound_V = 2 * _gamma(f.n_params * len(x)) * (H.abs() @ V.abs())
     assert bool(((op.matmat(V) - H @ V).abs() <= bound_V + 1e-300).all())
     assert op.n_hvp == 6
+
+
+@pytest.mark.parametrize("method", ["jvp", "linearize"])
+def test_forward_over_reverse_through_mse_loss_is_refused_by_name_not_a_crash(method):
+    # torch 2.13's forward-mode formula of F.mse_loss(reduction="mean") mutates a ZeroTensor
+    # (pytorch/pytorch#123996): "jvp" raised a bare RuntimeError and "linearize" crashed the
+    # process in its tracing. When torch fixes it this test fails: then compare with "graph".
+    f = flat_loss(_tanh_net(), F.mse_loss)
+    x = _data()[0]
+    t = torch.randn(len(x), 2, generator=torch.Generator().manual_seed(3), dtype=D)
+    with pytest.raises(ValueError, match=f"method must be 'graph'.*got '{method}'.*#123996"):
+        hessian_operator(f, f.theta0, x, t, method=method).matvec(torch.ones(f.n_params,
+                                                                             dtype=D))
+
+
+@pytest.mark.parametrize("method", HVP_METHODS)
+def test_the_explicit_mean_square_loss_runs_on_every_path_and_matches_the_dense_hessian(method):
+    f = flat_loss(_tanh_net(), lambda o, t: ((o - t) ** 2).mean())
+    x = _data()[0]
+    t = torch.randn(len(x), 2, generator=torch.Generator().manual_seed(3), dtype=D)
+    H = exact_hessian(f, f.theta0, x, t)
+    v = torch.randn(f.n_params, generator=torch.Generator().manual_seed(4), dtype=D)
+    # as above: two algorithms summing the same ≲ N·n products
+    bound = 2 * _gamma(f.n_params * len(x)) * (H.abs() @ v.abs())
+    out = hessian_operator(f, f.theta0, x, t, method=method).matvec(v)
+    assert bool(((out - H @ v).abs() <= bound + 1e-300).all())
 
 
 def test_float32_model_gives_float64_products_on_request():

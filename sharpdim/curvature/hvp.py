@@ -224,14 +224,40 @@ class GraphHessian(HessianOperator):
         return out
 
 
+_ZERO_TENSOR_BUG = "ZeroTensors are immutable"
+
+
+def _forward_over_reverse(method: str, grad_fn, theta: torch.Tensor, v: torch.Tensor):
+    """``jvp(grad_fn, θ, v)``, with torch's known failure of forward-over-reverse through a
+    loss (``F.mse_loss`` with ``reduction="mean"`` mutates an efficient ZeroTensor in its
+    forward-mode formula, pytorch/pytorch#123996) turned into a ``ValueError`` that names
+    ``method`` and the remedies."""
+    try:
+        return jvp(grad_fn, (theta,), (v,))
+    except RuntimeError as err:
+        if _ZERO_TENSOR_BUG not in str(err):
+            raise
+        raise ValueError(
+            f"method must be 'graph' (the default) for this loss, got {method!r}: torch "
+            f"cannot run forward-over-reverse through it ({_ZERO_TENSOR_BUG}; torch's "
+            "forward-mode formula of F.mse_loss with reduction='mean' fails this way, "
+            "pytorch/pytorch#123996). Use method='graph', or write the loss as "
+            "((outputs - targets) ** 2).mean()") from err
+
+
 class LinearizeHessian(HessianOperator):
-    """``"linearize"``: ``torch.func.linearize`` of ``∇L`` traced once, then replayed."""
+    """``"linearize"``: ``torch.func.linearize`` of ``∇L`` traced once, then replayed.
+
+    One forward-over-reverse product is taken first (:func:`_forward_over_reverse`): the
+    tracing of a loss that torch cannot differentiate that way has crashed the process
+    (a segmentation fault, with ``F.mse_loss``), where the product raises a clear error."""
 
     method = "linearize"
 
     def _setup(self) -> None:
         f = self.f
         grad_fn = func_grad(lambda t: f(t, self.inputs, self.targets))
+        _forward_over_reverse(self.method, grad_fn, self.theta, torch.zeros_like(self.theta))
         with warnings.catch_warnings():  # torch.fx const-folding chatter, not ours
             warnings.filterwarnings("ignore", message="Attempted to insert a get_attr")
             g, self._lin = linearize(grad_fn, self.theta)
@@ -255,10 +281,11 @@ class JvpHessian(HessianOperator):
         self._grad_fn = func_grad(lambda t: self.f(t, self.inputs, self.targets))
 
     def _matvec(self, v: torch.Tensor) -> torch.Tensor:
-        return self._checked(jvp(self._grad_fn, (self.theta,), (v,))[1])
+        return self._checked(_forward_over_reverse(self.method, self._grad_fn, self.theta, v)[1])
 
     def _batched(self, V: torch.Tensor) -> torch.Tensor:
-        return vmap(lambda v: jvp(self._grad_fn, (self.theta,), (v,))[1])(V.T).T
+        return vmap(lambda v: _forward_over_reverse(self.method, self._grad_fn, self.theta,
+                                                   v)[1])(V.T).T
 
 
 _HVP_CLASSES = {"graph": GraphHessian, "linearize": LinearizeHessian, "jvp": JvpHessian}
