@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 import sharpdim.estimators.estimate as estimate_module
-from sharpdim import estimate_sharpness
+from sharpdim import EstimateOptions, estimate_sharpness
 from sharpdim.estimators import CostPlan, CostWarning
 
 torch.set_num_threads(1)
@@ -31,7 +31,8 @@ def _problem(width=8, n=96):
 
 @pytest.mark.parametrize("method, kw", [("exact", dict(n_batches=3)),
                                         ("exact", dict(n_batches=3, batch_size=96)),
-                                        ("slq", dict(n_batches=4, n_steps=7))])
+                                        ("slq", dict(n_batches=4,
+                                                     options=EstimateOptions(n_steps=7)))])
 def test_a_dry_run_predicts_the_calls_products_and_array_sizes_and_does_no_estimate(method, kw):
     model, X, y = _problem()
     settings = dict(lr=0.1, batch_size=16, method=method, seed=0) | kw

@@ -172,8 +172,8 @@ def _density_case(case, method, **options):
     net, lr = _net(case)
     n = int(net.data[0].shape[0])
     est = estimate_sharpness(net.model, net.loss_fn, net.data, lr=lr, batch_size=n, method=method,
-                             n_batches=R, seed=11, **options,
-                             options=EstimateOptions(epsilon_form="additive"))
+                             n_batches=R, seed=11,
+                             options=EstimateOptions(epsilon_form="additive", **options))
     centres, projectors, ranks = _clusters(net)
     cov = _mass_covariance(projectors)
     return net, lr, est, centres, ranks, cov

@@ -128,7 +128,8 @@ def test_weight_decay_enters_the_gd_jacobian():
 
 def test_sup_over_one_point_is_the_mean_for_density_methods_and_refused_for_several():
     p = planted_regression(np.linspace(0.1, 3.0, 12), seed=4)
-    base = dict(lr=1.0, batch_size=p.n, method="slq", n_batches=6, n_steps=6, seed=3)
+    base = dict(lr=1.0, batch_size=p.n, method="slq", n_batches=6,
+                options=EstimateOptions(n_steps=6), seed=3)
     mean = estimate_sharpness(p.model(), p.loss_fn, p.data, **base)
     sup = estimate_sharpness(p.model(), p.loss_fn, p.data, aggregate="sup", **base)
     assert sup.dimension == mean.dimension and sup.diagnostics.aggregate == "sup"
@@ -156,10 +157,11 @@ def test_epsilon_form_is_recorded_and_additive_drifts_a_neutral_bulk_upward():
     # the additive form lifts the bulk to ln(1 + ε − 1e-9) > 0 and counts it
     alpha = np.r_[np.full(30, 1e-9), [1.5]]
     p = planted_regression(alpha, seed=6)
-    base = dict(lr=1.0, batch_size=p.n, method="slq", n_batches=2, n_steps=31, seed=0)
-    clamp = estimate_sharpness(p.model(), p.loss_fn, p.data, **base)
+    base = dict(lr=1.0, batch_size=p.n, method="slq", n_batches=2, seed=0)
+    clamp = estimate_sharpness(p.model(), p.loss_fn, p.data, **base,
+                               options=EstimateOptions(n_steps=31))
     additive = estimate_sharpness(p.model(), p.loss_fn, p.data, **base,
-                                  options=EstimateOptions(epsilon_form="additive"))
+                                  options=EstimateOptions(n_steps=31, epsilon_form="additive"))
     assert clamp.diagnostics.epsilon_form == "clamp"
     assert additive.diagnostics.epsilon_form == "additive"
     assert clamp.dimension == 0.0

@@ -27,10 +27,15 @@ EPS = float(np.finfo(np.float64).eps)
     (dict(aggregate="max"), "aggregate must be one of"),
     (dict(jacobian="true"), "jacobian must be one of"),
     (dict(optimizer="rmsprop"), "optimizer must be one of"),
-    (dict(optimizer="adam", momentum=0.9), "momentum must be 0 for optimizer='adam'"),
-    (dict(momentum=1.0), r"momentum must be in \[0, 1\)"),
-    (dict(method="slq", n_steps=10_000), "n_steps must be <= the operator size 20"),
-    (dict(method="slq", epsilon=0.0), "epsilon must be > 0 for density methods"),
+    # an update map checks its settings when it is made: these are made inside the raises
+    (lambda: dict(optimizer=make_update_map("adam", lr=0.5, momentum=0.9)),
+     "momentum must be 0 for optimizer='adam'"),
+    (lambda: dict(optimizer=make_update_map("sgd", lr=0.5, momentum=1.0)),
+     r"momentum must be in \[0, 1\)"),
+    (dict(method="slq", options=EstimateOptions(n_steps=10_000)),
+     "n_steps must be <= the operator size 20"),
+    (dict(method="slq", options=EstimateOptions(epsilon=0.0)),
+     "epsilon must be > 0 for density methods"),
     (dict(n_batches=0), "n_batches must be >= 1, got 0"),
     (dict(optimizer="adam", jacobian="update"), "optimizer_state must be given for Adam"),
     (dict(optimizer_state={"velocity": torch.zeros(20)}), "optimizer_state is only used"),
@@ -39,8 +44,9 @@ EPS = float(np.finfo(np.float64).eps)
 ])
 def test_bad_settings_raise_value_error_before_any_loss_evaluation(kwargs, match):
     loss = CountingLoss()
-    settings = dict(lr=0.5, batch_size=4, seed=0, n_batches=2) | kwargs
     with pytest.raises(ValueError, match=match):
+        settings = dict(lr=0.5, batch_size=4, seed=0, n_batches=2) | (
+            kwargs() if callable(kwargs) else kwargs)
         estimate_sharpness(tiny_mlp(), loss, tiny_data(), **settings)
     assert loss.calls == 0
 
@@ -170,7 +176,7 @@ def test_result_fields_are_present_per_method_and_none_where_not_computed():
 
 
 def test_every_density_method_is_a_view_of_the_same_slq_runs():
-    base = dict(lr=0.5, batch_size=6, n_batches=8, seed=11, n_steps=8)
+    base = dict(lr=0.5, batch_size=6, n_batches=8, seed=11, options=EstimateOptions(n_steps=8))
     slq = estimate_sharpness(tiny_mlp(), CE, tiny_data(), method="slq", **base)
     g = log_singular_value_map("gd", lr=0.5, eps=slq.diagnostics.epsilon)
     for method in ("kde", "ps"):

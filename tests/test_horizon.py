@@ -24,17 +24,21 @@ from sharpdim.estimators.horizon import (
 EPS = float(np.finfo(np.float64).eps)
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(horizon=0), r"horizon must be an int >= 1 \(the number of consecutive steps in the "
-                      r"product\), got 0"),
-    (dict(horizon=-2), "horizon must be an int >= 1"),
-    (dict(horizon=2.0), r"horizon must be an int >= 1 .*got 2\.0"),
-    (dict(horizon="3"), "horizon must be an int >= 1"),
-    (dict(horizon=True), "horizon must be an int >= 1"),
-    (dict(horizon=3, method="kde"), "horizon > 1 is supported for method='exact' only"),
-    (dict(horizon=3, method="slq"), "got method='slq' with horizon=3"),
-    (dict(horizon=3, method="ps"), "method='lanczos'"),
-    (dict(horizon=2, momentum=0.9), "pass jacobian='update', got jacobian='gd' with horizon=2"),
-    (dict(horizon=2, optimizer="adam", jacobian="gd"), "pass jacobian='update'"),
+    (dict(options=EstimateOptions(horizon=0)),
+     r"horizon must be an int >= 1 \(the number of consecutive steps in the product\), got 0"),
+    (dict(options=EstimateOptions(horizon=-2)), "horizon must be an int >= 1"),
+    (dict(options=EstimateOptions(horizon=2.0)), r"horizon must be an int >= 1 .*got 2\.0"),
+    (dict(options=EstimateOptions(horizon="3")), "horizon must be an int >= 1"),
+    (dict(options=EstimateOptions(horizon=True)), "horizon must be an int >= 1"),
+    (dict(options=EstimateOptions(horizon=3), method="kde"),
+     "horizon > 1 is supported for method='exact' only"),
+    (dict(options=EstimateOptions(horizon=3), method="slq"), "got method='slq' with horizon=3"),
+    (dict(options=EstimateOptions(horizon=3), method="ps"), "method='lanczos'"),
+    (dict(options=EstimateOptions(horizon=2),
+          optimizer=make_update_map("sgd", lr=0.5, momentum=0.9)),
+     "pass jacobian='update', got jacobian='gd' with horizon=2"),
+    (dict(options=EstimateOptions(horizon=2), optimizer="adam", jacobian="gd"),
+     "pass jacobian='update'"),
 ])
 def test_bad_horizon_settings_raise_value_error_before_any_loss_evaluation(kwargs, match):
     loss = CountingLoss()
@@ -46,7 +50,8 @@ def test_bad_horizon_settings_raise_value_error_before_any_loss_evaluation(kwarg
 
 def test_horizon_one_leaves_every_result_unchanged():
     kw = dict(lr=0.5, batch_size=6, seed=3, n_batches=3)
-    for extra in (dict(), dict(momentum=0.9, jacobian="update")):
+    for extra in (dict(), dict(optimizer=make_update_map("sgd", lr=0.5, momentum=0.9),
+                               jacobian="update")):
         a = estimate_sharpness(tiny_mlp(), CE, tiny_data(), **kw, **extra)
         b = estimate_sharpness(tiny_mlp(), CE, tiny_data(), **kw, **extra,
                                options=EstimateOptions(horizon=1))
@@ -110,7 +115,8 @@ def test_dense_and_matrix_free_horizon_exponents_agree_on_a_small_network():
 
 
 def test_windows_record_their_seeds_and_share_the_first_minibatch_with_horizon_one():
-    kw = dict(lr=0.5, batch_size=6, n_batches=2, momentum=0.9, jacobian="update")
+    kw = dict(optimizer=make_update_map("sgd", lr=0.5, momentum=0.9), batch_size=6,
+              n_batches=2, jacobian="update")
     one = estimate_sharpness(tiny_mlp(), CE, tiny_data(), seed=5, **kw)
     three = estimate_sharpness(tiny_mlp(), CE, tiny_data(), seed=5, **kw,
                                options=EstimateOptions(horizon=3))
@@ -194,8 +200,9 @@ def test_product_singular_values_of_a_long_graded_product_match_mpmath():
 def test_horizon_sup_over_points_is_at_least_the_mean_and_pooled_only_for_mean():
     model, other = tiny_mlp(), tiny_mlp(seed=5)
     flat = [torch.cat([p.detach().reshape(-1) for p in m.parameters()]) for m in (model, other)]
-    base = dict(lr=0.5, batch_size=6, n_batches=2, seed=1, horizon=3, points=flat,
-                momentum=0.9, jacobian="update")
+    base = dict(optimizer=make_update_map("sgd", lr=0.5, momentum=0.9), batch_size=6,
+                n_batches=2, seed=1, options=EstimateOptions(horizon=3), points=flat,
+                jacobian="update")
     sup = estimate_sharpness(model, CE, tiny_data(), aggregate="sup", **base)
     mean = estimate_sharpness(model, CE, tiny_data(), **base)
     assert np.all(sup.sharpness >= mean.sharpness) and sup.diagnostics.n_points == 2
@@ -229,7 +236,8 @@ def test_horizon_exponents_on_the_gpu_match_the_cpu():
 
 
 def test_plain_sgd_horizon_is_the_same_with_jacobian_gd_and_update():
-    kw = dict(lr=0.5, batch_size=6, n_batches=2, seed=4, horizon=2, weight_decay=0.1)
+    kw = dict(optimizer=make_update_map("sgd", lr=0.5, weight_decay=0.1), batch_size=6,
+              n_batches=2, seed=4, options=EstimateOptions(horizon=2))
     gd = estimate_sharpness(tiny_mlp(), CE, tiny_data(), **kw)
     upd = estimate_sharpness(tiny_mlp(), CE, tiny_data(), jacobian="update", **kw)
     np.testing.assert_array_equal(gd.sharpness, upd.sharpness)   # the same map, same windows
@@ -238,7 +246,8 @@ def test_plain_sgd_horizon_is_the_same_with_jacobian_gd_and_update():
 
 def test_full_batch_horizon_computes_the_gd_trajectory_once():
     x, y = tiny_data(8)
-    kw = dict(lr=0.5, batch_size=8, seed=0, horizon=3, momentum=0.9, jacobian="update")
+    kw = dict(optimizer=make_update_map("sgd", lr=0.5, momentum=0.9), batch_size=8, seed=0,
+              options=EstimateOptions(horizon=3), jacobian="update")
     five = estimate_sharpness(tiny_mlp(), CE, (x, y), n_batches=5, **kw)
     assert five.diagnostics.n_hvp == 3 * 40            # one window: k = 3 Jacobians, S = 40
     assert any("computed once" in note for note in five.diagnostics.notes)

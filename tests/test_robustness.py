@@ -263,6 +263,25 @@ def _problem():
 _SETTINGS = ["lr", "batch_size", "method", "aggregate", "optimizer", "momentum",
              "weight_decay", "seed", "n_batches", "n_steps", "epsilon", "bandwidth",
              "n_quantiles", "n_bins", "train", "dtype", "jacobian", "betas", "adam_eps"]
+# the optimizer's hyperparameters (make_update_map's names) and the EstimateOptions fields
+_OPTIMIZER_SETTINGS = {"momentum": "momentum", "weight_decay": "weight_decay",
+                       "betas": "betas", "adam_eps": "eps"}
+_OPTION_SETTINGS = {"n_steps", "epsilon", "bandwidth", "n_quantiles", "n_bins", "train",
+                    "dtype"}
+
+
+def _estimate_with(model, loss_fn, data, *, name, value, **kwargs):
+    """``estimate_sharpness`` with the setting ``name`` set to ``value`` in its channel: a
+    hyperparameter of the update map (made here, so that the map's own check is part of the
+    call), a field of ``options``, or a keyword of the call."""
+    if name in _OPTIMIZER_SETTINGS:
+        kwargs["optimizer"] = sharpdim.make_update_map(
+            "sgd", lr=kwargs.pop("lr"), **{_OPTIMIZER_SETTINGS[name]: value})
+    elif name in _OPTION_SETTINGS:
+        kwargs["options"] = sharpdim.EstimateOptions(**{name: value})
+    else:
+        kwargs[name] = value
+    return sharpdim.estimate_sharpness(model, loss_fn, data, **kwargs)
 
 
 @settings(suppress_health_check=[HealthCheck.too_slow])
@@ -270,9 +289,9 @@ _SETTINGS = ["lr", "batch_size", "method", "aggregate", "optimizer", "momentum",
 def test_estimate_sharpness_rejects_a_bad_setting_by_name(name, value):
     lin, X, y = _problem()
     kwargs = dict(lr=0.1, batch_size=4, seed=0, n_batches=2)
-    kwargs[name] = value
-    est = check_clean(sharpdim.estimate_sharpness, lin, F.mse_loss, (X, y), **kwargs,
-                      names=(name, "betas" if name == "betas" else name), allow_neg_inf=True)
+    est = check_clean(_estimate_with, lin, F.mse_loss, (X, y), name=name, value=value,
+                      **kwargs, names=(name, "betas" if name == "betas" else name),
+                      allow_neg_inf=True)
     if est is not None:
         assert 0.0 <= est.dimension <= 4 and math.isfinite(est.lambda_1)
 

@@ -162,14 +162,15 @@ class _Stream(IterableDataset):
 def test_an_iterable_dataset_gives_the_estimate_of_its_first_n_examples():
     X, y = _images(60)
     oracle = _cnn_estimate((X[:48], y[:48]))
-    est = _cnn_estimate(_Stream(X, y), n_examples=48)
+    est = _cnn_estimate(_Stream(X, y), options=EstimateOptions(n_examples=48))
     np.testing.assert_array_equal(est.sharpness, oracle.sharpness)
-    batched = _cnn_estimate(DataLoader(_Stream(X, y), batch_size=7), n_examples=48)
+    batched = _cnn_estimate(DataLoader(_Stream(X, y), batch_size=7),
+                            options=EstimateOptions(n_examples=48))
     np.testing.assert_array_equal(batched.sharpness, oracle.sharpness)
     with pytest.raises(ValueError, match="n_examples must be given for an iterable dataset"):
         _cnn_estimate(_Stream(X, y))
     with pytest.raises(ValueError, match=r"n_examples must be <= the examples .* \(60\)"):
-        _cnn_estimate(_Stream(X, y), n_examples=61)
+        _cnn_estimate(_Stream(X, y), options=EstimateOptions(n_examples=61))
 
 
 def test_dict_batches_pass_their_entries_as_keyword_inputs():
