@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 
 import numpy as np
 import pytest
 
-from sharpdim.lab.sweeps import trajectory_lyapunov as tl
+from sharpdim.lab.studies import trajectory_lyapunov as tl
 
 
 @pytest.fixture(scope="module")
@@ -69,3 +70,30 @@ def test_sd_sup_is_never_below_sd_mean_on_the_same_samples(tiny_records):
     sup, mean = np.array(record.sharpness_sup), np.array(record.sharpness_mean)
     assert np.all(sup >= mean - 1e-12)  # sup over points ≥ mean over points, order by order
     assert record.sd_sup >= record.sd_mean - 1e-9  # SD is monotone in every value
+
+
+def test_a_rerun_on_another_processor_is_compared_run_by_run(tmp_path, tiny_records):
+    # oracle: the same records with one run changed by hand (it diverged there)
+    there = [dataclasses.replace(tiny_records[0], diverged=True), *tiny_records[1:]]
+    tl.write_outputs(there, tmp_path / tl.RERUN,
+                     {"commit": "b", "cpu": "CPU B", "cpu_capability": "AVX2"})
+    tl.write_outputs(tiny_records, tmp_path, {"commit": "a"})
+    text = (tmp_path / "README.md").read_text()
+    n = len(tiny_records)
+    assert text.index("## The same runs on another processor") < text.index("## Reading")
+    assert "Here: the processor was not recorded.\nThere: CPU B, torch kernels AVX2." in text
+    assert f"{n - 1} of {n} runs keep all four verdicts" in text
+    first = tiny_records[0]
+    assert f"| {first.run_id} | {tl._verdicts(first)} | diverged | — | — | — | — |" in text
+    assert "another processor" not in (tmp_path / tl.RERUN / "README.md").read_text()
+
+
+def test_no_rerun_folder_no_comparison_and_an_identical_rerun_changes_nothing(tmp_path,
+                                                                            tiny_records):
+    tl.write_outputs(tiny_records, tmp_path, {"commit": "a"})
+    assert "another processor" not in (tmp_path / "README.md").read_text()
+    tl.write_outputs(tiny_records, tmp_path / tl.RERUN, {"commit": "a"})
+    tl.write_outputs(tiny_records, tmp_path, {"commit": "a"})
+    text = (tmp_path / "README.md").read_text()
+    n = len(tiny_records)
+    assert f"{n} of {n} runs keep all four verdicts" in text and "No run changed a verdict" in text

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["GitState", "git_state", "git_commit", "package_versions", "source_digest",
-           "repository_root", "checkout_target", "device_of"]
+           "repository_root", "checkout_target", "device_of", "machine"]
 
 _PACKAGES = ("numpy", "scipy", "sympy", "hypothesis", "torch", "matplotlib")
 
@@ -69,6 +69,25 @@ def package_versions(names: tuple[str, ...] = _PACKAGES) -> dict[str, str]:
         except metadata.PackageNotFoundError:
             versions[name] = "not installed"
     return versions
+
+
+def machine() -> dict[str, str]:
+    """The processor the numbers came from: ``cpu``, its model name (``/proc/cpuinfo``, else
+    ``platform.processor()``, else ``"unknown"``), and ``cpu_capability``, the vector
+    instruction set torch's kernels dispatch to (``torch.backends.cpu.get_cpu_capability``).
+    The pair sets the rounding of every torch product: a computation that amplifies rounding
+    (a chaotic trajectory) reproduces bit for bit only where both are the same."""
+    name = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import torch  # the laboratory's numbers are torch's; imported only when asked
+
+    return {"cpu": name, "cpu_capability": torch.backends.cpu.get_cpu_capability()}
 
 
 @dataclass(frozen=True)

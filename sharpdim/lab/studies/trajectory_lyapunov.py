@@ -384,7 +384,10 @@ def write_outputs(records: Sequence[RunRecord], out: Path, provenance: dict) -> 
                         for r in records]}
     (out / "results.json").write_text(json.dumps(payload, indent=1, default=_fmt) + "\n")
     _figure(records, out / "dky_vs_sd.png")
-    _readme(records, out / "README.md", provenance)
+    rerun = out / RERUN
+    other = rerun_section(records, provenance, *load_records(rerun)) \
+        if (rerun / "results.json").is_file() else ""
+    _readme(records, out / "README.md", provenance, other)
 
 
 def _figure(records: Sequence[RunRecord], path: Path) -> None:
@@ -473,7 +476,85 @@ are reported; a verdict that differs between them is decided by rounding, not by
 """
 
 
-def _readme(records: Sequence[RunRecord], path: Path, provenance: dict) -> None:
+RERUN = "rerun"
+"""Subfolder of a report holding the same settings run again by the same code on another
+processor (a whole report of its own, made with ``--output OUTDIR/rerun``); when present the
+report compares the two run by run (:func:`rerun_section`)."""
+
+
+def load_records(folder: Path) -> tuple[list[RunRecord], dict]:
+    """The runs and the provenance stored in ``folder/results.json``."""
+    stored = json.loads((folder / "results.json").read_text())
+    fields = set(RunRecord.__dataclass_fields__)
+    records = [RunRecord(**{k: _decoded(v) for k, v in run.items() if k in fields})
+               for run in stored["runs"]]
+    return records, stored["provenance"]
+
+
+def _verdicts(r: RunRecord) -> str:
+    """The four verdicts (sup, mean, sup⁰, mean⁰), or ``diverged``."""
+    return "diverged" if r.diverged else "/".join((*_verdict(r), *_verdict(r, neutral=True)))
+
+
+def _processor(provenance: dict) -> str:
+    cpu = provenance.get("cpu")
+    return f"{cpu}, torch kernels {provenance.get('cpu_capability')}" if cpu else \
+        "the processor was not recorded"
+
+
+def _largest_change(pairs, attribute: str) -> float:
+    gaps = [abs(getattr(a, attribute) - getattr(b, attribute)) for a, b in pairs]
+    return max(gaps, default=float("nan"))
+
+
+def rerun_section(records: Sequence[RunRecord], provenance: dict,
+                  rerun: Sequence[RunRecord], rerun_provenance: dict) -> str:
+    """The same settings run again elsewhere: which runs keep all four verdicts, a row for
+    each run whose verdicts or divergence changed, and the largest changes of D_KY⁰ and SD
+    among the runs that neither diverged nor were chaotic on either machine (there every
+    step contracts, so rounding should stay rounding)."""
+    by_id = {r.run_id: r for r in rerun}
+    pairs = [(r, by_id[r.run_id]) for r in records if r.run_id in by_id]
+    changed = [(a, b) for a, b in pairs if _verdicts(a) != _verdicts(b)]
+    calm = [(a, b) for a, b in pairs if not (a.diverged or b.diverged or _is_chaotic(a)
+                                             or _is_chaotic(b))]
+    rows = [f"| {a.run_id} | {_verdicts(a)} | {_verdicts(b)} | {_fmt_pair(a, b, 'Lambda_1', 4)}"
+            f" | {_fmt_pair(a, b, 'd_ky', 3)} | {_fmt_pair(a, b, 'sd_sup', 3)} | "
+            f"{_fmt_pair(a, b, 'sd_mean', 3)} |" for a, b in changed]
+    table = ("| run | verdicts here | verdicts there | Λ₁ | D_KY | SD sup | SD mean |\n"
+             "|---|---|---|---:|---:|---:|---:|\n" + "\n".join(rows)) if rows else \
+        "No run changed a verdict."
+    largest = {a: f"{_largest_change(calm, a):.2g}" for a in
+               ("sd_sup", "sd_mean", "d_ky_neutral", "sd_sup_neutral", "sd_mean_neutral")}
+    return f"""## The same runs on another processor
+
+`{RERUN}/` holds the same {len(rerun)} settings run again by the same code (commit
+{rerun_provenance.get("commit")}) on another processor. Here: {_processor(provenance)}.
+There: {_processor(rerun_provenance)}. Torch's kernels round differently on the two, and
+these maps amplify rounding where they are chaotic or hold a neutral bulk. A verdict that
+differs between the two is therefore decided by rounding, not by the dynamics.
+
+{len(pairs) - len(changed)} of {len(pairs)} runs keep all four verdicts (sup, mean, sup⁰,
+mean⁰) and their divergence; {len(changed)} change (each cell: here → there):
+
+{table}
+
+Among the {len(calm)} runs that neither diverged nor were chaotic on either processor, the
+largest changes are {largest["sd_sup"]} in SD sup and {largest["sd_mean"]} in SD mean; in the
+neutral reading, {largest["d_ky_neutral"]} in D_KY⁰, {largest["sd_sup_neutral"]} in SD sup⁰
+and {largest["sd_mean_neutral"]} in SD mean⁰.
+
+"""
+
+
+def _fmt_pair(a: RunRecord, b: RunRecord, attribute: str, digits: int) -> str:
+    if a.diverged or b.diverged:
+        return "—"
+    return f"{getattr(a, attribute):.{digits}f} → {getattr(b, attribute):.{digits}f}"
+
+
+def _readme(records: Sequence[RunRecord], path: Path, provenance: dict,
+            rerun: str = "") -> None:
     reading = marked_section(path.read_text(), "reading") if path.exists() else None
     if not reading:
         reading = marked_block("reading", "*(no reading written yet)*")
@@ -530,7 +611,7 @@ dimension (N, or 2N for heavy ball, whose SD uses the same 2N × 2N Jacobians).
 Columns of `results.csv`: {", ".join(COLUMNS)}. `results.json` adds the full spectra and the
 provenance.
 
-## Reading
+{rerun}## Reading
 
 {reading}
 
@@ -564,16 +645,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "(no runs)")
     args = parser.parse_args(argv)
     if args.render_only:
-        stored = json.loads((args.out / "results.json").read_text())
-        fields = set(RunRecord.__dataclass_fields__)
-        records = [RunRecord(**{k: _decoded(v) for k, v in run.items() if k in fields})
-                   for run in stored["runs"]]
-        write_outputs(records, args.out, stored["provenance"])
+        records, provenance = load_records(args.out)
+        write_outputs(records, args.out, provenance)
         return 0
     torch.set_num_threads(1)
     settings = TINY_SETTINGS if args.tiny else (
         _grid(args.seeds) if args.seeds is not None else SETTINGS)
-    from sharpdim.lab.provenance import git_commit, package_versions
+    from sharpdim.lab.provenance import git_commit, machine, package_versions
 
     start = time.perf_counter()
     records = []
@@ -582,7 +660,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         records.append(r)
         print(f"{r.run_id}: Λ1={r.Lambda_1:.4g} D_KY={r.d_ky:.4g} SD sup={r.sd_sup:.4g} "
               f"mean={r.sd_mean:.4g} ({r.seconds:.1f} s)", flush=True)
-    provenance = {"commit": git_commit(), **package_versions(),
+    provenance = {"commit": git_commit(), **package_versions(), **machine(),
                   "seconds": round(time.perf_counter() - start, 1),
                   "threads": torch.get_num_threads(), "dtype": "float64", "device": "cpu",
                   "settings": [asdict(s) for s in settings]}
