@@ -97,3 +97,6 @@ def test_no_rerun_folder_no_comparison_and_an_identical_rerun_changes_nothing(tm
     text = (tmp_path / "README.md").read_text()
     n = len(tiny_records)
     assert f"{n} of {n} runs keep all four verdicts" in text and "No run changed a verdict" in text
+    chaotic = sum(tl._is_chaotic(r) for r in tiny_records)
+    assert (f"Among the {chaotic} runs chaotic on both, they are 0 in Λ₁" if chaotic else
+            "No run was chaotic on both.") in text

@@ -510,9 +510,10 @@ def _largest_change(pairs, attribute: str) -> float:
 def rerun_section(records: Sequence[RunRecord], provenance: dict,
                   rerun: Sequence[RunRecord], rerun_provenance: dict) -> str:
     """The same settings run again elsewhere: which runs keep all four verdicts, a row for
-    each run whose verdicts or divergence changed, and the largest changes of D_KY⁰ and SD
+    each run whose verdicts or divergence changed, the largest changes of SD and D_KY⁰
     among the runs that neither diverged nor were chaotic on either machine (there every
-    step contracts, so rounding should stay rounding)."""
+    step contracts, so rounding should stay rounding), and those of Λ₁, D_KY and SD among
+    the runs chaotic on both (against Λ₁'s own standard error)."""
     by_id = {r.run_id: r for r in rerun}
     pairs = [(r, by_id[r.run_id]) for r in records if r.run_id in by_id]
     changed = [(a, b) for a, b in pairs if _verdicts(a) != _verdicts(b)]
@@ -526,6 +527,14 @@ def rerun_section(records: Sequence[RunRecord], provenance: dict,
         "No run changed a verdict."
     largest = {a: f"{_largest_change(calm, a):.2g}" for a in
                ("sd_sup", "sd_mean", "d_ky_neutral", "sd_sup_neutral", "sd_mean_neutral")}
+    chaos = [(a, b) for a, b in pairs if _is_chaotic(a) and _is_chaotic(b)]
+    spread = {a: f"{_largest_change(chaos, a):.2g}" for a in
+              ("Lambda_1", "d_ky", "sd_sup", "sd_mean")}
+    se = max((max(a.Lambda_1_stderr, b.Lambda_1_stderr) for a, b in chaos), default=math.nan)
+    chaos_text = (f"Among the {len(chaos)} runs chaotic on both, they are {spread['Lambda_1']} "
+                  f"in Λ₁ (whose batch-means se is at most {se:.2g} there), {spread['d_ky']} in "
+                  f"D_KY, {spread['sd_sup']} in SD sup and {spread['sd_mean']} in SD mean."
+                  if chaos else "No run was chaotic on both.")
     return f"""## The same runs on another processor
 
 `{RERUN}/` holds the same {len(rerun)} settings run again by the same code (commit
@@ -542,7 +551,7 @@ mean⁰) and their divergence; {len(changed)} change (each cell: here → there)
 Among the {len(calm)} runs that neither diverged nor were chaotic on either processor, the
 largest changes are {largest["sd_sup"]} in SD sup and {largest["sd_mean"]} in SD mean; in the
 neutral reading, {largest["d_ky_neutral"]} in D_KY⁰, {largest["sd_sup_neutral"]} in SD sup⁰
-and {largest["sd_mean_neutral"]} in SD mean⁰.
+and {largest["sd_mean_neutral"]} in SD mean⁰. {chaos_text}
 
 """
 
