@@ -38,8 +38,15 @@ from sharpdim.curvature.lanczos import (
     lanczos_lockstep,
     lanczos_plain,
 )
+from sharpdim.curvature.minibatch import Minibatch, minibatch
 from sharpdim.curvature.operator import AdjointOperator, CurvatureOperator
-from sharpdim.curvature.slq import draw_minibatch, slq_run_seeds, slq_spectral_measure
+from sharpdim.curvature.slq import (
+    SLQRuns,
+    draw_minibatch,
+    slq_run_seeds,
+    slq_runs,
+    slq_spectral_measure,
+)
 from sharpdim.curvature.spectral_measure import (
     DensityGrid,
     Histogram,
@@ -81,6 +88,10 @@ __all__ = [
     "draw_minibatch",
     "slq_run_seeds",
     "slq_spectral_measure",
+    "slq_runs",
+    "SLQRuns",
+    "Minibatch",
+    "minibatch",
     "DensityGrid",
     "Histogram",
     "SpectralMeasure",
