@@ -284,3 +284,15 @@ def test_unknown_jacobian_is_refused_by_name():
     f, batches, take = _front_end()
     with pytest.raises(ValueError, match="jacobian"):
         slq_runs(f, [f.theta0], batches, take, STEPS, dtype=D, jacobian="hessian")
+
+
+@pytest.mark.parametrize("args, message", [
+    (dict(thetas=[]), "thetas must hold at least one entry, got none"),
+    (dict(batches=[]), "batches must hold at least one entry, got none"),
+    (dict(n_steps=0), "n_steps must be in \\[1, "),
+])
+def test_front_end_refuses_empty_points_or_runs_and_bad_steps_by_name(args, message):
+    f, batches, take = _front_end()
+    call = dict(thetas=[f.theta0], batches=batches, n_steps=STEPS) | args
+    with pytest.raises(ValueError, match=message):
+        slq_runs(f, call["thetas"], call["batches"], take, call["n_steps"], dtype=D)

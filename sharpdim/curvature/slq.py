@@ -225,6 +225,11 @@ def slq_runs(
     """
     jacobian = choice("jacobian", jacobian, JACOBIANS)
     reorthogonalize = choice("reorthogonalize", reorthogonalize, REORTHOGONALIZATIONS)
+    for name, items in (("thetas", thetas), ("batches", batches)):
+        if len(items) == 0:
+            raise ValueError(f"{name} must hold at least one entry, got none")
+    size = f.n_params if jacobian == "gd" or states is None else int(states[0].numel())
+    n_steps = _validate.integer("n_steps", n_steps, minimum=1, maximum=size)  # the size S
     if jacobian == "gd":
         return _hessian_runs(f, thetas, batches, take, n_steps, dtype=dtype, lockstep=lockstep,
                              on_error=on_error, on_group=on_group,
