@@ -7,6 +7,7 @@ import json
 import tomllib
 
 import pytest
+import torch
 
 from sharpdim.lab.cli import main
 from sharpdim.lab.reports.claims import grokking_claims, kendall_claims
@@ -139,6 +140,11 @@ def test_report_regenerates_byte_for_byte_from_its_sweep_file(sweep_file, tmp_pa
                     "## Figures", "## Runs", "## Provenance", "do not edit by hand"):
         assert section in text
     assert "* how the SDs were estimated" in text and "`sd_exact`: ε = 0 (4)" in text
+    # the processor sets the rounding: every run records it (lab.provenance.machine, read
+    # here independently from the capability torch reports)
+    capability = torch.backends.cpu.get_cpu_capability()
+    assert "* processor / torch kernels of the runs (they set the rounding): " in text
+    assert f" / {capability} (4 runs)" in text
     names = sorted(p.name for p in readme.parent.iterdir() if p.suffix in (".png", ".md",
                                                                            ".csv", ".json"))
     assert {"scatter_gen_gap.png", "hessian_spectra.png", "rds_sharpness.png",

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from sharpdim.lab.provenance import device_of
+from sharpdim.lab.provenance import device_of, machine
 from sharpdim.lab.sweeps.config import RunSpec, measure_settings
 from sharpdim.lab.sweeps.measures import (
     GROUPS,
@@ -90,11 +90,13 @@ class RunResult:
 
 
 def _environment(model: torch.nn.Module | None) -> dict[str, Any]:
-    """Where the run ran: host, versions, threads, and the device and dtype read from the
-    model's parameters (``None`` when no model was built, never a guess)."""
+    """Where the run ran: host, processor (:func:`~sharpdim.lab.provenance.machine`: it sets
+    the rounding), versions, threads, and the device and dtype read from the model's
+    parameters (``None`` when no model was built, never a guess)."""
     where = device_of(model) if model is not None else {"device": None, "dtype": None}
-    return {"host": socket.gethostname(), "pid": os.getpid(), "python": platform.python_version(),
-            "torch": torch.__version__, "torch_threads": torch.get_num_threads(), **where}
+    return {"host": socket.gethostname(), **machine(), "pid": os.getpid(),
+            "python": platform.python_version(), "torch": torch.__version__,
+            "torch_threads": torch.get_num_threads(), **where}
 
 
 def execute_run(spec: RunSpec) -> RunResult:

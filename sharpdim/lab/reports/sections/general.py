@@ -357,6 +357,17 @@ def runs(c: ReportContext) -> list[str]:
     return lines + [""]
 
 
+def _processors(runs) -> list[str]:
+    """The line naming the processors of the runs, when their records hold one (runs made
+    before the processor was recorded have none, and then there is no line)."""
+    seen = Counter((r["environment"].get("cpu"), r["environment"].get("cpu_capability"))
+                   for r in runs if r["environment"] and r["environment"].get("cpu"))
+    if not seen:
+        return []
+    return ["* processor / torch kernels of the runs (they set the rounding): "
+            + ", ".join(f"{cpu} / {cap} ({n} runs)" for (cpu, cap), n in seen.items())]
+
+
 def provenance(c: ReportContext) -> list[str]:
     d = c.data
     env = Counter((r["environment"].get("device"), r["environment"].get("dtype"),
@@ -376,6 +387,7 @@ def provenance(c: ReportContext) -> list[str]:
              "* device / dtype / torch threads of the runs (read from the models): "
              + (", ".join(f"{dv} / {t} / {th} ({n} runs)" for (dv, t, th), n in env.items())
                 or "–"),
+             *_processors(d.runs),
              "* seeds: each run's training seed is split into initialization, minibatch-order "
              "and measure seeds (`numpy.random.SeedSequence`); all are in `results.csv`",
              "* sessions that ran the sweep:"]
