@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from sharpdim import _validate
+from sharpdim.vocabulary import EPSILON_FORMS, EpsilonForm
 
 __all__ = [
     "EPS",
@@ -39,7 +40,7 @@ __all__ = [
 
 EPS = float(np.finfo(np.float64).eps)
 
-EPSILON_FORMS = ("clamp", "additive")
+# the ε-floor's two forms: the one word list, in sharpdim.vocabulary (re-exported here)
 """How ``ε`` enters a log singular value ``ln σ``:
 
 * ``"clamp"`` (default): ``ln max(σ, ε)`` — leaves every ``σ ≥ ε`` untouched, so the neutral
@@ -85,12 +86,8 @@ def _log_abs_one_minus_plus(p: np.ndarray, eps: float) -> np.ndarray:
 
 
 def _check_eps(eps: float, form: str) -> float:
-    if form not in EPSILON_FORMS:
-        raise ValueError(f"epsilon_form must be one of {EPSILON_FORMS}, got {form!r}")
-    if isinstance(eps, bool) or not isinstance(eps, int | float | np.floating | np.integer) \
-            or not math.isfinite(float(eps)) or eps < 0:
-        raise ValueError(f"eps must be >= 0 and finite, got {eps!r}")
-    return float(eps)
+    _validate.choice("epsilon_form", form, EPSILON_FORMS)
+    return _validate.non_negative("eps", eps)
 
 
 def _floored(z: np.ndarray, log_sigma_plus: np.ndarray | None, eps: float,
@@ -104,19 +101,15 @@ def _floored(z: np.ndarray, log_sigma_plus: np.ndarray | None, eps: float,
 
 def _scaled_curvature(alpha, lr, weight_decay) -> np.ndarray:
     """``p = fl(η·(α + κ))`` after checking ``lr > 0`` and ``weight_decay >= 0``."""
-    if isinstance(lr, bool) or not isinstance(lr, int | float | np.floating | np.integer) \
-            or not (math.isfinite(float(lr)) and lr > 0):
-        raise ValueError(f"lr must be > 0 and finite, got {lr!r}")
-    if isinstance(weight_decay, bool) or not math.isfinite(float(weight_decay)) \
-            or weight_decay < 0:
-        raise ValueError(f"weight_decay must be >= 0 and finite, got {weight_decay!r}")
+    lr = _validate.positive("lr", lr)
+    weight_decay = _validate.non_negative("weight_decay", weight_decay)
     a = np.asarray(alpha, dtype=np.float64)
     p = float(lr) * (a + float(weight_decay)) if weight_decay else float(lr) * a
     return np.asarray(p, dtype=np.float64)
 
 
 def gd_log_singular_value(alpha, *, lr: float, weight_decay: float = 0.0, eps: float = 0.0,
-                          epsilon_form: str = "clamp") -> np.ndarray:
+                          epsilon_form: EpsilonForm = "clamp") -> np.ndarray:
     """Log singular value of the GD Jacobian ``I − η(H + κI)`` along a Hessian eigenvalue
     ``α``: ``ln|1 − η(α + κ)|`` (``κ`` = ``weight_decay``; docs/theory.md §2, §7), evaluated by
     :func:`log_abs_one_minus` at ``p = fl(η·(α + κ))`` so its sign is exact.
@@ -140,7 +133,7 @@ def gd_log_singular_value(alpha, *, lr: float, weight_decay: float = 0.0, eps: f
 
 
 def heavy_ball_log_modulus(alpha, *, lr: float, momentum: float, weight_decay: float = 0.0,
-                           eps: float = 0.0, epsilon_form: str = "clamp") -> np.ndarray:
+                           eps: float = 0.0, epsilon_form: EpsilonForm = "clamp") -> np.ndarray:
     """``ln|z₊|, ln|z₋|`` (``(n, 2)``, larger first) of the roots of ``z² − (1 + β − p) z + β``,
     ``p = η(α + κ)``: the two eigenvalues of the heavy-ball step's Jacobian ``[[I − η(H + κI),
     −ηβI], [H + κI, βI]]`` along a Hessian eigenvalue ``α`` (PyTorch's ``SGD(momentum=β,
@@ -194,7 +187,8 @@ def heavy_ball_log_modulus(alpha, *, lr: float, momentum: float, weight_decay: f
     return out
 
 
-def log_singular_value(sigma, *, eps: float = 0.0, epsilon_form: str = "clamp") -> np.ndarray:
+def log_singular_value(sigma, *, eps: float = 0.0,
+                       epsilon_form: EpsilonForm = "clamp") -> np.ndarray:
     """``ln σ`` of singular values ``σ ≥ 0`` (``−inf`` at 0), floored by ``ε`` as in
     :func:`gd_log_singular_value`.
 
@@ -209,7 +203,8 @@ def log_singular_value(sigma, *, eps: float = 0.0, epsilon_form: str = "clamp") 
     return _floored(z, plus, eps, epsilon_form)
 
 
-def gram_log_singular_value(s, *, eps: float = 0.0, epsilon_form: str = "clamp") -> np.ndarray:
+def gram_log_singular_value(s, *, eps: float = 0.0,
+                            epsilon_form: EpsilonForm = "clamp") -> np.ndarray:
     """``ln σ`` from an eigenvalue ``s = σ²`` of ``JᵀJ`` (rounding can make ``s`` slightly
     negative: ``σ = √max(s, 0)``), floored by ``ε`` as in :func:`gd_log_singular_value`.
 
