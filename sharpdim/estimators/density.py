@@ -62,6 +62,7 @@ from sharpdim.vocabulary import (
     EpsilonForm,
     JacobianKind,
     Method,
+    Reorthogonalization,
     Smoothing,
     choice,
 )
@@ -117,7 +118,7 @@ def slq_quadratures(
     updates: Sequence[UpdateMap] | None = None,
     states: Sequence[torch.Tensor] | None = None,
     progress: bool | None = None,
-    reorthogonalize: str = DEFAULT_REORTHOGONALIZATION,
+    reorthogonalize: Reorthogonalization = DEFAULT_REORTHOGONALIZATION,
 ) -> list[list[RunQuadrature]]:
     """Lanczos quadratures ``[run][point]`` of ``H_i`` (``"gd"``) or ``J_iᵀJ_i``
     (``"update"``) for the given minibatches at every point, from the package's one SLQ
