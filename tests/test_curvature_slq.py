@@ -9,12 +9,16 @@ against the closed form of the SGD step's Jacobian.
 
 from __future__ import annotations
 
+import json
+import pickle
+
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sharpdim._serialize import jsonable
 from sharpdim.curvature import (
     NonFiniteError,
     draw_minibatch,
@@ -271,6 +275,9 @@ def test_update_runs_match_the_closed_form_gram_of_the_sgd_jacobian():
         assert np.all(err <= _tolerance(f.n_params, norm, 2, 2 * STEPS))
         assert res.n_hvp == 2 * STEPS   # one J and one Jᵀ product (one HVP each) per step
     assert runs.group == 1
+    # a result: it pickles and serializes to strict JSON
+    assert jsonable(pickle.loads(pickle.dumps(runs))) == jsonable(runs)
+    json.dumps(jsonable(runs), allow_nan=False)
 
 
 def test_update_runs_need_one_map_and_one_state_per_point():

@@ -185,12 +185,13 @@ def lockstep_quadratures(
 class SLQRuns:
     """What :func:`slq_runs` returns: ``results[p][i]``, the Lanczos run ``i`` at point ``p``;
     ``group``, the runs per lockstep group (1 for ``jacobian="update"``); the stacking
-    ``strategies`` used and the ``fallbacks`` (reasons a group kept one graph per run)."""
+    ``strategies`` used and the ``fallbacks`` (reasons a group kept one graph per run), each
+    sorted. Pickles and serializes (:func:`sharpdim._serialize.jsonable`)."""
 
     results: tuple[tuple[LanczosResult, ...], ...]
     group: int
-    strategies: frozenset[str]
-    fallbacks: frozenset[str]
+    strategies: tuple[str, ...]
+    fallbacks: tuple[str, ...]
 
 
 def slq_runs(
@@ -258,7 +259,7 @@ def _hessian_runs(f, thetas, batches, take, n_steps, *, dtype, lockstep, on_erro
         strategies |= used
         fallbacks |= fell_back
     group = _group_size(lockstep, len(batches), n_steps, f.n_params, dtype, thetas[0].device)
-    return SLQRuns(tuple(results), group, frozenset(strategies), frozenset(fallbacks))
+    return SLQRuns(tuple(results), group, tuple(sorted(strategies)), tuple(sorted(fallbacks)))
 
 
 def _at_point(on_error, err: NonFiniteError, a: int, b: int, *, p: int) -> Exception:
@@ -286,7 +287,7 @@ def _update_runs(f, thetas, batches, take, n_steps, *, dtype, updates, states, o
             results[p].append(replace(res, n_hvp=int(J.n_hvp)))
             if on_group is not None:
                 on_group(i, i + 1)
-    return SLQRuns(tuple(map(tuple, results)), 1, frozenset(), frozenset())
+    return SLQRuns(tuple(map(tuple, results)), 1, (), ())
 
 
 def _take(x, idx: torch.Tensor):
@@ -413,8 +414,8 @@ def slq_spectral_measure(
         "batch_size": batch_size,
         "n_params": N,
         "lockstep": group,
-        "strategy": "+".join(sorted(runs.strategies)),
-        "stacking_fallbacks": tuple(sorted(runs.fallbacks)),
+        "strategy": "+".join(runs.strategies),
+        "stacking_fallbacks": runs.fallbacks,
         "dtype": str(dtype).removeprefix("torch."),
         "device": str(theta.device),
         "train": f.train,
