@@ -249,16 +249,16 @@ def _hessian_runs(f, thetas, batches, take, n_steps, *, dtype, lockstep, on_erro
                   reorthogonalize) -> SLQRuns:
     probes = np.stack([mb.probe(f.n_params) for mb in batches])
     tensors = LazyMinibatches(take, [mb.indices for mb in batches])
+    group = _group_size(lockstep, len(batches), n_steps, f.n_params, dtype, thetas[0].device)
     results, strategies, fallbacks = [], set(), set()
     for p, theta in enumerate(thetas):
         named = None if on_error is None else partial(_at_point, on_error, p=p)
         runs, used, fell_back = lockstep_quadratures(
-            f, theta, tensors, probes, n_steps, dtype=dtype, lockstep=lockstep,
+            f, theta, tensors, probes, n_steps, dtype=dtype, lockstep=group,
             on_error=named, on_group=on_group, reorthogonalize=reorthogonalize)
         results.append(tuple(runs))
         strategies |= used
         fallbacks |= fell_back
-    group = _group_size(lockstep, len(batches), n_steps, f.n_params, dtype, thetas[0].device)
     return SLQRuns(tuple(results), group, tuple(sorted(strategies)), tuple(sorted(fallbacks)))
 
 
